@@ -1,0 +1,689 @@
+//! The policy host: loads a rules bundle (the contract as Rhai scripts), checks it, and
+//! answers the questions the services ask — severity, SLA milestones, business calendar,
+//! coverage, billing. Scripts receive data and return data; Rust performs every action.
+
+mod bundle;
+pub mod engine;
+mod vectors;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rhai::{AST, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use bundle::{Bundle, BundleError, RulesVersion};
+pub use vectors::{VectorOutcome, VectorReport};
+
+use crate::calendar::{
+    BusinessCalendar, CalendarError, DEFAULT_YEARS, OpenInterval, WEEKDAY_KEYS, WeeklyHours,
+};
+use crate::sla::{MilestoneDef, Target};
+use crate::ticket::{ClockSignal, Severity, TicketFacts};
+
+pub const BUSINESS_HOURS: &str = "business_hours.rhai";
+pub const SEVERITY: &str = "severity.rhai";
+pub const EXCLUSIONS: &str = "exclusions.rhai";
+pub const BILLING: &str = "billing.rhai";
+
+/// Every script the contract needs and the functions (name, arity) each must define.
+pub const REQUIRED: [(&str, &[(&str, usize)]); 4] = [
+    (BUSINESS_HOURS, &[("calendar", 0), ("holidays", 1)]),
+    (
+        SEVERITY,
+        &[("support_types", 0), ("classify", 1), ("milestones", 1)],
+    ),
+    (EXCLUSIONS, &[("assess", 2)]),
+    (BILLING, &[("charge", 1)]),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("{file}: missing from the rules bundle")]
+    MissingScript { file: String },
+    #[error("{file}: {message}")]
+    Compile { file: String, message: String },
+    #[error("{file}: required function {function}() with {arity} parameter(s) is not defined")]
+    MissingFunction {
+        file: String,
+        function: String,
+        arity: usize,
+    },
+    #[error("{file}: {function}() failed: {message}")]
+    Script {
+        file: String,
+        function: String,
+        message: String,
+    },
+    #[error("{file}: {function}() returned something unusable: {message}")]
+    BadOutput {
+        file: String,
+        function: String,
+        message: String,
+    },
+    #[error("{file}: {source}")]
+    Calendar {
+        file: String,
+        #[source]
+        source: CalendarError,
+    },
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{} of {} test vectors failed:\n{}", .0.failed(), .0.outcomes.len(), .0.failures_text())]
+    VectorsFailed(VectorReport),
+}
+
+/// One public holiday, as the calendar script names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holiday {
+    pub date: NaiveDate,
+    pub name: String,
+}
+
+/// A choice of the "Tipo de Soporte" list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportType {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Classification {
+    pub severity: Severity,
+    pub reason: String,
+}
+
+/// What the first diagnosis found, as staff record it; the exclusions script judges it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Diagnosis {
+    /// A cause category the rules know (e.g. `software_defect`, `third_party`, `misuse`).
+    pub cause: String,
+    pub summary: String,
+    /// The third party whose product is at fault, when there is one.
+    pub vendor: Option<String>,
+    /// For biometric hardware faults: whether the warranty conditions are met.
+    pub under_warranty: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    Covered,
+    ThirdParty,
+    CustomerAttributable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assessment {
+    pub coverage: Coverage,
+    /// The cause category the rules settled on.
+    pub cause: String,
+    pub billable: bool,
+    /// Biometric hardware replaced at no cost under warranty.
+    #[serde(default)]
+    pub no_cost_replacement: bool,
+    /// Whom to refer the customer to, when not covered.
+    #[serde(default)]
+    pub refer_to: Option<String>,
+    /// Why, in Spanish, for the customer and the staff.
+    pub reason: String,
+}
+
+/// Billable work to quote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Work {
+    pub minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteLine {
+    pub description: String,
+    pub quantity: i64,
+    pub unit_cents: i64,
+    pub amount_cents: i64,
+}
+
+/// A charge in integer cents; never floating point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quote {
+    pub lines: Vec<QuoteLine>,
+    pub subtotal_cents: i64,
+    pub iva_cents: i64,
+    pub total_cents: i64,
+    pub currency: String,
+}
+
+/// One milestone's deadline for a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedMilestone {
+    pub name: String,
+    pub due: String,
+    pub due_local: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaPlan {
+    pub rules_version: RulesVersion,
+    pub severity: Severity,
+    pub milestones: Vec<PlannedMilestone>,
+}
+
+/// A loaded, checked rules bundle.
+pub struct Policy {
+    scripts: Scripts,
+    calendar: BusinessCalendar,
+    support_types: Vec<SupportType>,
+    version: RulesVersion,
+    bundle: Bundle,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("version", &self.version)
+            .field("calendar", &self.calendar)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Raw shapes the scripts return, checked before they become domain values.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    time_zone: String,
+    weekly: HashMap<String, Vec<(String, String)>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHoliday {
+    date: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClassification {
+    severity: i64,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMilestone {
+    name: String,
+    #[serde(default)]
+    calendar_minutes: Option<i64>,
+    #[serde(default)]
+    business_hours: Option<i64>,
+    #[serde(default)]
+    business_days: Option<i64>,
+    #[serde(default)]
+    start_on: Option<String>,
+    stop_on: Vec<String>,
+    #[serde(default)]
+    pause_on: Vec<String>,
+    #[serde(default)]
+    resume_on: Vec<String>,
+    #[serde(default)]
+    reopen_on: Vec<String>,
+}
+
+impl Policy {
+    /// Compiles every script, checks the required functions and builds the calendar. Does
+    /// not run the test vectors: see [`Policy::activate`] for what production uses.
+    pub fn compile(bundle: Bundle) -> Result<Self, PolicyError> {
+        let modules = bundle
+            .paths()
+            .filter_map(|p| {
+                let key = p.strip_suffix(".rhai")?;
+                Some((key.to_string(), bundle.text(p)?.to_string()))
+            })
+            .collect();
+        let engine = engine::build_engine(modules);
+        let mut asts = HashMap::new();
+        for (file, functions) in REQUIRED {
+            let source = bundle
+                .text(file)
+                .ok_or_else(|| PolicyError::MissingScript {
+                    file: file.to_string(),
+                })?;
+            let mut ast = engine.compile(source).map_err(|e| PolicyError::Compile {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
+            ast.set_source(file);
+            for &(function, arity) in functions {
+                if !ast
+                    .iter_functions()
+                    .any(|f| f.name == function && f.params.len() == arity)
+                {
+                    return Err(PolicyError::MissingFunction {
+                        file: file.to_string(),
+                        function: function.to_string(),
+                        arity,
+                    });
+                }
+            }
+            asts.insert(file, ast);
+        }
+        let scripts = Scripts { engine, asts };
+        let calendar = load_calendar(&scripts)?;
+        let support_types = load_support_types(&scripts)?;
+        Ok(Self {
+            scripts,
+            calendar,
+            support_types,
+            version: bundle.version(),
+            bundle,
+        })
+    }
+
+    /// Compiles the bundle and runs its test vectors; only a bundle that passes them all
+    /// may be used to handle tickets.
+    pub fn activate(bundle: Bundle) -> Result<Self, PolicyError> {
+        let policy = Self::compile(bundle)?;
+        let report = policy.run_vectors();
+        if report.failed() > 0 {
+            return Err(PolicyError::VectorsFailed(report));
+        }
+        Ok(policy)
+    }
+
+    pub fn version(&self) -> &RulesVersion {
+        &self.version
+    }
+
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    pub fn calendar(&self) -> &BusinessCalendar {
+        &self.calendar
+    }
+
+    pub fn support_types(&self) -> &[SupportType] {
+        &self.support_types
+    }
+
+    /// Runs every test vector of the bundle (`tests/*.json`).
+    pub fn run_vectors(&self) -> VectorReport {
+        vectors::run(self)
+    }
+
+    fn to_map<T: Serialize>(value: &T) -> Result<Dynamic, PolicyError> {
+        rhai::serde::to_dynamic(value).map_err(|e| PolicyError::BadInput(e.to_string()))
+    }
+
+    /// The holidays of `year`, in date order, as the calendar script computes them.
+    pub fn holidays(&self, year: i32) -> Result<Vec<Holiday>, PolicyError> {
+        holidays(&self.scripts, year)
+    }
+
+    /// Provisional severity from what the customer wrote.
+    pub fn classify(&self, ticket: &TicketFacts) -> Result<Classification, PolicyError> {
+        let raw: RawClassification =
+            self.scripts
+                .call(SEVERITY, "classify", (Self::to_map(ticket)?,))?;
+        let severity = Severity::new(raw.severity)
+            .map_err(|e| bad_output(SEVERITY, "classify", e.to_string()))?;
+        if raw.reason.trim().is_empty() {
+            return Err(bad_output(SEVERITY, "classify", "an empty reason"));
+        }
+        Ok(Classification {
+            severity,
+            reason: raw.reason,
+        })
+    }
+
+    /// The SLA clocks of a ticket of `severity`.
+    pub fn milestones(
+        &self,
+        ticket: &TicketFacts,
+        severity: Severity,
+    ) -> Result<Vec<MilestoneDef>, PolicyError> {
+        let mut facts = ticket.clone();
+        facts.severity = Some(severity);
+        let raw: Vec<RawMilestone> =
+            self.scripts
+                .call(SEVERITY, "milestones", (Self::to_map(&facts)?,))?;
+        let bad = |m: String| bad_output(SEVERITY, "milestones", m);
+        let signals = |name: &str, list: Vec<String>| -> Result<Vec<ClockSignal>, PolicyError> {
+            list.iter()
+                .map(|s| {
+                    ClockSignal::parse(s).ok_or_else(|| {
+                        bad(format!(
+                            "milestone {name:?}: unknown event {s:?} (known: {})",
+                            signal_names()
+                        ))
+                    })
+                })
+                .collect()
+        };
+        let mut seen = BTreeSet::new();
+        let mut defs = Vec::with_capacity(raw.len());
+        for m in raw {
+            let name = m.name;
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                return Err(bad(format!(
+                    "milestone name {name:?} must be lower_snake_case"
+                )));
+            }
+            if !seen.insert(name.clone()) {
+                return Err(bad(format!("milestone {name:?} appears twice")));
+            }
+            let target = match (m.calendar_minutes, m.business_hours, m.business_days) {
+                (Some(v), None, None) => Target::CalendarMinutes(v),
+                (None, Some(v), None) => Target::BusinessHours(v),
+                (None, None, Some(v)) => Target::BusinessDays(v),
+                _ => {
+                    return Err(bad(format!(
+                        "milestone {name:?} needs exactly one of calendar_minutes, business_hours, business_days"
+                    )));
+                }
+            };
+            let amount = match target {
+                Target::CalendarMinutes(v) | Target::BusinessHours(v) | Target::BusinessDays(v) => {
+                    v
+                }
+            };
+            if !(1..=100_000).contains(&amount) {
+                return Err(bad(format!(
+                    "milestone {name:?}: target {amount} is out of range"
+                )));
+            }
+            let start_on = match m.start_on {
+                None => ClockSignal::Received,
+                Some(s) => signals(&name, vec![s])?[0],
+            };
+            let stop_on = signals(&name, m.stop_on)?;
+            if stop_on.is_empty() {
+                return Err(bad(format!("milestone {name:?} has no stop_on event")));
+            }
+            defs.push(MilestoneDef {
+                target,
+                start_on,
+                stop_on,
+                pause_on: signals(&name, m.pause_on)?,
+                resume_on: signals(&name, m.resume_on)?,
+                reopen_on: signals(&name, m.reopen_on)?,
+                name,
+            });
+        }
+        Ok(defs)
+    }
+
+    /// The deadlines of a ticket received at `received` with `severity`, counted from the
+    /// receipt with no pauses.
+    pub fn plan(
+        &self,
+        ticket: &TicketFacts,
+        received: DateTime<Utc>,
+        severity: Severity,
+    ) -> Result<SlaPlan, PolicyError> {
+        let mut facts = ticket.clone();
+        facts.received_at = Some(received);
+        let defs = self.milestones(&facts, severity)?;
+        let mut milestones = Vec::with_capacity(defs.len());
+        for d in defs {
+            let due = self.due(received, d.target)?;
+            milestones.push(PlannedMilestone {
+                name: d.name,
+                due: format_utc(due),
+                due_local: self.format_local(due),
+            });
+        }
+        Ok(SlaPlan {
+            rules_version: self.version.clone(),
+            severity,
+            milestones,
+        })
+    }
+
+    /// `from` plus `target` in the target's own time base.
+    pub fn due(&self, from: DateTime<Utc>, target: Target) -> Result<DateTime<Utc>, PolicyError> {
+        let d = target.duration(&self.calendar);
+        if target.is_business() {
+            self.calendar
+                .add(from, d)
+                .map_err(|source| PolicyError::Calendar {
+                    file: BUSINESS_HOURS.into(),
+                    source,
+                })
+        } else {
+            Ok(from + d)
+        }
+    }
+
+    /// An instant in the calendar's zone, RFC 3339 with its offset (e.g. `-06:00`).
+    pub fn format_local(&self, t: DateTime<Utc>) -> String {
+        self.calendar
+            .local(t)
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+    }
+
+    /// Coverage of a diagnosed ticket: covered, third party, or attributable to the customer.
+    pub fn assess(
+        &self,
+        ticket: &TicketFacts,
+        diagnosis: &Diagnosis,
+    ) -> Result<Assessment, PolicyError> {
+        let a: Assessment = self.scripts.call(
+            EXCLUSIONS,
+            "assess",
+            (Self::to_map(ticket)?, Self::to_map(diagnosis)?),
+        )?;
+        if a.billable && a.coverage != Coverage::CustomerAttributable {
+            return Err(bad_output(
+                EXCLUSIONS,
+                "assess",
+                "only customer-attributable faults can be billable",
+            ));
+        }
+        Ok(a)
+    }
+
+    /// The charge for billable work, in integer cents.
+    pub fn charge(&self, work: Work) -> Result<Quote, PolicyError> {
+        if work.minutes < 0 {
+            return Err(PolicyError::BadInput(format!(
+                "work time cannot be negative (got {} minutes)",
+                work.minutes
+            )));
+        }
+        let q: Quote = self
+            .scripts
+            .call(BILLING, "charge", (Self::to_map(&work)?,))?;
+        let bad = |m: &str| bad_output(BILLING, "charge", m);
+        let lines: i64 = q.lines.iter().map(|l| l.amount_cents).sum();
+        if q.lines
+            .iter()
+            .any(|l| l.amount_cents < 0 || l.quantity * l.unit_cents != l.amount_cents)
+        {
+            return Err(bad("a line whose amount is not quantity × unit price"));
+        }
+        if lines != q.subtotal_cents
+            || q.iva_cents < 0
+            || q.subtotal_cents + q.iva_cents != q.total_cents
+        {
+            return Err(bad("totals that do not add up"));
+        }
+        if q.currency.len() != 3 || !q.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(bad("a currency that is not an ISO 4217 code"));
+        }
+        Ok(q)
+    }
+}
+
+/// The compiled scripts and the engine that runs them.
+struct Scripts {
+    engine: Engine,
+    asts: HashMap<&'static str, AST>,
+}
+
+impl Scripts {
+    fn call<T: DeserializeOwned>(
+        &self,
+        file: &'static str,
+        function: &str,
+        args: impl FuncArgs,
+    ) -> Result<T, PolicyError> {
+        let ast = self
+            .asts
+            .get(file)
+            .ok_or_else(|| PolicyError::MissingScript { file: file.into() })?;
+        let _deadline = engine::CallDeadline::arm();
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(false);
+        let out: Dynamic = self
+            .engine
+            .call_fn_with_options(options, &mut Scope::new(), ast, function, args)
+            .map_err(|e| PolicyError::Script {
+                file: file.into(),
+                function: function.into(),
+                message: e.to_string(),
+            })?;
+        rhai::serde::from_dynamic(&out).map_err(|e| PolicyError::BadOutput {
+            file: file.into(),
+            function: function.into(),
+            message: e.to_string(),
+        })
+    }
+}
+
+fn bad_output(file: &str, function: &str, message: impl Into<String>) -> PolicyError {
+    PolicyError::BadOutput {
+        file: file.into(),
+        function: function.into(),
+        message: message.into(),
+    }
+}
+
+fn load_calendar(scripts: &Scripts) -> Result<BusinessCalendar, PolicyError> {
+    let raw: RawCalendar = scripts.call(BUSINESS_HOURS, "calendar", ())?;
+    let cal_err = |source| PolicyError::Calendar {
+        file: BUSINESS_HOURS.into(),
+        source,
+    };
+    let tz: chrono_tz::Tz = raw
+        .time_zone
+        .parse()
+        .map_err(|_| cal_err(CalendarError::UnknownTimeZone(raw.time_zone.clone())))?;
+    let mut days: [Vec<OpenInterval>; 7] = Default::default();
+    for key in raw.weekly.keys() {
+        if !WEEKDAY_KEYS.contains(&key.as_str()) {
+            return Err(bad_output(
+                BUSINESS_HOURS,
+                "calendar",
+                format!("weekly has unknown day {key:?} (use mon, tue, wed, thu, fri, sat, sun)"),
+            ));
+        }
+    }
+    for (i, key) in WEEKDAY_KEYS.iter().enumerate() {
+        for (start, end) in raw.weekly.get(*key).into_iter().flatten() {
+            days[i].push(OpenInterval::parse(key, start, end).map_err(cal_err)?);
+        }
+    }
+    let weekly = WeeklyHours::new(days).map_err(cal_err)?;
+    let mut closed = Vec::new();
+    for year in DEFAULT_YEARS {
+        closed.extend(holidays(scripts, year)?.into_iter().map(|h| h.date));
+    }
+    Ok(BusinessCalendar::new(tz, weekly, closed, DEFAULT_YEARS))
+}
+
+fn load_support_types(scripts: &Scripts) -> Result<Vec<SupportType>, PolicyError> {
+    let types: Vec<SupportType> = scripts.call(SEVERITY, "support_types", ())?;
+    let mut seen = BTreeSet::new();
+    for t in &types {
+        if t.id.is_empty() || !seen.insert(t.id.clone()) {
+            return Err(bad_output(
+                SEVERITY,
+                "support_types",
+                format!("support type ids must be unique and not empty ({:?})", t.id),
+            ));
+        }
+    }
+    if types.is_empty() {
+        return Err(bad_output(SEVERITY, "support_types", "an empty list"));
+    }
+    Ok(types)
+}
+
+/// The holidays of `year`, in date order, as the calendar script computes them.
+fn holidays(scripts: &Scripts, year: i32) -> Result<Vec<Holiday>, PolicyError> {
+    let raw: Vec<RawHoliday> = scripts.call(BUSINESS_HOURS, "holidays", (i64::from(year),))?;
+    let mut out = Vec::with_capacity(raw.len());
+    for h in raw {
+        let date = NaiveDate::parse_from_str(&h.date, "%Y-%m-%d").map_err(|_| {
+            bad_output(
+                BUSINESS_HOURS,
+                "holidays",
+                format!("{:?} is not a YYYY-MM-DD date", h.date),
+            )
+        })?;
+        if chrono::Datelike::year(&date) != year {
+            return Err(bad_output(
+                BUSINESS_HOURS,
+                "holidays",
+                format!("{date} is not in the year asked for ({year})"),
+            ));
+        }
+        out.push(Holiday { date, name: h.name });
+    }
+    out.sort_by_key(|h| h.date);
+    out.dedup_by_key(|h| h.date);
+    Ok(out)
+}
+
+pub fn format_utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn signal_names() -> String {
+    ClockSignal::ALL.map(ClockSignal::name).join(", ")
+}
+
+/// The bundle a process runs, replaced only by one that loads and passes its vectors.
+pub struct LiveRules {
+    current: RwLock<Arc<Policy>>,
+}
+
+impl LiveRules {
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(policy)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Policy> {
+        match self.current.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Activates `bundle` if it compiles and passes its vectors; otherwise the running
+    /// bundle stays (last known good) and the error says why.
+    pub fn try_replace(&self, bundle: Bundle) -> Result<RulesVersion, PolicyError> {
+        if bundle.version() == *self.current().version() {
+            return Ok(bundle.version());
+        }
+        let next = Policy::activate(bundle)?;
+        let version = next.version.clone();
+        let mut slot = match self.current.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(next);
+        Ok(version)
+    }
+}
