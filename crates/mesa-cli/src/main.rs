@@ -1,1 +1,296 @@
-fn main() {}
+//! `mesa`: the command line of the service desk.
+//!
+//! Every command prints JSON on stdout; errors go to stderr with a non-zero exit.
+
+mod rules_source;
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Duration, Utc};
+use clap::{Args, Parser, Subcommand};
+use mesa::policy::{Diagnosis, Policy, Work, format_utc};
+use mesa::{Severity, TicketFacts};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "mesa", version, about = "mesa, the service desk that keeps Ingressio's support contract")]
+struct Cli {
+    #[command(flatten)]
+    rules: RulesArg,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct RulesArg {
+    /// Rules bundle directory [default: ./rules if present, else the bundle built into mesa]
+    #[arg(long, global = true, env = "MESA_RULES", value_name = "DIR")]
+    rules: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check, test and evaluate the rules bundle
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Business calendar: holidays and business-time arithmetic
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// SLA deadlines
+    #[command(subcommand)]
+    Sla(SlaCommand),
+    /// Charges for billable work
+    #[command(subcommand)]
+    Billing(BillingCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Compile the bundle, check its required functions and vectors; print its version
+    Check,
+    /// Run the bundle's test vectors; ends with "N passed, N failed"
+    Test,
+    /// Call one policy function of the bundle (its vectors are not run first)
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Provisional severity of a ticket (JSON file: company, contact_name, support_type, subject, description, …)
+    Classify {
+        #[arg(long, value_name = "FILE.json")]
+        ticket: PathBuf,
+    },
+    /// Coverage of a diagnosed ticket (diagnosis JSON: cause, summary, vendor, under_warranty)
+    Assess {
+        #[arg(long, value_name = "FILE.json")]
+        ticket: Option<PathBuf>,
+        #[arg(long, value_name = "FILE.json")]
+        diagnosis: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Holidays of a year, as the calendar script computes them
+    Holidays {
+        #[arg(long)]
+        year: i32,
+    },
+    /// The instant a business duration after --from
+    Add {
+        #[arg(long, value_name = "RFC 3339")]
+        from: String,
+        #[arg(long, default_value_t = 0)]
+        hours: i64,
+        #[arg(long, default_value_t = 0)]
+        minutes: i64,
+    },
+    /// Business seconds between two instants
+    Between {
+        #[arg(long, value_name = "RFC 3339")]
+        from: String,
+        #[arg(long, value_name = "RFC 3339")]
+        to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SlaCommand {
+    /// Deadlines of a ticket received at --received with --severity (or a --batch of them)
+    Plan {
+        #[arg(long, value_name = "RFC 3339", required_unless_present = "batch", conflicts_with = "batch")]
+        received: Option<String>,
+        #[arg(long, required_unless_present = "batch", conflicts_with = "batch")]
+        severity: Option<i64>,
+        /// JSON lines {"received":"…","severity":N} ("-" reads stdin); one plan per line out
+        #[arg(long, value_name = "FILE")]
+        batch: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BillingCommand {
+    /// Quote billable work: first hour, further hours, IVA, in cents
+    Quote {
+        #[arg(long, allow_negative_numbers = true)]
+        minutes: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MESA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn parse_instant(what: &str, s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("{what}: {s:?} is not an RFC 3339 instant (e.g. 2026-11-27T18:00:00-06:00)"))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &PathBuf) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not the JSON expected", path.display()))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let source = rules_source::resolve(cli.rules.rules.as_deref());
+    match cli.command {
+        Command::Rules(RulesCommand::Check) => {
+            let policy = Policy::activate(source.bundle()?)?;
+            let report = policy.run_vectors();
+            print(&json!({
+                "ok": true,
+                "rules_version": policy.version(),
+                "source": source.describe(),
+                "vectors_passed": report.passed(),
+            }))?;
+        }
+        Command::Rules(RulesCommand::Test) => {
+            let policy = Policy::compile(source.bundle()?)?;
+            let report = policy.run_vectors();
+            for o in &report.outcomes {
+                if o.passed {
+                    println!("ok   {} :: {}", o.file, o.name);
+                } else {
+                    println!("FAIL {} :: {}\n     {}", o.file, o.name, o.message);
+                }
+            }
+            println!("{} passed, {} failed", report.passed(), report.failed());
+            if report.failed() > 0 || report.outcomes.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Rules(RulesCommand::Eval(eval)) => {
+            let policy = Policy::compile(source.bundle()?)?;
+            match eval {
+                EvalCommand::Classify { ticket } => {
+                    let facts: TicketFacts = read_json(&ticket)?;
+                    print(&policy.classify(&facts)?)?;
+                }
+                EvalCommand::Assess { ticket, diagnosis } => {
+                    let facts: TicketFacts = match ticket {
+                        Some(p) => read_json(&p)?,
+                        None => TicketFacts::default(),
+                    };
+                    let diagnosis: Diagnosis = read_json(&diagnosis)?;
+                    print(&policy.assess(&facts, &diagnosis)?)?;
+                }
+            }
+        }
+        Command::Calendar(cmd) => {
+            let policy = Policy::activate(source.bundle()?)?;
+            match cmd {
+                CalendarCommand::Holidays { year } => print(&policy.holidays(year)?)?,
+                CalendarCommand::Add { from, hours, minutes } => {
+                    let from = parse_instant("--from", &from)?;
+                    if hours < 0 || minutes < 0 {
+                        bail!("--hours and --minutes cannot be negative");
+                    }
+                    let due = policy
+                        .calendar()
+                        .add(from, Duration::hours(hours) + Duration::minutes(minutes))?;
+                    print(&json!({"due": format_utc(due), "due_local": policy.format_local(due)}))?;
+                }
+                CalendarCommand::Between { from, to } => {
+                    let from = parse_instant("--from", &from)?;
+                    let to = parse_instant("--to", &to)?;
+                    let d = policy.calendar().between(from, to)?;
+                    print(&json!({"business_seconds": d.num_seconds()}))?;
+                }
+            }
+        }
+        Command::Sla(SlaCommand::Plan {
+            received,
+            severity,
+            batch,
+        }) => {
+            let policy = Policy::activate(source.bundle()?)?;
+            if let Some(path) = batch {
+                return plan_batch(&policy, &path);
+            }
+            let received = parse_instant("--received", received.as_deref().unwrap_or_default())?;
+            let severity = Severity::new(severity.unwrap_or_default())?;
+            print(&policy.plan(&TicketFacts::default(), received, severity)?)?;
+        }
+        Command::Billing(BillingCommand::Quote { minutes }) => {
+            let policy = Policy::activate(source.bundle()?)?;
+            print(&policy.charge(Work { minutes })?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanRequest {
+    received: String,
+    severity: i64,
+}
+
+/// One plan per input line, in order. A bad line gets `{"line":N,"error":"…"}` in its place
+/// (so outputs stay aligned with inputs) and makes the exit status non-zero.
+fn plan_batch(policy: &Policy, path: &PathBuf) -> Result<ExitCode> {
+    let input: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let facts = TicketFacts::default();
+    let mut failed = 0usize;
+    for (i, line) in input.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read line {}", i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let planned = serde_json::from_str::<PlanRequest>(&line)
+            .context(r#"expected {"received":"<RFC 3339>","severity":N}"#)
+            .and_then(|r| {
+                let received = parse_instant("received", &r.received)?;
+                let severity = Severity::new(r.severity)?;
+                Ok(policy.plan(&facts, received, severity)?)
+            });
+        match planned {
+            Ok(plan) => serde_json::to_writer(&mut out, &plan)?,
+            Err(e) => {
+                failed += 1;
+                serde_json::to_writer(&mut out, &json!({"line": i + 1, "error": format!("{e:#}")}))?;
+            }
+        }
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    if failed > 0 {
+        eprintln!("error: {failed} line(s) could not be planned");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -279,13 +279,33 @@ impl Policy {
         let scripts = Scripts { engine, asts };
         let calendar = load_calendar(&scripts)?;
         let support_types = load_support_types(&scripts)?;
-        Ok(Self {
+        let policy = Self {
             scripts,
             calendar,
             support_types,
             version: bundle.version(),
             bundle,
-        })
+        };
+        policy.smoke_test()?;
+        Ok(policy)
+    }
+
+    /// Calls the functions every ticket needs once with plain inputs, so that a script that
+    /// fails, loops or returns the wrong shape is caught at load and not on a customer's
+    /// ticket.
+    fn smoke_test(&self) -> Result<(), PolicyError> {
+        let sample = TicketFacts::default();
+        self.classify(&sample)?;
+        let monday = DateTime::parse_from_rfc3339("2026-01-05T09:00:00-06:00")
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| PolicyError::BadInput(e.to_string()))?;
+        for level in 1..=4 {
+            let severity = Severity::new(level).map_err(|e| PolicyError::BadInput(e.to_string()))?;
+            self.plan(&sample, monday, severity)?;
+        }
+        self.charge(Work { minutes: 0 })?;
+        self.charge(Work { minutes: 61 })?;
+        Ok(())
     }
 
     /// Compiles the bundle and runs its test vectors; only a bundle that passes them all
