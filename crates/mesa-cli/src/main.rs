@@ -17,7 +17,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "mesa", version, about = "mesa, the service desk that keeps Ingressio's support contract")]
+#[command(
+    name = "mesa",
+    version,
+    about = "mesa, the service desk that keeps Ingressio's support contract"
+)]
 struct Cli {
     #[command(flatten)]
     rules: RulesArg,
@@ -104,7 +108,12 @@ enum CalendarCommand {
 enum SlaCommand {
     /// Deadlines of a ticket received at --received with --severity (or a --batch of them)
     Plan {
-        #[arg(long, value_name = "RFC 3339", required_unless_present = "batch", conflicts_with = "batch")]
+        #[arg(
+            long,
+            value_name = "RFC 3339",
+            required_unless_present = "batch",
+            conflicts_with = "batch"
+        )]
         received: Option<String>,
         #[arg(long, required_unless_present = "batch", conflicts_with = "batch")]
         severity: Option<i64>,
@@ -151,12 +160,16 @@ fn print(value: &impl serde::Serialize) -> Result<()> {
 fn parse_instant(what: &str, s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.with_timezone(&Utc))
-        .with_context(|| format!("{what}: {s:?} is not an RFC 3339 instant (e.g. 2026-11-27T18:00:00-06:00)"))
+        .with_context(|| {
+            format!("{what}: {s:?} is not an RFC 3339 instant (e.g. 2026-11-27T18:00:00-06:00)")
+        })
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &PathBuf) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not the JSON expected", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not the JSON expected", path.display()))
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -208,7 +221,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let policy = Policy::activate(source.bundle()?)?;
             match cmd {
                 CalendarCommand::Holidays { year } => print(&policy.holidays(year)?)?,
-                CalendarCommand::Add { from, hours, minutes } => {
+                CalendarCommand::Add {
+                    from,
+                    hours,
+                    minutes,
+                } => {
                     let from = parse_instant("--from", &from)?;
                     if hours < 0 || minutes < 0 {
                         bail!("--hours and --minutes cannot be negative");
@@ -260,7 +277,8 @@ fn plan_batch(policy: &Policy, path: &PathBuf) -> Result<ExitCode> {
     let input: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
         Box::new(std::io::BufReader::new(file))
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -282,7 +300,10 @@ fn plan_batch(policy: &Policy, path: &PathBuf) -> Result<ExitCode> {
             Ok(plan) => serde_json::to_writer(&mut out, &plan)?,
             Err(e) => {
                 failed += 1;
-                serde_json::to_writer(&mut out, &json!({"line": i + 1, "error": format!("{e:#}")}))?;
+                serde_json::to_writer(
+                    &mut out,
+                    &json!({"line": i + 1, "error": format!("{e:#}")}),
+                )?;
             }
         }
         out.write_all(b"\n")?;

@@ -54,7 +54,10 @@ fn collect(dir: &Dir<'static>, out: &mut Vec<(String, Vec<u8>)>) {
                     .file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with('.'));
                 if !hidden {
-                    out.push((f.path().to_string_lossy().replace('\\', "/"), f.contents().to_vec()));
+                    out.push((
+                        f.path().to_string_lossy().replace('\\', "/"),
+                        f.contents().to_vec(),
+                    ));
                 }
             }
         }

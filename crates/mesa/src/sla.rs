@@ -259,7 +259,13 @@ mod tests {
     fn running_clock_before_and_after_due() {
         let timeline = [(t(RECEIVED), Received)];
         let d = def("response", Target::BusinessHours(6));
-        let s = evaluate(&timeline, &[d.clone()], &cal(), t("2026-11-10T19:00:00Z")).unwrap();
+        let s = evaluate(
+            &timeline,
+            std::slice::from_ref(&d),
+            &cal(),
+            t("2026-11-10T19:00:00Z"),
+        )
+        .unwrap();
         assert_eq!(s[0].state, ClockState::Running);
         assert_eq!(s[0].due, Some(t("2026-11-10T22:00:00Z")));
         assert_eq!(s[0].elapsed_share, 0.5);
@@ -275,7 +281,13 @@ mod tests {
             (t(RECEIVED), Received),
             (t("2026-11-10T22:00:00Z"), Responded),
         ];
-        let s = evaluate(&met, &[d.clone()], &cal(), t("2026-12-01T00:00:00Z")).unwrap();
+        let s = evaluate(
+            &met,
+            std::slice::from_ref(&d),
+            &cal(),
+            t("2026-12-01T00:00:00Z"),
+        )
+        .unwrap();
         assert_eq!(s[0].state, ClockState::Met);
         assert_eq!(s[0].stopped_at, Some(t("2026-11-10T22:00:00Z")));
         assert_eq!(s[0].elapsed_share, 1.0);
@@ -310,7 +322,13 @@ mod tests {
             (t("2026-11-10T18:00:00Z"), WaitingOnCustomer),
             (t("2026-11-10T21:00:00Z"), Resumed),
         ];
-        let s = evaluate(&timeline, &[d.clone()], &cal(), t("2026-11-10T23:00:00Z")).unwrap();
+        let s = evaluate(
+            &timeline,
+            std::slice::from_ref(&d),
+            &cal(),
+            t("2026-11-10T23:00:00Z"),
+        )
+        .unwrap();
         assert_eq!(s[0].paused_seconds, 3 * 3600);
         assert_eq!(s[0].elapsed_seconds, 4 * 3600);
         // 10:00 + 9 h + 3 h paused = Wednesday 13:00 local.

@@ -6,6 +6,7 @@
 //! the size of strings, arrays and maps. A wall-clock guard stops any call that runs longer
 //! than [`CALL_TIME_LIMIT`] even if the operation count would allow it.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -117,23 +118,55 @@ fn register_helpers(engine: &mut Engine) {
 }
 
 /// Lower case, accents and diacritics removed, runs of whitespace made one space: what the
-/// keyword rules compare, so that "CAÍDO" and "caido" are the same word.
+/// keyword rules compare, so that "CAÍDO" and "caido" are the same word. One pass; only
+/// non-ASCII characters go through Unicode decomposition (this runs on every new ticket).
 pub fn fold(text: &str) -> String {
-    let stripped: String = text
-        .nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
-    stripped.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            for d in std::iter::once(c).nfd() {
+                if !unicode_normalization::char::is_combining_mark(d) {
+                    out.extend(d.to_lowercase());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `fold` without the copy when `text` is already folded (the usual keyword).
+fn folded(text: &str) -> Cow<'_, str> {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !b.is_ascii_whitespace() || b == b' ')
+        && !text.starts_with(' ')
+        && !text.ends_with(' ')
+        && !text.contains("  ");
+    if plain {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(fold(text))
+    }
 }
 
 /// The first phrase of `phrases` that occurs in `text` (both folded), or `""`.
 fn find_any(text: &str, phrases: Array) -> String {
-    let text = fold(text);
+    let text = folded(text);
     phrases
         .into_iter()
         .filter_map(|p| p.into_immutable_string().ok())
-        .find(|p| text.contains(fold(p).as_str()))
+        .find(|p| text.contains(folded(p).as_ref()))
         .map(|p| p.to_string())
         .unwrap_or_default()
 }
@@ -208,6 +241,10 @@ mod tests {
             "el servicio esta caido"
         );
         assert_eq!(fold("Ningún BIOMÉTRICO"), "ningun biometrico");
+        assert_eq!(fold("¿Cómo?\t\tÑandú "), "¿como? nandu");
+        assert_eq!(folded("ya plegado"), "ya plegado");
+        assert!(matches!(folded("ya plegado"), Cow::Borrowed(_)));
+        assert_eq!(folded("No  Plegado"), "no plegado");
     }
 
     #[test]

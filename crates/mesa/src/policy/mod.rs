@@ -300,7 +300,8 @@ impl Policy {
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| PolicyError::BadInput(e.to_string()))?;
         for level in 1..=4 {
-            let severity = Severity::new(level).map_err(|e| PolicyError::BadInput(e.to_string()))?;
+            let severity =
+                Severity::new(level).map_err(|e| PolicyError::BadInput(e.to_string()))?;
             self.plan(&sample, monday, severity)?;
         }
         self.charge(Work { minutes: 0 })?;
