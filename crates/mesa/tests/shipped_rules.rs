@@ -238,10 +238,8 @@ fn scripts_cannot_reach_outside_the_bundle() {
         "billing.rhai",
         "fn charge(work) { import \"/etc/passwd\" as p; 1 }",
     );
-    let policy = Policy::compile(sneaky).unwrap();
-    let err = policy
-        .charge(mesa::policy::Work { minutes: 1 })
-        .unwrap_err();
+    // The load-time smoke call of charge() already runs into it.
+    let err = Policy::compile(sneaky).unwrap_err();
     assert!(err.to_string().contains("/etc/passwd"), "{err}");
     assert!(err.to_string().to_lowercase().contains("module"), "{err}");
 }
