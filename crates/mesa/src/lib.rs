@@ -1,11 +1,19 @@
-//! mesa's domain: tickets, their SLA clocks, the business calendar and the policy host
-//! that runs the contract's Rhai scripts. No AWS, SQLite or HTTP here: adapters live in
-//! their own crates and reach the domain through its ports.
+//! mesa's domain: tickets, their lifecycle and SLA clocks, the business calendar, the policy
+//! host that runs the contract's Rhai scripts, intake parsing, outbound mail composition and
+//! the services built on the ports. No AWS, SQLite or HTTP here: adapters live in their own
+//! crates and reach the domain through [`ports`].
 
 pub mod calendar;
+pub mod desk;
+pub mod intake;
+pub mod lifecycle;
+pub mod model;
+pub mod outbox;
 pub mod policy;
+pub mod ports;
 pub mod sla;
 pub mod ticket;
+pub mod tokens;
 
 pub use calendar::{BusinessCalendar, CalendarError, WeeklyHours};
 pub use policy::{Bundle, LiveRules, Policy, PolicyError, RulesVersion};

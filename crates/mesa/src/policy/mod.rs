@@ -27,9 +27,14 @@ pub const BUSINESS_HOURS: &str = "business_hours.rhai";
 pub const SEVERITY: &str = "severity.rhai";
 pub const EXCLUSIONS: &str = "exclusions.rhai";
 pub const BILLING: &str = "billing.rhai";
+pub const INTAKE: &str = "intake.rhai";
+
+/// Mail templates every bundle must have (`templates/…`): first line `Asunto: …`, a blank
+/// line, then the body. Rendered with minijinja; an unknown variable is an error.
+pub const MAIL_TEMPLATES: [&str; 4] = ["ack.txt", "reply.txt", "answer.txt", "csat.txt"];
 
 /// Every script the contract needs and the functions (name, arity) each must define.
-pub const REQUIRED: [(&str, &[(&str, usize)]); 4] = [
+pub const REQUIRED: [(&str, &[(&str, usize)]); 5] = [
     (BUSINESS_HOURS, &[("calendar", 0), ("holidays", 1)]),
     (
         SEVERITY,
@@ -37,6 +42,7 @@ pub const REQUIRED: [(&str, &[(&str, usize)]); 4] = [
     ),
     (EXCLUSIONS, &[("assess", 2)]),
     (BILLING, &[("charge", 1)]),
+    (INTAKE, &[("settings", 0)]),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +79,31 @@ pub enum PolicyError {
     },
     #[error("{0}")]
     BadInput(String),
+    #[error("templates/{file}: {message}")]
+    Template { file: String, message: String },
     #[error("{} of {} test vectors failed:\n{}", .0.failed(), .0.outcomes.len(), .0.failures_text())]
     VectorsFailed(VectorReport),
+}
+
+/// Operating settings of the contract (`intake.rhai` `settings()`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub folio_prefix: String,
+    pub company_name: String,
+    pub support_address: String,
+    pub time_zone_label: String,
+    pub ack_limit_per_address_per_hour: u32,
+    pub sla_warning_percent: u32,
+    pub reopen_closed_on_reply: bool,
+    pub accept_unregistered_senders: bool,
+}
+
+/// A rendered mail template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub body: String,
 }
 
 /// One public holiday, as the calendar script names it.
@@ -182,6 +211,8 @@ pub struct Policy {
     scripts: Scripts,
     calendar: BusinessCalendar,
     support_types: Vec<SupportType>,
+    settings: Settings,
+    templates: minijinja::Environment<'static>,
     version: RulesVersion,
     bundle: Bundle,
 }
@@ -279,10 +310,14 @@ impl Policy {
         let scripts = Scripts { engine, asts };
         let calendar = load_calendar(&scripts)?;
         let support_types = load_support_types(&scripts)?;
+        let settings = load_settings(&scripts)?;
+        let templates = load_templates(&bundle)?;
         let policy = Self {
             scripts,
             calendar,
             support_types,
+            settings,
+            templates,
             version: bundle.version(),
             bundle,
         };
@@ -334,6 +369,45 @@ impl Policy {
 
     pub fn support_types(&self) -> &[SupportType] {
         &self.support_types
+    }
+
+    /// The label of a support type id, when the rules know it.
+    pub fn support_type_label(&self, id: &str) -> Option<&str> {
+        self.support_types
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.label.as_str())
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Renders a mail template with `context`.
+    pub fn render_mail(
+        &self,
+        template: &str,
+        context: &serde_json::Value,
+    ) -> Result<RenderedMail, PolicyError> {
+        let err = |message: String| PolicyError::Template {
+            file: template.to_string(),
+            message,
+        };
+        let t = self
+            .templates
+            .get_template(template)
+            .map_err(|e| err(e.to_string()))?;
+        let text = t.render(context).map_err(|e| err(format!("{e:#}")))?;
+        let (first, rest) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+        let subject = first
+            .strip_prefix("Asunto:")
+            .ok_or_else(|| err("the first line must be \"Asunto: …\"".to_string()))?
+            .trim()
+            .to_string();
+        Ok(RenderedMail {
+            subject,
+            body: rest.trim_start_matches('\n').to_string(),
+        })
     }
 
     /// Runs every test vector of the bundle (`tests/*.json`).
@@ -619,6 +693,63 @@ fn load_calendar(scripts: &Scripts) -> Result<BusinessCalendar, PolicyError> {
         closed.extend(holidays(scripts, year)?.into_iter().map(|h| h.date));
     }
     Ok(BusinessCalendar::new(tz, weekly, closed, DEFAULT_YEARS))
+}
+
+fn load_settings(scripts: &Scripts) -> Result<Settings, PolicyError> {
+    let s: Settings = scripts.call(INTAKE, "settings", ())?;
+    let bad = |m: String| bad_output(INTAKE, "settings", m);
+    if !(2..=10).contains(&s.folio_prefix.len())
+        || !s.folio_prefix.bytes().all(|b| b.is_ascii_uppercase())
+    {
+        return Err(bad(format!(
+            "folio_prefix {:?} must be 2 to 10 capital letters",
+            s.folio_prefix
+        )));
+    }
+    if !(1..=99).contains(&s.sla_warning_percent) {
+        return Err(bad(format!(
+            "sla_warning_percent {} must be 1 to 99",
+            s.sla_warning_percent
+        )));
+    }
+    if !crate::outbox::valid_address(&s.support_address) {
+        return Err(bad(format!(
+            "support_address {:?} is not an e-mail address",
+            s.support_address
+        )));
+    }
+    Ok(s)
+}
+
+fn load_templates(bundle: &Bundle) -> Result<minijinja::Environment<'static>, PolicyError> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Plain-text mail: no HTML escaping.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_keep_trailing_newline(true);
+    for (path, _) in bundle.files() {
+        let Some(name) = path.strip_prefix("templates/") else {
+            continue;
+        };
+        let source = bundle.text(path).ok_or_else(|| PolicyError::Template {
+            file: name.to_string(),
+            message: "is not UTF-8 text".into(),
+        })?;
+        env.add_template_owned(name.to_string(), source.to_string())
+            .map_err(|e| PolicyError::Template {
+                file: name.to_string(),
+                message: format!("{e:#}"),
+            })?;
+    }
+    for name in MAIL_TEMPLATES {
+        if env.get_template(name).is_err() {
+            return Err(PolicyError::Template {
+                file: name.to_string(),
+                message: "missing from the rules bundle".into(),
+            });
+        }
+    }
+    Ok(env)
 }
 
 fn load_support_types(scripts: &Scripts) -> Result<Vec<SupportType>, PolicyError> {

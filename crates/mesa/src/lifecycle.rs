@@ -1,0 +1,343 @@
+//! The ticket lifecycle: which staff and customer actions are legal in which stage, and the
+//! events (and outgoing mail) each one produces. Illegal steps are errors, never no-ops.
+//!
+//! Received → Acknowledged → Diagnosed → EscalatedToRnd → Answered → Closed, with
+//! WaitingOnCustomer (clocks paused) and Reopened.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{EventKind, Stage, Ticket};
+use crate::outbox::MailKind;
+use crate::policy::{Diagnosis, Policy, PolicyError};
+use crate::ticket::Severity;
+
+/// What staff can do to a ticket (JSON: `{"action": "reply", "message": "…"}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Confirm or change the severity, with the reason.
+    SetSeverity {
+        severity: Severity,
+        reason: String,
+    },
+    /// Record the first diagnosis; the exclusions rules assess coverage from it.
+    Diagnose {
+        summary: String,
+        #[serde(default)]
+        cause: String,
+        #[serde(default)]
+        vendor: Option<String>,
+        #[serde(default)]
+        under_warranty: Option<bool>,
+    },
+    /// Send to Investigación y Desarrollo.
+    Escalate {
+        note: String,
+    },
+    /// Write to the customer (stops the response clock); the stage does not change.
+    Reply {
+        message: String,
+    },
+    /// Send the solution to the customer.
+    Answer {
+        message: String,
+    },
+    /// Wait on the customer: pauses the clocks the rules say.
+    Wait {
+        note: String,
+    },
+    /// Stop waiting on the customer.
+    Resume {
+        #[serde(default)]
+        note: String,
+    },
+    /// Log time worked (billable tickets are quoted from it).
+    LogWork {
+        minutes: i64,
+        #[serde(default)]
+        note: String,
+    },
+    /// Close the ticket; the customer is asked for satisfaction.
+    Close {
+        #[serde(default)]
+        note: String,
+    },
+    Reopen {
+        reason: String,
+    },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::SetSeverity { .. } => "set_severity",
+            Action::Diagnose { .. } => "diagnose",
+            Action::Escalate { .. } => "escalate",
+            Action::Reply { .. } => "reply",
+            Action::Answer { .. } => "answer",
+            Action::Wait { .. } => "wait",
+            Action::Resume { .. } => "resume",
+            Action::LogWork { .. } => "log_work",
+            Action::Close { .. } => "close",
+            Action::Reopen { .. } => "reopen",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("cannot {action} a ticket in stage {stage}: {hint}")]
+    Illegal {
+        action: &'static str,
+        stage: &'static str,
+        hint: &'static str,
+    },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// Mail an action asks to send; the service turns it into an outbox item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailDraft {
+    pub kind: MailKind,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Decision {
+    pub events: Vec<EventKind>,
+    pub mail: Vec<MailDraft>,
+}
+
+const MAX_TEXT: usize = 20_000;
+
+fn text(field: &'static str, value: &str, required: bool) -> Result<String, ActionError> {
+    let v = value.trim();
+    if required && v.is_empty() {
+        return Err(ActionError::Invalid {
+            field,
+            message: "must not be empty".into(),
+        });
+    }
+    if v.len() > MAX_TEXT {
+        return Err(ActionError::Invalid {
+            field,
+            message: format!("is longer than {MAX_TEXT} bytes"),
+        });
+    }
+    Ok(v.to_string())
+}
+
+fn illegal(action: &Action, stage: Stage, hint: &'static str) -> ActionError {
+    ActionError::Illegal {
+        action: action.name(),
+        stage: stage.as_str(),
+        hint,
+    }
+}
+
+/// Validates `action` against the ticket's stage and gives the events it records.
+pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decision, ActionError> {
+    let stage = ticket.stage;
+    let open = stage.is_open();
+    let mut d = Decision::default();
+    match action {
+        Action::SetSeverity { severity, reason } => {
+            if !open {
+                return Err(illegal(action, stage, "reopen it first"));
+            }
+            d.events.push(EventKind::SeverityChanged {
+                from: Some(ticket.severity),
+                to: *severity,
+                reason: text("reason", reason, true)?,
+            });
+        }
+        Action::Diagnose {
+            summary,
+            cause,
+            vendor,
+            under_warranty,
+        } => {
+            if !matches!(
+                stage,
+                Stage::Received
+                    | Stage::Acknowledged
+                    | Stage::Reopened
+                    | Stage::Diagnosed
+                    | Stage::EscalatedToRnd
+            ) {
+                return Err(illegal(
+                    action,
+                    stage,
+                    "a diagnosis is recorded before the answer",
+                ));
+            }
+            let summary = text("summary", summary, true)?;
+            let diagnosis = Diagnosis {
+                cause: cause.trim().to_string(),
+                summary: summary.clone(),
+                vendor: vendor.clone().filter(|v| !v.trim().is_empty()),
+                under_warranty: *under_warranty,
+            };
+            let assessment = policy.assess(&ticket.facts(), &diagnosis)?;
+            d.events.push(EventKind::Diagnosed {
+                summary,
+                assessment,
+            });
+        }
+        Action::Escalate { note } => {
+            if stage != Stage::Diagnosed {
+                return Err(illegal(
+                    action,
+                    stage,
+                    "record the first diagnosis before escalating",
+                ));
+            }
+            d.events.push(EventKind::EscalatedToRnd {
+                note: text("note", note, true)?,
+            });
+        }
+        Action::Reply { message } => {
+            if !open {
+                return Err(illegal(action, stage, "reopen it first"));
+            }
+            let message = text("message", message, true)?;
+            d.mail.push(MailDraft {
+                kind: MailKind::Reply,
+                body: message.clone(),
+            });
+            d.events.push(EventKind::Responded {
+                message,
+                outbox_id: String::new(),
+            });
+        }
+        Action::Answer { message } => {
+            if !matches!(
+                stage,
+                Stage::Diagnosed | Stage::EscalatedToRnd | Stage::Reopened
+            ) {
+                return Err(illegal(action, stage, "the answer follows a diagnosis"));
+            }
+            if ticket.assessment.is_none() {
+                return Err(illegal(action, stage, "record the first diagnosis first"));
+            }
+            let message = text("message", message, true)?;
+            d.mail.push(MailDraft {
+                kind: MailKind::Answer,
+                body: message.clone(),
+            });
+            d.events.push(EventKind::Answered {
+                message,
+                outbox_id: String::new(),
+            });
+        }
+        Action::Wait { note } => {
+            if !open || stage == Stage::WaitingOnCustomer {
+                return Err(illegal(
+                    action,
+                    stage,
+                    "only an open ticket that is not already waiting can wait",
+                ));
+            }
+            d.events.push(EventKind::WaitingOnCustomer {
+                note: text("note", note, true)?,
+            });
+        }
+        Action::Resume { note } => {
+            if stage != Stage::WaitingOnCustomer {
+                return Err(illegal(
+                    action,
+                    stage,
+                    "the ticket is not waiting on the customer",
+                ));
+            }
+            d.events.push(EventKind::Resumed {
+                note: text("note", note, false)?,
+            });
+        }
+        Action::LogWork { minutes, note } => {
+            if !(1..=24 * 60).contains(minutes) {
+                return Err(ActionError::Invalid {
+                    field: "minutes",
+                    message: format!("must be between 1 and 1440 (got {minutes})"),
+                });
+            }
+            d.events.push(EventKind::WorkLogged {
+                minutes: *minutes,
+                note: text("note", note, false)?,
+            });
+        }
+        Action::Close { note } => {
+            if stage != Stage::Answered {
+                return Err(illegal(
+                    action,
+                    stage,
+                    "send the answer to the customer before closing",
+                ));
+            }
+            d.mail.push(MailDraft {
+                kind: MailKind::Csat,
+                body: String::new(),
+            });
+            d.events.push(EventKind::Closed {
+                note: text("note", note, false)?,
+                csat_outbox_id: None,
+            });
+        }
+        Action::Reopen { reason } => {
+            if open {
+                return Err(illegal(
+                    action,
+                    stage,
+                    "only a closed ticket can be reopened",
+                ));
+            }
+            d.events.push(EventKind::Reopened {
+                reason: text("reason", reason, true)?,
+            });
+        }
+    }
+    Ok(d)
+}
+
+/// The customer's answer to the satisfaction request: recorded once; "not satisfied" reopens.
+pub fn satisfaction(
+    ticket: &Ticket,
+    satisfied: bool,
+    comment: &str,
+) -> Result<Vec<EventKind>, ActionError> {
+    if ticket.stage != Stage::Closed {
+        return Err(ActionError::Illegal {
+            action: "record satisfaction for",
+            stage: ticket.stage.as_str(),
+            hint: "the survey is for closed tickets",
+        });
+    }
+    if ticket.satisfaction.is_some() {
+        return Err(ActionError::Illegal {
+            action: "record satisfaction for",
+            stage: ticket.stage.as_str(),
+            hint: "this survey was already answered",
+        });
+    }
+    let comment = text("comment", comment, false)?;
+    let mut events = vec![EventKind::SatisfactionRecorded {
+        satisfied,
+        comment: comment.clone(),
+    }];
+    if !satisfied {
+        events.push(EventKind::Reopened {
+            reason: if comment.is_empty() {
+                "El cliente no quedó satisfecho.".to_string()
+            } else {
+                format!("El cliente no quedó satisfecho: {comment}")
+            },
+        });
+    }
+    Ok(events)
+}

@@ -1,0 +1,514 @@
+//! Tickets and their events. Everything a ticket is and was is its event list; [`Ticket`] is
+//! the projection of those events, rebuilt by [`Ticket::apply`] and stored alongside them.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{Assessment, RulesVersion};
+use crate::ticket::{ClockSignal, Severity, TicketFacts};
+
+/// Internal ticket id (a ULID: sortable by creation time).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TicketId(String);
+
+impl TicketId {
+    pub fn new() -> Self {
+        Self(ulid::Ulid::new().to_string())
+    }
+
+    /// Accepts a ULID as written by [`TicketId::new`].
+    pub fn parse(s: &str) -> Option<Self> {
+        ulid::Ulid::from_string(s).ok().map(|u| Self(u.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for TicketId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for TicketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Human folio, `ING-2026-000123`: gapless per prefix and year.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Folio(String);
+
+impl Folio {
+    pub fn new(prefix: &str, year: i32, number: u64) -> Self {
+        Self(format!("{prefix}-{year:04}-{number:06}"))
+    }
+
+    /// Parses `PREFIX-YYYY-NNNNNN` (prefix 2–10 capital letters, 6 or more digits).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let mut parts = s.split('-');
+        let (prefix, year, number) = (parts.next()?, parts.next()?, parts.next()?);
+        let ok = parts.next().is_none()
+            && (2..=10).contains(&prefix.len())
+            && prefix.bytes().all(|b| b.is_ascii_uppercase())
+            && year.len() == 4
+            && year.bytes().all(|b| b.is_ascii_digit())
+            && number.len() >= 6
+            && number.len() <= 12
+            && number.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| Self(s.to_string()))
+    }
+
+    /// The first folio tag `[PREFIX-YYYY-NNNNNN]` in a subject line.
+    pub fn find_in(subject: &str, prefix: &str) -> Option<Self> {
+        let mut rest = subject;
+        while let Some(open) = rest.find('[') {
+            rest = &rest[open + 1..];
+            if let Some(close) = rest.find(']') {
+                if let Some(f) = Self::parse(&rest[..close]) {
+                    if f.prefix() == prefix {
+                        return Some(f);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    pub fn prefix(&self) -> &str {
+        self.0.split('-').next().unwrap_or_default()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Folio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Form,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Form => "form",
+        }
+    }
+}
+
+/// Where a ticket is in the contract's stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Received,
+    Acknowledged,
+    Diagnosed,
+    EscalatedToRnd,
+    Answered,
+    WaitingOnCustomer,
+    Closed,
+    Reopened,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 8] = [
+        Stage::Received,
+        Stage::Acknowledged,
+        Stage::Diagnosed,
+        Stage::EscalatedToRnd,
+        Stage::Answered,
+        Stage::WaitingOnCustomer,
+        Stage::Closed,
+        Stage::Reopened,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Received => "received",
+            Stage::Acknowledged => "acknowledged",
+            Stage::Diagnosed => "diagnosed",
+            Stage::EscalatedToRnd => "escalated_to_rnd",
+            Stage::Answered => "answered",
+            Stage::WaitingOnCustomer => "waiting_on_customer",
+            Stage::Closed => "closed",
+            Stage::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn is_open(self) -> bool {
+        self != Stage::Closed
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub company: String,
+    pub contact_name: String,
+    pub email: String,
+    pub phone: String,
+}
+
+/// A file the customer sent, stored under a server-generated key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub key: String,
+    /// The customer's file name, cleaned; shown, never used as a path.
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Satisfaction {
+    pub satisfied: bool,
+    pub comment: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Who did something: `system`, `customer`, `staff:<name>`, `rules`.
+pub type Actor = String;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    Received {
+        channel: Channel,
+        #[serde(default)]
+        message_id: Option<String>,
+    },
+    Acknowledged {
+        message_id: String,
+    },
+    SeverityChanged {
+        from: Option<Severity>,
+        to: Severity,
+        reason: String,
+    },
+    Diagnosed {
+        summary: String,
+        assessment: Assessment,
+    },
+    EscalatedToRnd {
+        note: String,
+    },
+    Responded {
+        message: String,
+        outbox_id: String,
+    },
+    Answered {
+        message: String,
+        outbox_id: String,
+    },
+    WaitingOnCustomer {
+        note: String,
+    },
+    Resumed {
+        note: String,
+    },
+    CustomerReplied {
+        message_id: Option<String>,
+        text: String,
+        #[serde(default)]
+        attachments: Vec<Attachment>,
+    },
+    WorkLogged {
+        minutes: i64,
+        note: String,
+    },
+    Closed {
+        note: String,
+        csat_outbox_id: Option<String>,
+    },
+    SatisfactionRecorded {
+        satisfied: bool,
+        comment: String,
+    },
+    Reopened {
+        reason: String,
+    },
+    SlaWarning {
+        milestone: String,
+        due: DateTime<Utc>,
+    },
+    SlaBreached {
+        milestone: String,
+        due: DateTime<Utc>,
+    },
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Received { .. } => "received",
+            EventKind::Acknowledged { .. } => "acknowledged",
+            EventKind::SeverityChanged { .. } => "severity_changed",
+            EventKind::Diagnosed { .. } => "diagnosed",
+            EventKind::EscalatedToRnd { .. } => "escalated_to_rnd",
+            EventKind::Responded { .. } => "responded",
+            EventKind::Answered { .. } => "answered",
+            EventKind::WaitingOnCustomer { .. } => "waiting_on_customer",
+            EventKind::Resumed { .. } => "resumed",
+            EventKind::CustomerReplied { .. } => "customer_replied",
+            EventKind::WorkLogged { .. } => "work_logged",
+            EventKind::Closed { .. } => "closed",
+            EventKind::SatisfactionRecorded { .. } => "satisfaction_recorded",
+            EventKind::Reopened { .. } => "reopened",
+            EventKind::SlaWarning { .. } => "sla_warning",
+            EventKind::SlaBreached { .. } => "sla_breached",
+        }
+    }
+
+    /// The SLA clock signal this event gives, if any.
+    pub fn signal(&self) -> Option<ClockSignal> {
+        Some(match self {
+            EventKind::Received { .. } => ClockSignal::Received,
+            EventKind::Acknowledged { .. } => ClockSignal::Acknowledged,
+            EventKind::SeverityChanged { .. } => ClockSignal::SeverityChanged,
+            EventKind::Diagnosed { .. } => ClockSignal::Diagnosed,
+            EventKind::EscalatedToRnd { .. } => ClockSignal::EscalatedToRnd,
+            EventKind::Responded { .. } => ClockSignal::Responded,
+            EventKind::Answered { .. } => ClockSignal::Answered,
+            EventKind::WaitingOnCustomer { .. } => ClockSignal::WaitingOnCustomer,
+            EventKind::Resumed { .. } => ClockSignal::Resumed,
+            EventKind::Closed { .. } => ClockSignal::Closed,
+            EventKind::Reopened { .. } => ClockSignal::Reopened,
+            _ => return None,
+        })
+    }
+}
+
+/// The current state of a ticket: a projection of its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub folio: Folio,
+    pub channel: Channel,
+    pub customer: Customer,
+    /// Whether the sender was found in the registry of subscribed customers.
+    pub verified: bool,
+    pub support_type: String,
+    pub subject: String,
+    pub description: String,
+    pub attachments: Vec<Attachment>,
+    /// Required fields the customer did not give (asked for in the acknowledgement).
+    pub missing_fields: Vec<String>,
+    /// When the customer sent it: every SLA clock starts here.
+    pub received_at: DateTime<Utc>,
+    pub severity: Severity,
+    pub severity_reason: String,
+    /// `rules` while provisional; the staff member who confirmed or changed it after.
+    pub severity_set_by: Actor,
+    pub stage: Stage,
+    /// Stage to go back to when the customer answers.
+    pub stage_before_wait: Option<Stage>,
+    pub assessment: Option<Assessment>,
+    pub work_minutes: i64,
+    pub satisfaction: Option<Satisfaction>,
+    pub rules_version: RulesVersion,
+    /// The customer's Message-ID, when it came by e-mail.
+    pub message_id: Option<String>,
+    /// Number of events; the optimistic-concurrency version.
+    pub version: u64,
+    /// Earliest instant the sweep must look at this ticket (next warning or breach).
+    pub next_due: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Ticket {
+    /// Applies one event to the projection (the event is already validated).
+    pub fn apply(&mut self, event: &Event) {
+        self.version = event.seq;
+        self.updated_at = event.at;
+        match &event.kind {
+            EventKind::Received { .. } => self.stage = Stage::Received,
+            EventKind::Acknowledged { .. } => {
+                if self.stage == Stage::Received {
+                    self.stage = Stage::Acknowledged;
+                }
+            }
+            EventKind::SeverityChanged { to, reason, .. } => {
+                self.severity = *to;
+                self.severity_reason = reason.clone();
+                self.severity_set_by = event.actor.clone();
+            }
+            EventKind::Diagnosed { assessment, .. } => {
+                self.assessment = Some(assessment.clone());
+                self.stage = Stage::Diagnosed;
+            }
+            EventKind::EscalatedToRnd { .. } => self.stage = Stage::EscalatedToRnd,
+            EventKind::Answered { .. } => self.stage = Stage::Answered,
+            EventKind::WaitingOnCustomer { .. } => {
+                self.stage_before_wait = Some(self.stage);
+                self.stage = Stage::WaitingOnCustomer;
+            }
+            EventKind::Resumed { .. } => {
+                self.stage = self.stage_before_wait.take().unwrap_or(Stage::Acknowledged);
+            }
+            EventKind::WorkLogged { minutes, .. } => self.work_minutes += minutes,
+            EventKind::Closed { .. } => {
+                self.stage_before_wait = None;
+                self.stage = Stage::Closed;
+            }
+            EventKind::SatisfactionRecorded { satisfied, comment } => {
+                self.satisfaction = Some(Satisfaction {
+                    satisfied: *satisfied,
+                    comment: comment.clone(),
+                    at: event.at,
+                });
+            }
+            EventKind::Reopened { .. } => self.stage = Stage::Reopened,
+            EventKind::Responded { .. }
+            | EventKind::CustomerReplied { .. }
+            | EventKind::SlaWarning { .. }
+            | EventKind::SlaBreached { .. } => {}
+        }
+    }
+
+    /// What the policy scripts see of this ticket.
+    pub fn facts(&self) -> TicketFacts {
+        TicketFacts {
+            company: self.customer.company.clone(),
+            contact_name: self.customer.contact_name.clone(),
+            email: self.customer.email.clone(),
+            phone: self.customer.phone.clone(),
+            support_type: self.support_type.clone(),
+            subject: self.subject.clone(),
+            description: self.description.clone(),
+            channel: self.channel.as_str().to_string(),
+            received_at: Some(self.received_at),
+            severity: Some(self.severity),
+        }
+    }
+
+    /// Whether this sender may act on this ticket: its contact, or the same company domain.
+    pub fn sender_matches(&self, address: &str) -> bool {
+        let address = address.trim().to_ascii_lowercase();
+        let contact = self.customer.email.trim().to_ascii_lowercase();
+        if address == contact {
+            return true;
+        }
+        match (domain_of(&address), domain_of(&contact)) {
+            (Some(a), Some(b)) => a == b && !is_public_mail_domain(a),
+            _ => false,
+        }
+    }
+}
+
+/// The domain part of an address, lower case.
+pub fn domain_of(address: &str) -> Option<&str> {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| !d.is_empty())
+}
+
+/// Free-mail domains: the same domain there says nothing about being the same company.
+pub fn is_public_mail_domain(domain: &str) -> bool {
+    matches!(
+        domain,
+        "gmail.com"
+            | "googlemail.com"
+            | "hotmail.com"
+            | "outlook.com"
+            | "live.com"
+            | "yahoo.com"
+            | "yahoo.com.mx"
+            | "icloud.com"
+            | "aol.com"
+            | "prodigy.net.mx"
+            | "protonmail.com"
+            | "proton.me"
+    )
+}
+
+/// A row of the registry of subscribed customers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    pub company: String,
+    /// A contact's address, or empty when the whole domain is registered.
+    pub email: String,
+    /// The company's mail domain (lower case), or empty.
+    pub domain: String,
+    pub contact_name: String,
+    pub phone: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folio_format_and_parse() {
+        let f = Folio::new("ING", 2026, 123);
+        assert_eq!(f.as_str(), "ING-2026-000123");
+        assert_eq!(Folio::parse("ING-2026-000123"), Some(f.clone()));
+        assert_eq!(Folio::parse("ING-2026-1"), None);
+        assert_eq!(Folio::parse("ing-2026-000123"), None);
+        assert_eq!(Folio::parse("ING-2026-000123-x"), None);
+        assert_eq!(
+            Folio::find_in("Re: [ING-2026-000123] Lectores", "ING"),
+            Some(f)
+        );
+        assert_eq!(
+            Folio::find_in("Re: [XYZ-2026-000123] Lectores", "ING"),
+            None
+        );
+        assert_eq!(
+            Folio::find_in("Re: [nada] [ING-2027-000001]", "ING")
+                .unwrap()
+                .as_str(),
+            "ING-2027-000001"
+        );
+    }
+
+    #[test]
+    fn event_json_is_flat_and_tagged() {
+        let e = Event {
+            seq: 1,
+            at: DateTime::parse_from_rfc3339("2026-11-10T16:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            actor: "system".into(),
+            kind: EventKind::Received {
+                channel: Channel::Form,
+                message_id: None,
+            },
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "received");
+        assert_eq!(v["channel"], "form");
+        let back: Event = serde_json::from_value(v).unwrap();
+        assert_eq!(back, e);
+    }
+}

@@ -1,0 +1,193 @@
+//! What the services need from the outside world, as domain-level operations. Adapters
+//! (SQLite, DynamoDB, maildir, SES, …) implement these; every store adapter runs the same
+//! conformance suite (`mesa-conformance`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CustomerRecord, Event, Folio, Stage, Ticket, TicketId};
+use crate::outbox::{OutboxItem, OutgoingMail};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The ticket changed since it was read (optimistic concurrency): re-read and retry.
+    #[error("ticket {0} was changed by someone else; re-read it and try again")]
+    Conflict(TicketId),
+    #[error("no ticket {0}")]
+    NotFound(String),
+    /// The store itself failed; the cause is kept.
+    #[error("store failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// A new ticket, written in one atomic operation with its first events, outbox items and
+/// keys. The store assigns the folio (next number of `folio_prefix`/`folio_year`).
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    /// Its `folio` is a placeholder the store replaces.
+    pub ticket: Ticket,
+    pub events: Vec<Event>,
+    pub outbox: Vec<OutboxItem>,
+    /// If any of these keys exists already, nothing is written: it is a duplicate.
+    pub dedupe_keys: Vec<String>,
+    /// Message-IDs (inbound and ours) that identify this ticket for threading.
+    pub message_ids: Vec<String>,
+    pub folio_prefix: String,
+    pub folio_year: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Created(Ticket),
+    /// A dedupe key matched this existing ticket; nothing was written.
+    Duplicate(TicketId),
+}
+
+/// A change to an existing ticket: new events on top of `expected_version`, the new
+/// projection, and the outbox items and keys that go with it; all or nothing.
+#[derive(Debug, Clone)]
+pub struct TicketChange {
+    pub ticket: Ticket,
+    pub expected_version: u64,
+    pub events: Vec<Event>,
+    pub outbox: Vec<OutboxItem>,
+    pub message_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListFilter {
+    pub stage: Option<Stage>,
+    /// Only open tickets (not closed).
+    pub open_only: bool,
+}
+
+/// A page of a listing: `after` is the cursor the previous page returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// A message that could not be taken in, kept whole for a person to look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub id: String,
+    pub received_at: DateTime<Utc>,
+    pub reason: String,
+    /// Blob key of the raw message.
+    pub raw_key: String,
+}
+
+#[async_trait]
+pub trait TicketStore: Send + Sync {
+    async fn create_ticket(&self, new: NewTicket) -> Result<CreateOutcome, StoreError>;
+    async fn apply_change(&self, change: TicketChange) -> Result<(), StoreError>;
+    async fn get(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError>;
+    async fn get_by_folio(&self, folio: &Folio) -> Result<Option<Ticket>, StoreError>;
+    async fn events(&self, id: &TicketId) -> Result<Vec<Event>, StoreError>;
+    /// The ticket a Message-ID (the customer's or ours) belongs to.
+    async fn find_by_message_id(&self, message_id: &str) -> Result<Option<TicketId>, StoreError>;
+    async fn find_by_dedupe_key(&self, key: &str) -> Result<Option<TicketId>, StoreError>;
+    /// Tickets whose `next_due` is at or before `t`, earliest first (an index, not a scan).
+    async fn due_before(&self, t: DateTime<Utc>, limit: usize) -> Result<Vec<Ticket>, StoreError>;
+    /// Tickets newest first.
+    async fn list(
+        &self,
+        filter: &ListFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError>;
+
+    /// Pending items due now, leased for `lease` so no other worker takes them meanwhile.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+    async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn mark_skipped(&self, id: &str, reason: &str) -> Result<(), StoreError>;
+    async fn mark_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError>;
+    /// Pending items created at or before `t` (for the sweep's re-drive).
+    async fn pending_outbox_before(&self, t: DateTime<Utc>) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Acknowledgements sent or pending to `to` since `since` (for the per-address cap).
+    async fn acks_to_since(&self, to: &str, since: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    async fn upsert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError>;
+    /// The registered customer of an address: by exact address, else by its domain.
+    async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError>;
+
+    async fn quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError>;
+    async fn list_quarantine(&self) -> Result<Vec<QuarantineRecord>, StoreError>;
+    async fn record_heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn last_heartbeat(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Worth trying again later (connection refused, throttled, …).
+    #[error("temporary mail failure: {0}")]
+    Temporary(String),
+    /// Will never work (bad address, rejected content).
+    #[error("permanent mail failure: {0}")]
+    Permanent(String),
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one message. Sending the same `outbox_id` twice should deliver it once where
+    /// the transport allows (the maildir does); callers still treat sends as at-least-once.
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("blob store failure: {0}")]
+pub struct BlobError(pub String);
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), BlobError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError>;
+}
+
+/// Time, injectable so tests and `--now` can fix it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        // Whole seconds: business time is counted to the second.
+        let now = Utc::now();
+        DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
+    }
+}
+
+/// A clock fixed at one instant.
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}

@@ -1,0 +1,139 @@
+//! Signed tokens for links and forms: the satisfaction-survey link of a ticket and the
+//! per-form token that carries a fill-time check and the form's idempotency key.
+//! HMAC-SHA256 over the payload; verification is constant-time (`hmac`'s `verify_slice`).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::model::TicketId;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A form posted sooner than this after it was served is taken for a bot.
+pub const MIN_FILL_TIME: Duration = Duration::seconds(3);
+/// A form older than this must be reloaded.
+pub const FORM_LIFETIME: Duration = Duration::hours(24);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token is malformed or its signature does not match")]
+    Invalid,
+    #[error("the form was sent too fast")]
+    TooFast,
+    #[error("the form has expired")]
+    Expired,
+}
+
+pub struct Signer {
+    key: Vec<u8>,
+}
+
+impl Signer {
+    pub fn new(key: &[u8]) -> Self {
+        Self { key: key.to_vec() }
+    }
+
+    fn mac(&self, purpose: &str, payload: &str) -> HmacSha256 {
+        // new_from_slice accepts keys of any length for HMAC.
+        let mut mac = HmacSha256::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(payload.as_bytes());
+        mac
+    }
+
+    fn sign(&self, purpose: &str, payload: &str) -> String {
+        let tag = self.mac(purpose, payload).finalize().into_bytes();
+        format!("{payload}.{}", URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    fn verify<'a>(&self, purpose: &str, token: &'a str) -> Result<&'a str, TokenError> {
+        let (payload, tag) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| TokenError::Invalid)?;
+        self.mac(purpose, payload)
+            .verify_slice(&tag)
+            .map_err(|_| TokenError::Invalid)?;
+        Ok(payload)
+    }
+
+    /// Token for the satisfaction survey of a ticket.
+    pub fn survey_token(&self, ticket: &TicketId) -> String {
+        self.sign("survey", ticket.as_str())
+    }
+
+    pub fn verify_survey(&self, token: &str) -> Result<TicketId, TokenError> {
+        TicketId::parse(self.verify("survey", token)?).ok_or(TokenError::Invalid)
+    }
+
+    /// A fresh form token: when it was served and a random nonce (the form's idempotency key).
+    pub fn form_token(&self, issued: DateTime<Utc>) -> String {
+        let nonce = ulid::Ulid::new().to_string().to_ascii_lowercase();
+        self.sign("form", &format!("{}.{nonce}", issued.timestamp()))
+    }
+
+    /// Checks a form token at submission; gives its nonce.
+    pub fn verify_form(&self, token: &str, now: DateTime<Utc>) -> Result<String, TokenError> {
+        let payload = self.verify("form", token)?;
+        let (issued, nonce) = payload.split_once('.').ok_or(TokenError::Invalid)?;
+        let issued: i64 = issued.parse().map_err(|_| TokenError::Invalid)?;
+        let issued = DateTime::from_timestamp(issued, 0).ok_or(TokenError::Invalid)?;
+        if now - issued < MIN_FILL_TIME {
+            return Err(TokenError::TooFast);
+        }
+        if now - issued > FORM_LIFETIME {
+            return Err(TokenError::Expired);
+        }
+        Ok(nonce.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn survey_tokens_verify_and_resist_tampering() {
+        let s = Signer::new(b"secret");
+        let id = TicketId::new();
+        let token = s.survey_token(&id);
+        assert_eq!(s.verify_survey(&token), Ok(id.clone()));
+        assert_eq!(
+            Signer::new(b"other").verify_survey(&token),
+            Err(TokenError::Invalid)
+        );
+        let other = TicketId::new();
+        let forged = token.replacen(id.as_str(), other.as_str(), 1);
+        assert_eq!(s.verify_survey(&forged), Err(TokenError::Invalid));
+        assert_eq!(s.verify_survey("garbage"), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn form_tokens_enforce_fill_time_and_lifetime() {
+        let s = Signer::new(b"secret");
+        let issued = t("2026-11-10T16:00:00Z");
+        let token = s.form_token(issued);
+        assert_eq!(
+            s.verify_form(&token, issued + Duration::seconds(1)),
+            Err(TokenError::TooFast)
+        );
+        let nonce = s
+            .verify_form(&token, issued + Duration::seconds(30))
+            .unwrap();
+        assert_eq!(nonce.len(), 26);
+        assert_eq!(
+            s.verify_form(&token, issued + Duration::hours(25)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(s.verify_form("1.2.3", issued), Err(TokenError::Invalid));
+    }
+}
