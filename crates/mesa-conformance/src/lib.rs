@@ -1,1 +1,602 @@
+//! The store conformance suite: what every [`TicketStore`] adapter must do, checked the same
+//! way against SQLite and DynamoDB. Adapters call [`run_all`] from their tests with a
+//! factory that gives a fresh, empty store.
 
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use mesa::Severity;
+use mesa::model::{
+    Channel, Customer, CustomerRecord, Event, EventKind, Folio, Stage, Ticket, TicketId,
+};
+use mesa::outbox::{MailKind, OutboxItem, OutboxStatus};
+use mesa::policy::RulesVersion;
+use mesa::ports::{
+    CreateOutcome, ListFilter, NewTicket, PageRequest, QuarantineRecord, StoreError, TicketChange,
+    TicketStore,
+};
+
+pub type Store = Arc<dyn TicketStore>;
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn rules_version() -> RulesVersion {
+    serde_json::from_str("\"r-conformance\"").unwrap()
+}
+
+/// A ticket as the services would build it before the store assigns its folio.
+pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Ticket {
+    Ticket {
+        id: TicketId::new(),
+        folio: Folio::new("ING", 0, 0),
+        channel: Channel::Form,
+        customer: Customer {
+            company: "Comercializadora del Bajío".into(),
+            contact_name: "Ana Pérez".into(),
+            email: email.into(),
+            phone: "4421234567".into(),
+        },
+        verified: true,
+        support_type: "falla_lectores".into(),
+        subject: "Lectores".into(),
+        description: "Algunos lectores no registran.".into(),
+        attachments: Vec::new(),
+        missing_fields: Vec::new(),
+        received_at,
+        severity: Severity::new(2).unwrap(),
+        severity_reason: "prueba".into(),
+        severity_set_by: "rules".into(),
+        stage: Stage::Received,
+        stage_before_wait: None,
+        assessment: None,
+        work_minutes: 0,
+        satisfaction: None,
+        rules_version: rules_version(),
+        message_id: None,
+        version: 1,
+        next_due: None,
+        updated_at: received_at,
+    }
+}
+
+fn received(ticket: &Ticket) -> Event {
+    Event {
+        seq: 1,
+        at: ticket.received_at,
+        actor: "customer".into(),
+        kind: EventKind::Received {
+            channel: ticket.channel,
+            message_id: None,
+        },
+    }
+}
+
+fn new_ticket(ticket: Ticket, year: i32, keys: &[&str], with_ack: bool) -> NewTicket {
+    let outbox = if with_ack {
+        vec![OutboxItem::new(
+            ticket.id.clone(),
+            MailKind::Ack,
+            &ticket.customer.email,
+            "mesa.test",
+            None,
+            String::new(),
+            ticket.received_at,
+        )]
+    } else {
+        Vec::new()
+    };
+    let message_ids = outbox.iter().map(|o| o.message_id.clone()).collect();
+    NewTicket {
+        events: vec![received(&ticket)],
+        ticket,
+        outbox,
+        dedupe_keys: keys.iter().map(|k| k.to_string()).collect(),
+        message_ids,
+        folio_prefix: "ING".into(),
+        folio_year: year,
+    }
+}
+
+async fn create(store: &Store, new: NewTicket) -> Ticket {
+    match store.create_ticket(new).await.expect("create_ticket") {
+        CreateOutcome::Created(t) => t,
+        CreateOutcome::Duplicate(id) => panic!("unexpected duplicate of {id}"),
+    }
+}
+
+/// Runs every case, each on a fresh store from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Store>,
+{
+    create_and_read_back(make().await).await;
+    folios_are_gapless_per_year(make().await).await;
+    dedupe_keys_make_one_ticket(make().await).await;
+    concurrent_creation_gives_distinct_gapless_folios(make().await).await;
+    changes_are_optimistic(make().await).await;
+    due_index_returns_only_due_tickets(make().await).await;
+    listing_pages_and_filters(make().await).await;
+    outbox_claims_leases_and_marks(make().await).await;
+    customers_by_address_or_domain(make().await).await;
+    quarantine_and_heartbeats(make().await).await;
+}
+
+pub async fn create_and_read_back(store: Store) {
+    let mut ticket = sample_ticket(t("2026-11-10T16:00:00Z"), "ana@bajio.com.mx");
+    ticket.message_id = Some("<in.1@bajio.com.mx>".into());
+    let mut new = new_ticket(ticket.clone(), 2026, &["form:abc"], true);
+    new.message_ids.push("<in.1@bajio.com.mx>".into());
+    let ack_id = new.outbox[0].message_id.clone();
+    let created = create(&store, new).await;
+    assert_eq!(created.folio.as_str(), "ING-2026-000001");
+    assert_eq!(created.id, ticket.id);
+    let by_id = store.get(&ticket.id).await.unwrap().expect("by id");
+    assert_eq!(by_id, created);
+    let by_folio = store
+        .get_by_folio(&created.folio)
+        .await
+        .unwrap()
+        .expect("by folio");
+    assert_eq!(by_folio.id, ticket.id);
+    let events = store.events(&ticket.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind.name(), "received");
+    assert_eq!(
+        store.find_by_message_id(&ack_id).await.unwrap(),
+        Some(ticket.id.clone())
+    );
+    assert_eq!(
+        store
+            .find_by_message_id("<in.1@bajio.com.mx>")
+            .await
+            .unwrap(),
+        Some(ticket.id.clone())
+    );
+    assert_eq!(store.find_by_message_id("<other@x>").await.unwrap(), None);
+    assert_eq!(
+        store.find_by_dedupe_key("form:abc").await.unwrap(),
+        Some(ticket.id.clone())
+    );
+    assert!(store.get(&TicketId::new()).await.unwrap().is_none());
+    assert!(
+        store
+            .get_by_folio(&Folio::new("ING", 2026, 99))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn folios_are_gapless_per_year(store: Store) {
+    let mut folios = Vec::new();
+    for (i, year) in [2026, 2026, 2027, 2026, 2027].into_iter().enumerate() {
+        let ticket = sample_ticket(
+            t("2026-11-10T16:00:00Z") + Duration::minutes(i as i64),
+            "a@b.mx",
+        );
+        folios.push(
+            create(&store, new_ticket(ticket, year, &[], false))
+                .await
+                .folio
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        folios,
+        [
+            "ING-2026-000001",
+            "ING-2026-000002",
+            "ING-2027-000001",
+            "ING-2026-000003",
+            "ING-2027-000002"
+        ]
+    );
+}
+
+pub async fn dedupe_keys_make_one_ticket(store: Store) {
+    let first = create(
+        &store,
+        new_ticket(
+            sample_ticket(t("2026-11-10T16:00:00Z"), "a@b.mx"),
+            2026,
+            &["msgid:<1@x>", "raw:aa"],
+            true,
+        ),
+    )
+    .await;
+    let again = new_ticket(
+        sample_ticket(t("2026-11-10T16:01:00Z"), "a@b.mx"),
+        2026,
+        &["raw:bb", "msgid:<1@x>"],
+        true,
+    );
+    let again_id = again.ticket.id.clone();
+    match store.create_ticket(again).await.unwrap() {
+        CreateOutcome::Duplicate(id) => assert_eq!(id, first.id),
+        CreateOutcome::Created(t) => panic!("duplicate created {}", t.folio),
+    }
+    assert!(
+        store.get(&again_id).await.unwrap().is_none(),
+        "nothing of the duplicate is written"
+    );
+    assert_eq!(store.find_by_dedupe_key("raw:bb").await.unwrap(), None);
+    // No folio was consumed by the duplicate, and only one ack is pending.
+    let next = create(
+        &store,
+        new_ticket(
+            sample_ticket(t("2026-11-10T16:02:00Z"), "c@d.mx"),
+            2026,
+            &[],
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(next.folio.as_str(), "ING-2026-000002");
+    let acks = store
+        .acks_to_since("a@b.mx", t("2026-11-10T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(acks, 1);
+}
+
+pub async fn concurrent_creation_gives_distinct_gapless_folios(store: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let ticket = sample_ticket(t("2026-11-10T16:00:00Z") + Duration::seconds(i), "a@b.mx");
+            create(&store, new_ticket(ticket, 2026, &[], true))
+                .await
+                .folio
+                .to_string()
+        }));
+    }
+    let mut folios = Vec::new();
+    for task in tasks {
+        folios.push(task.await.expect("task"));
+    }
+    folios.sort();
+    let expected: Vec<String> = (1..=50)
+        .map(|n| Folio::new("ING", 2026, n).to_string())
+        .collect();
+    assert_eq!(folios, expected);
+}
+
+pub async fn changes_are_optimistic(store: Store) {
+    let created = create(
+        &store,
+        new_ticket(
+            sample_ticket(t("2026-11-10T16:00:00Z"), "a@b.mx"),
+            2026,
+            &[],
+            false,
+        ),
+    )
+    .await;
+    let mut next = created.clone();
+    let event = Event {
+        seq: 2,
+        at: t("2026-11-10T17:00:00Z"),
+        actor: "staff:luis".into(),
+        kind: EventKind::WaitingOnCustomer {
+            note: "fotos".into(),
+        },
+    };
+    next.apply(&event);
+    let item = OutboxItem::new(
+        created.id.clone(),
+        MailKind::Reply,
+        "a@b.mx",
+        "mesa.test",
+        None,
+        "hola".into(),
+        event.at,
+    );
+    let change = TicketChange {
+        ticket: next.clone(),
+        expected_version: 1,
+        events: vec![event.clone()],
+        outbox: vec![item.clone()],
+        message_ids: vec![item.message_id.clone()],
+    };
+    store
+        .apply_change(change.clone())
+        .await
+        .expect("first change");
+    // The same change again is on a stale version: a conflict, and nothing written.
+    match store.apply_change(change).await {
+        Err(StoreError::Conflict(id)) => assert_eq!(id, created.id),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let stored = store.get(&created.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.stage, Stage::WaitingOnCustomer);
+    let events = store.events(&created.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(events[1], event);
+    assert_eq!(
+        store.find_by_message_id(&item.message_id).await.unwrap(),
+        Some(created.id.clone())
+    );
+    let mut ghost = next.clone();
+    ghost.id = TicketId::new();
+    let missing = store
+        .apply_change(TicketChange {
+            ticket: ghost,
+            expected_version: 2,
+            events: Vec::new(),
+            outbox: Vec::new(),
+            message_ids: Vec::new(),
+        })
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+}
+
+pub async fn due_index_returns_only_due_tickets(store: Store) {
+    let base = t("2026-11-10T16:00:00Z");
+    let mut due_ids = Vec::new();
+    for i in 0..6i64 {
+        let mut ticket = sample_ticket(base, "a@b.mx");
+        // 0..2 due before the sweep instant, 3..4 later, 5 has no running clock.
+        ticket.next_due = match i {
+            0..=2 => Some(base + Duration::minutes(10 - i)),
+            3 | 4 => Some(base + Duration::hours(5)),
+            _ => None,
+        };
+        let created = create(&store, new_ticket(ticket, 2026, &[], false)).await;
+        if i <= 2 {
+            due_ids.push(created.id);
+        }
+    }
+    let due = store
+        .due_before(base + Duration::minutes(30), 100)
+        .await
+        .unwrap();
+    let got: Vec<TicketId> = due.iter().map(|t| t.id.clone()).collect();
+    due_ids.reverse(); // earliest next_due first
+    assert_eq!(got, due_ids);
+    assert_eq!(
+        store
+            .due_before(base + Duration::minutes(30), 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(store.due_before(base, 100).await.unwrap().len(), 0);
+}
+
+pub async fn listing_pages_and_filters(store: Store) {
+    let base = t("2026-11-10T16:00:00Z");
+    let mut ids = Vec::new();
+    for i in 0..7i64 {
+        let mut ticket = sample_ticket(base + Duration::minutes(i), "a@b.mx");
+        if i == 3 {
+            ticket.stage = Stage::Closed;
+        }
+        ids.push(
+            create(&store, new_ticket(ticket, 2026, &[], false))
+                .await
+                .id,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest {
+        after: None,
+        limit: 3,
+    };
+    loop {
+        let p = store.list(&ListFilter::default(), &page).await.unwrap();
+        assert!(p.items.len() <= 3);
+        seen.extend(p.items.into_iter().map(|t| t.id));
+        match p.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    let open = store
+        .list(
+            &ListFilter {
+                stage: None,
+                open_only: true,
+            },
+            &PageRequest {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(open.items.len(), 6);
+    let closed = store
+        .list(
+            &ListFilter {
+                stage: Some(Stage::Closed),
+                open_only: false,
+            },
+            &PageRequest {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.items.len(), 1);
+    assert_eq!(closed.items[0].id, ids[3]);
+}
+
+pub async fn outbox_claims_leases_and_marks(store: Store) {
+    let now = t("2026-11-10T16:00:00Z");
+    let a = create(
+        &store,
+        new_ticket(sample_ticket(now, "a@b.mx"), 2026, &[], true),
+    )
+    .await;
+    let _b = create(
+        &store,
+        new_ticket(sample_ticket(now, "c@d.mx"), 2026, &[], true),
+    )
+    .await;
+    let claimed = store
+        .claim_outbox(now, Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(
+        claimed
+            .iter()
+            .all(|i| i.attempts == 1 && i.status == OutboxStatus::Pending)
+    );
+    // Leased: nobody else gets them for a minute.
+    assert!(
+        store
+            .claim_outbox(now + Duration::seconds(30), Duration::seconds(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mine = claimed.iter().find(|i| i.ticket_id == a.id).unwrap();
+    store
+        .mark_sent(&mine.id, now + Duration::seconds(1))
+        .await
+        .unwrap();
+    let other = claimed.iter().find(|i| i.ticket_id != a.id).unwrap();
+    store
+        .mark_failed(&other.id, "relay down", now + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outbox(now + Duration::minutes(2), Duration::seconds(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_outbox(now + Duration::minutes(5), Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, other.id);
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].last_error.as_deref(), Some("relay down"));
+    let sent = store.outbox_item(&mine.id).await.unwrap().unwrap();
+    assert_eq!(sent.status, OutboxStatus::Sent);
+    assert!(sent.sent_at.is_some());
+    let pending = store.pending_outbox_before(now).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        [other.id.clone()]
+    );
+    store.mark_skipped(&other.id, "cap").await.unwrap();
+    assert!(
+        store
+            .pending_outbox_before(now + Duration::days(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .acks_to_since("A@B.MX", now - Duration::hours(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .acks_to_since("c@d.mx", now - Duration::hours(1))
+            .await
+            .unwrap(),
+        0,
+        "skipped acks do not count"
+    );
+    assert_eq!(
+        store
+            .acks_to_since("a@b.mx", now + Duration::minutes(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store.outbox_item("nope").await.unwrap().is_none());
+}
+
+pub async fn customers_by_address_or_domain(store: Store) {
+    let contact = CustomerRecord {
+        company: "Bajío".into(),
+        email: "ana@bajio.com.mx".into(),
+        domain: String::new(),
+        contact_name: "Ana Pérez".into(),
+        phone: "4421234567".into(),
+    };
+    let domain = CustomerRecord {
+        company: "Grupo Norte".into(),
+        email: String::new(),
+        domain: "norte.mx".into(),
+        contact_name: String::new(),
+        phone: "8181234567".into(),
+    };
+    store.upsert_customer(&contact).await.unwrap();
+    store.upsert_customer(&domain).await.unwrap();
+    assert_eq!(
+        store.find_customer("ANA@bajio.com.mx").await.unwrap(),
+        Some(contact.clone())
+    );
+    assert_eq!(
+        store.find_customer("luis@norte.mx").await.unwrap(),
+        Some(domain.clone())
+    );
+    assert_eq!(
+        store.find_customer("otro@bajio.com.mx").await.unwrap(),
+        None
+    );
+    assert_eq!(store.find_customer("x@gmail.com").await.unwrap(), None);
+    let renamed = CustomerRecord {
+        company: "Bajío S.A.".into(),
+        ..contact
+    };
+    store.upsert_customer(&renamed).await.unwrap();
+    assert_eq!(
+        store
+            .find_customer("ana@bajio.com.mx")
+            .await
+            .unwrap()
+            .unwrap()
+            .company,
+        "Bajío S.A."
+    );
+}
+
+pub async fn quarantine_and_heartbeats(store: Store) {
+    let record = QuarantineRecord {
+        id: "q1".into(),
+        received_at: t("2026-11-10T16:00:00Z"),
+        reason: "malformed".into(),
+        raw_key: "inbound/2026/11/x.eml".into(),
+    };
+    store.quarantine(&record).await.unwrap();
+    assert_eq!(store.list_quarantine().await.unwrap(), vec![record]);
+    assert_eq!(store.last_heartbeat("sweep").await.unwrap(), None);
+    store
+        .record_heartbeat("sweep", t("2026-11-10T16:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .record_heartbeat("sweep", t("2026-11-10T16:01:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.last_heartbeat("sweep").await.unwrap(),
+        Some(t("2026-11-10T16:01:00Z"))
+    );
+}

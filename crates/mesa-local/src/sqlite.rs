@@ -1,0 +1,668 @@
+//! The ticket store on one SQLite file (WAL). Every multi-row change is one IMMEDIATE
+//! transaction, so a folio is never skipped or reused and a ticket never exists without
+//! its first events and its acknowledgement in the outbox.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use mesa::model::{CustomerRecord, Event, Folio, Ticket, TicketId};
+use mesa::outbox::{OutboxItem, OutboxStatus};
+use mesa::ports::{
+    CreateOutcome, ListFilter, NewTicket, Page, PageRequest, QuarantineRecord, StoreError,
+    TicketChange, TicketStore,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::backend(e)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(backend)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(backend)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path).map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        // FULL: a ticket acknowledged to the customer survives a power cut too.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection in the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = match conn.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            f(&mut guard)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(backend)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Exclusive)
+        .map_err(backend)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)
+}
+
+fn insert_events(
+    tx: &rusqlite::Transaction<'_>,
+    id: &TicketId,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO events (ticket_id, seq, at, data) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(backend)?;
+    for e in events {
+        stmt.execute(params![id.as_str(), e.seq as i64, ts(e.at), to_json(e)?])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn insert_outbox(tx: &rusqlite::Transaction<'_>, items: &[OutboxItem]) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO outbox (id, ticket_id, kind, recipient, status, not_before, created_at, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(backend)?;
+    for o in items {
+        stmt.execute(params![
+            o.id,
+            o.ticket_id.as_str(),
+            o.kind.as_str(),
+            o.to.to_ascii_lowercase(),
+            o.status.as_str(),
+            ts(o.not_before),
+            ts(o.created_at),
+            to_json(o)?
+        ])
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn insert_message_ids(
+    tx: &rusqlite::Transaction<'_>,
+    id: &TicketId,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached("INSERT OR IGNORE INTO message_ids (message_id, ticket_id) VALUES (?1, ?2)")
+        .map_err(backend)?;
+    for m in ids {
+        stmt.execute(params![m, id.as_str()]).map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn write_ticket_row(
+    tx: &rusqlite::Transaction<'_>,
+    t: &Ticket,
+    expected_version: Option<u64>,
+) -> Result<usize, StoreError> {
+    let data = to_json(t)?;
+    let next_due = t.next_due.map(ts);
+    match expected_version {
+        None => tx
+            .execute(
+                "INSERT INTO tickets (id, folio, version, stage, received_at, next_due, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    t.id.as_str(),
+                    t.folio.as_str(),
+                    t.version as i64,
+                    t.stage.as_str(),
+                    ts(t.received_at),
+                    next_due,
+                    data
+                ],
+            )
+            .map_err(backend),
+        Some(v) => tx
+            .execute(
+                "UPDATE tickets SET version = ?2, stage = ?3, next_due = ?4, data = ?5
+                 WHERE id = ?1 AND version = ?6",
+                params![
+                    t.id.as_str(),
+                    t.version as i64,
+                    t.stage.as_str(),
+                    next_due,
+                    data,
+                    v as i64
+                ],
+            )
+            .map_err(backend),
+    }
+}
+
+fn read_outbox(conn: &Connection, id: &str) -> Result<Option<OutboxItem>, StoreError> {
+    conn.query_row("SELECT data FROM outbox WHERE id = ?1", [id], |r| {
+        r.get::<_, String>(0)
+    })
+    .optional()
+    .map_err(backend)?
+    .map(|s| from_json(&s))
+    .transpose()
+}
+
+fn update_outbox(conn: &Connection, item: &OutboxItem) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE outbox SET status = ?2, not_before = ?3, data = ?4 WHERE id = ?1",
+        params![
+            item.id,
+            item.status.as_str(),
+            ts(item.not_before),
+            to_json(item)?
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn tickets_from(rows: Vec<String>) -> Result<Vec<Ticket>, StoreError> {
+    rows.iter().map(|s| from_json(s)).collect()
+}
+
+#[async_trait]
+impl TicketStore for SqliteStore {
+    async fn create_ticket(&self, new: NewTicket) -> Result<CreateOutcome, StoreError> {
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            for key in &new.dedupe_keys {
+                let existing: Option<String> = tx
+                    .query_row(
+                        "SELECT ticket_id FROM dedupe_keys WHERE key = ?1",
+                        [key],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                if let Some(id) = existing {
+                    return Ok(CreateOutcome::Duplicate(
+                        TicketId::parse(&id).ok_or_else(|| StoreError::NotFound(id.clone()))?,
+                    ));
+                }
+            }
+            let number: i64 = tx
+                .query_row(
+                    "INSERT INTO folio_counters (prefix, year, last) VALUES (?1, ?2, 1)
+                     ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
+                     RETURNING last",
+                    params![new.folio_prefix, new.folio_year],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            let mut ticket = new.ticket;
+            ticket.folio = Folio::new(&new.folio_prefix, new.folio_year, number as u64);
+            write_ticket_row(&tx, &ticket, None)?;
+            insert_events(&tx, &ticket.id, &new.events)?;
+            for key in &new.dedupe_keys {
+                tx.execute(
+                    "INSERT INTO dedupe_keys (key, ticket_id) VALUES (?1, ?2)",
+                    params![key, ticket.id.as_str()],
+                )
+                .map_err(backend)?;
+            }
+            insert_message_ids(&tx, &ticket.id, &new.message_ids)?;
+            insert_outbox(&tx, &new.outbox)?;
+            tx.commit().map_err(backend)?;
+            Ok(CreateOutcome::Created(ticket))
+        })
+        .await
+    }
+
+    async fn apply_change(&self, change: TicketChange) -> Result<(), StoreError> {
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let id = change.ticket.id.clone();
+            if write_ticket_row(&tx, &change.ticket, Some(change.expected_version))? == 0 {
+                let exists: bool = tx
+                    .query_row("SELECT 1 FROM tickets WHERE id = ?1", [id.as_str()], |_| {
+                        Ok(true)
+                    })
+                    .optional()
+                    .map_err(backend)?
+                    .unwrap_or(false);
+                return Err(if exists {
+                    StoreError::Conflict(id)
+                } else {
+                    StoreError::NotFound(id.to_string())
+                });
+            }
+            insert_events(&tx, &id, &change.events)?;
+            insert_message_ids(&tx, &id, &change.message_ids)?;
+            insert_outbox(&tx, &change.outbox)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn get(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            conn.query_row("SELECT data FROM tickets WHERE id = ?1", [id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(backend)?
+            .map(|s| from_json(&s))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn get_by_folio(&self, folio: &Folio) -> Result<Option<Ticket>, StoreError> {
+        let folio = folio.to_string();
+        self.with(move |conn| {
+            conn.query_row("SELECT data FROM tickets WHERE folio = ?1", [folio], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(backend)?
+            .map(|s| from_json(&s))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn events(&self, id: &TicketId) -> Result<Vec<Event>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT data FROM events WHERE ticket_id = ?1 ORDER BY seq")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([id], |r| r.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            rows.iter().map(|s| from_json(s)).collect()
+        })
+        .await
+    }
+
+    async fn find_by_message_id(&self, message_id: &str) -> Result<Option<TicketId>, StoreError> {
+        let mid = message_id.to_string();
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT ticket_id FROM message_ids WHERE message_id = ?1",
+                    [mid],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(backend)?
+                .and_then(|s| TicketId::parse(&s)))
+        })
+        .await
+    }
+
+    async fn find_by_dedupe_key(&self, key: &str) -> Result<Option<TicketId>, StoreError> {
+        let key = key.to_string();
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT ticket_id FROM dedupe_keys WHERE key = ?1",
+                    [key],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(backend)?
+                .and_then(|s| TicketId::parse(&s)))
+        })
+        .await
+    }
+
+    async fn due_before(&self, t: DateTime<Utc>, limit: usize) -> Result<Vec<Ticket>, StoreError> {
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT data FROM tickets WHERE next_due IS NOT NULL AND next_due <= ?1
+                     ORDER BY next_due LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![ts(t), limit as i64], |r| r.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            tickets_from(rows)
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        filter: &ListFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let filter = filter.clone();
+        let page = page.clone();
+        self.with(move |conn| {
+            let limit = page.limit.clamp(1, 500);
+            // Cursor: "<received_at>|<id>" of the last item of the previous page.
+            let (after_at, after_id) = match page.after.as_deref().and_then(|c| c.split_once('|')) {
+                Some((a, i)) => (a.to_string(), i.to_string()),
+                None => ("9999".to_string(), String::new()),
+            };
+            let stage = filter.stage.map(|s| s.as_str().to_string());
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT data, received_at, id FROM tickets
+                     WHERE (?1 IS NULL OR stage = ?1)
+                       AND (?2 = 0 OR stage != 'closed')
+                       AND (received_at < ?3 OR (received_at = ?3 AND id < ?4))
+                     ORDER BY received_at DESC, id DESC
+                     LIMIT ?5",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        stage,
+                        filter.open_only as i64,
+                        after_at,
+                        after_id,
+                        (limit + 1) as i64
+                    ],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    },
+                )
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            let more = rows.len() > limit;
+            let rows: Vec<_> = rows.into_iter().take(limit).collect();
+            let next = if more {
+                rows.last().map(|(_, at, id)| format!("{at}|{id}"))
+            } else {
+                None
+            };
+            Ok(Page {
+                items: tickets_from(rows.into_iter().map(|(d, _, _)| d).collect())?,
+                next,
+            })
+        })
+        .await
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let rows: Vec<String> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT data FROM outbox WHERE status = 'pending' AND not_before <= ?1
+                         ORDER BY not_before LIMIT ?2",
+                    )
+                    .map_err(backend)?;
+                stmt.query_map(params![ts(now), limit as i64], |r| r.get::<_, String>(0))
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?
+            };
+            let mut items = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut item: OutboxItem = from_json(&row)?;
+                item.attempts += 1;
+                item.not_before = now + lease;
+                update_outbox(&tx, &item)?;
+                items.push(item);
+            }
+            tx.commit().map_err(backend)?;
+            Ok(items)
+        })
+        .await
+    }
+
+    async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let mut item =
+                read_outbox(conn, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+            item.status = OutboxStatus::Sent;
+            item.sent_at = Some(at);
+            item.last_error = None;
+            update_outbox(conn, &item)
+        })
+        .await
+    }
+
+    async fn mark_skipped(&self, id: &str, reason: &str) -> Result<(), StoreError> {
+        let (id, reason) = (id.to_string(), reason.to_string());
+        self.with(move |conn| {
+            let mut item =
+                read_outbox(conn, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+            item.status = OutboxStatus::Skipped;
+            item.last_error = Some(reason);
+            update_outbox(conn, &item)
+        })
+        .await
+    }
+
+    async fn mark_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (id, error) = (id.to_string(), error.to_string());
+        self.with(move |conn| {
+            let mut item =
+                read_outbox(conn, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+            item.status = OutboxStatus::Pending;
+            item.not_before = retry_at;
+            item.last_error = Some(error);
+            update_outbox(conn, &item)
+        })
+        .await
+    }
+
+    async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| read_outbox(conn, &id)).await
+    }
+
+    async fn pending_outbox_before(&self, t: DateTime<Utc>) -> Result<Vec<OutboxItem>, StoreError> {
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT data FROM outbox WHERE status = 'pending' AND created_at <= ?1 ORDER BY created_at")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([ts(t)], |r| r.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            rows.iter().map(|s| from_json(s)).collect()
+        })
+        .await
+    }
+
+    async fn acks_to_since(&self, to: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let to = to.to_ascii_lowercase();
+        self.with(move |conn| {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2 AND status != 'skipped'",
+                    params![to, ts(since)],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn upsert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError> {
+        let c = customer.clone();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO customers (email, domain, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (email, domain) DO UPDATE SET data = excluded.data",
+                params![
+                    c.email.to_ascii_lowercase(),
+                    c.domain.to_ascii_lowercase(),
+                    to_json(&c)?
+                ],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError> {
+        let address = address.trim().to_ascii_lowercase();
+        self.with(move |conn| {
+            let by_email: Option<String> = conn
+                .query_row(
+                    "SELECT data FROM customers WHERE email = ?1 LIMIT 1",
+                    [&address],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            let found = match by_email {
+                Some(d) => Some(d),
+                None => match mesa::model::domain_of(&address) {
+                    Some(domain) => conn
+                        .query_row(
+                            "SELECT data FROM customers WHERE email = '' AND domain = ?1 LIMIT 1",
+                            [domain],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(backend)?,
+                    None => None,
+                },
+            };
+            found.map(|d| from_json(&d)).transpose()
+        })
+        .await
+    }
+
+    async fn quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError> {
+        let r = record.clone();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO quarantine (id, received_at, data) VALUES (?1, ?2, ?3)",
+                params![r.id, ts(r.received_at), to_json(&r)?],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_quarantine(&self) -> Result<Vec<QuarantineRecord>, StoreError> {
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT data FROM quarantine ORDER BY received_at, id")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            rows.iter().map(|s| from_json(s)).collect()
+        })
+        .await
+    }
+
+    async fn record_heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO heartbeats (name, at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+                params![name, ts(at)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn last_heartbeat(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            let at: Option<String> = conn
+                .query_row("SELECT at FROM heartbeats WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(backend)?;
+            at.map(|s| {
+                DateTime::parse_from_rfc3339(&s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(backend)
+            })
+            .transpose()
+        })
+        .await
+    }
+}
