@@ -2,6 +2,7 @@
 //!
 //! Every command prints JSON on stdout; errors go to stderr with a non-zero exit.
 
+mod local;
 mod rules_source;
 
 use std::io::{BufRead, BufWriter, Write};
@@ -50,6 +51,53 @@ enum Command {
     /// Charges for billable work
     #[command(subcommand)]
     Billing(BillingCommand),
+    /// Run the help desk on this machine: form, staff API, outbox and SLA sweep
+    Serve(local::ServeArgs),
+    /// Take in one raw e-mail (RFC 5322 file) as the mail intake would
+    IntakeEmail {
+        file: PathBuf,
+        #[command(flatten)]
+        data: local::DataArg,
+        /// When the message was received [default: now]
+        #[arg(long, value_name = "RFC 3339")]
+        received_at: Option<String>,
+    },
+    /// The registry of subscribed customers
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+    /// Tickets: list, show, staff actions
+    #[command(subcommand)]
+    Tickets(local::TicketsCommand),
+    /// One pass of the SLA sweep (warnings, breaches, unsent mail)
+    Sweep {
+        #[command(flatten)]
+        data: local::DataArg,
+        /// Sweep as if it were this instant
+        #[arg(long, value_name = "RFC 3339")]
+        now: Option<String>,
+    },
+    /// Send the mail that is due now
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand)]
+enum CustomersCommand {
+    /// Import a CSV with columns company,email,domain,contact_name,phone (email or domain per row)
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        data: local::DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Deliver pending mail once
+    Deliver {
+        #[command(flatten)]
+        data: local::DataArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,9 +220,37 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &PathBuf) -> Result<T> {
         .with_context(|| format!("{} is not the JSON expected", path.display()))
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let source = rules_source::resolve(cli.rules.rules.as_deref());
     match cli.command {
+        Command::Serve(args) => runtime()?.block_on(local::serve(args, source))?,
+        Command::IntakeEmail {
+            file,
+            data,
+            received_at,
+        } => {
+            let at = received_at
+                .map(|s| parse_instant("--received-at", &s))
+                .transpose()?;
+            runtime()?.block_on(local::intake_email(&data.data, &source, &file, at))?;
+        }
+        Command::Customers(CustomersCommand::Import { file, data }) => {
+            runtime()?.block_on(local::import_customers(&data.data, &source, &file))?;
+        }
+        Command::Tickets(cmd) => runtime()?.block_on(local::tickets(cmd, &source))?,
+        Command::Sweep { data, now } => {
+            let now = now.map(|s| parse_instant("--now", &s)).transpose()?;
+            runtime()?.block_on(local::sweep(&data.data, &source, now))?;
+        }
+        Command::Outbox(OutboxCommand::Deliver { data }) => {
+            runtime()?.block_on(local::deliver(&data.data, &source))?
+        }
         Command::Rules(RulesCommand::Check) => {
             let policy = Policy::activate(source.bundle()?)?;
             let report = policy.run_vectors();

@@ -50,6 +50,7 @@ pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Ticket {
         severity_reason: "prueba".into(),
         severity_set_by: "rules".into(),
         stage: Stage::Received,
+        acknowledged_at: None,
         stage_before_wait: None,
         assessment: None,
         work_minutes: 0,

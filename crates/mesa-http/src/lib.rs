@@ -1,1 +1,622 @@
+//! mesa's HTTP face, one axum [`Router`] served by `mesa serve` and by the http-api Lambda:
+//! the customer form (`GET /`, `POST /tickets`), the satisfaction page (`/csat/{token}`),
+//! and the staff API under `/staff/…` (bearer token).
 
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use mesa::desk::{Desk, DeskError, Submitted};
+use mesa::intake::{FieldErrors, FormInput, MAX_EMAIL_BYTES, MAX_TOTAL_ATTACHMENT_BYTES, Upload};
+use mesa::lifecycle::{Action, ActionError};
+use mesa::model::Stage;
+use mesa::ports::{ListFilter, PageRequest, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// What the router needs: the services and the staff credential.
+pub struct AppState {
+    pub desk: Arc<Desk>,
+    /// Bearer token of the staff API.
+    pub staff_token: String,
+    pages: minijinja::Environment<'static>,
+}
+
+impl AppState {
+    pub fn new(desk: Arc<Desk>, staff_token: String) -> Self {
+        let mut pages = minijinja::Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("../templates/base.html")),
+            ("form.html", include_str!("../templates/form.html")),
+            (
+                "submitted.html",
+                include_str!("../templates/submitted.html"),
+            ),
+            ("csat.html", include_str!("../templates/csat.html")),
+            ("message.html", include_str!("../templates/message.html")),
+        ] {
+            if let Err(e) = pages.add_template(name, source) {
+                // The pages are compiled into the binary and covered by tests.
+                panic!("built-in page {name} does not parse: {e}");
+            }
+        }
+        Self {
+            desk,
+            staff_token,
+            pages,
+        }
+    }
+
+    fn page(&self, name: &str, context: Value) -> Response {
+        match self
+            .pages
+            .get_template(name)
+            .and_then(|t| t.render(context))
+        {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(page = name, error = %e, "page did not render");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Error interno al mostrar la página.",
+                )
+                    .into_response()
+            }
+        }
+    }
+
+    fn message(&self, status: StatusCode, title: &str, message: &str) -> Response {
+        let mut r = self.page(
+            "message.html",
+            json!({"title": title, "message": message, "company_name": self.company()}),
+        );
+        *r.status_mut() = status;
+        r
+    }
+
+    fn company(&self) -> String {
+        self.desk.policy().settings().company_name.clone()
+    }
+}
+
+type Shared = Arc<AppState>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let staff = Router::new()
+        .route("/queue", get(queue))
+        .route("/tickets", get(list_tickets))
+        .route("/tickets/{folio}", get(ticket_detail))
+        .route("/tickets/{folio}/actions", post(ticket_action))
+        .route(
+            "/inbound-email",
+            post(inbound_email).layer(DefaultBodyLimit::max(MAX_EMAIL_BYTES + 1024)),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_staff,
+        ));
+    Router::new()
+        .route("/", get(form_page))
+        .route(
+            "/tickets",
+            post(submit).layer(DefaultBodyLimit::max(
+                MAX_TOTAL_ATTACHMENT_BYTES + 256 * 1024,
+            )),
+        )
+        .route("/csat/{token}", get(csat_page).post(csat_answer))
+        .route("/health", get(health))
+        .nest("/staff", staff)
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .with_state(state)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"ok": true}))
+}
+
+// ------------------------------------------------------------------ customer form
+
+fn response_hours(desk: &Desk) -> Vec<Value> {
+    let policy = desk.policy();
+    std::iter::once(Value::Null)
+        .chain((1..=4).map(|level| {
+            let hours = mesa::Severity::new(level)
+                .ok()
+                .and_then(|s| policy.milestones(&mesa::TicketFacts::default(), s).ok())
+                .and_then(|defs| defs.into_iter().find(|d| d.name == "response"))
+                .map(|d| d.target.duration(policy.calendar()).num_hours());
+            json!(hours)
+        }))
+        .collect()
+}
+
+fn form_context(state: &AppState, values: &FormInput, errors: &FieldErrors) -> Value {
+    let policy = state.desk.policy();
+    json!({
+        "company_name": policy.settings().company_name,
+        "time_zone_label": policy.settings().time_zone_label,
+        "support_types": policy.support_types(),
+        "form_token": state.desk.form_token(),
+        "values": values,
+        "errors": errors,
+        "response_hours": response_hours(&state.desk),
+    })
+}
+
+async fn form_page(State(state): State<Shared>) -> Response {
+    state.page(
+        "form.html",
+        form_context(&state, &FormInput::default(), &FieldErrors::new()),
+    )
+}
+
+/// `POST /tickets`: the page (multipart) or an API client (JSON).
+async fn submit(State(state): State<Shared>, request: Request) -> Response {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        match Multipart::from_request(request, &state).await {
+            Ok(multipart) => submit_page(state, multipart).await,
+            Err(e) => state.message(
+                e.status(),
+                "Solicitud no válida",
+                &format!("No pudimos leer el formulario: {e}"),
+            ),
+        }
+    } else if content_type.starts_with("application/json") {
+        match Json::<FormInput>::from_request(request, &state).await {
+            Ok(Json(input)) => submit_json(state, input).await,
+            Err(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({"errors": {"body": format!("JSON no válido: {}", e.body_text())}})),
+            )
+                .into_response(),
+        }
+    } else {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Json(json!({"errors": {"body": "Envíe multipart/form-data (formulario) o application/json."}})),
+        )
+            .into_response()
+    }
+}
+
+fn api_body(s: &Submitted) -> Value {
+    json!({
+        "folio": s.ticket.folio,
+        "ticket_id": s.ticket.id,
+        "severity": s.ticket.severity,
+        "severity_reason": s.ticket.severity_reason,
+        "milestones": s.plan.milestones,
+        "duplicate": s.duplicate,
+    })
+}
+
+async fn submit_json(state: Shared, input: FormInput) -> Response {
+    match state.desk.submit_form(&input, &[], None, "").await {
+        Ok(s) => {
+            let status = if s.duplicate {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            (status, Json(api_body(&s))).into_response()
+        }
+        Err(DeskError::Invalid(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"errors": errors})),
+        )
+            .into_response(),
+        Err(e) => server_error(e),
+    }
+}
+
+async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
+    let mut input = FormInput::default();
+    let mut uploads = Vec::new();
+    let mut token = String::new();
+    let mut honeypot = String::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let mut errors = FieldErrors::new();
+                errors.insert(
+                    "attachments".into(),
+                    format!("No pudimos recibir el formulario completo ({}). Los anexos suman como máximo 20 MB.", e.body_text()),
+                );
+                let mut r = state.page("form.html", form_context(&state, &input, &errors));
+                *r.status_mut() = e.status();
+                return r;
+            }
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "attachments" {
+            let filename = field.file_name().unwrap_or_default().to_string();
+            match field.bytes().await {
+                Ok(bytes) => uploads.push(Upload {
+                    filename,
+                    bytes: bytes.to_vec(),
+                }),
+                Err(e) => {
+                    let mut errors = FieldErrors::new();
+                    errors.insert(
+                        "attachments".into(),
+                        format!("No pudimos recibir «{filename}»: {}", e.body_text()),
+                    );
+                    let mut r = state.page("form.html", form_context(&state, &input, &errors));
+                    *r.status_mut() = e.status();
+                    return r;
+                }
+            }
+            continue;
+        }
+        let value = field.text().await.unwrap_or_default();
+        match name.as_str() {
+            "company" => input.company = value,
+            "contact_name" => input.contact_name = value,
+            "email" => input.email = value,
+            "phone" => input.phone = value,
+            "support_type" => input.support_type = value,
+            "description" => input.description = value,
+            "form_token" => token = value,
+            "website" => honeypot = value,
+            _ => {}
+        }
+    }
+    match state
+        .desk
+        .submit_form(&input, &uploads, Some(&token), &honeypot)
+        .await
+    {
+        Ok(s) => {
+            let policy = state.desk.policy();
+            let due = s
+                .plan
+                .milestones
+                .iter()
+                .find(|m| m.name == "response")
+                .and_then(|m| chrono::DateTime::parse_from_rfc3339(&m.due).ok())
+                .map(|d| {
+                    state
+                        .desk
+                        .human_time(&policy, d.with_timezone(&chrono::Utc))
+                })
+                .unwrap_or_default();
+            let status = if s.duplicate {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            let mut r = state.page(
+                "submitted.html",
+                json!({
+                    "company_name": policy.settings().company_name,
+                    "folio": s.ticket.folio,
+                    "severity": s.ticket.severity,
+                    "severity_reason": s.ticket.severity_reason,
+                    "response_due_local": due,
+                    "email": s.ticket.customer.email,
+                    "duplicate": s.duplicate,
+                }),
+            );
+            *r.status_mut() = status;
+            r
+        }
+        Err(DeskError::Invalid(errors)) => {
+            let mut r = state.page("form.html", form_context(&state, &input, &errors));
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "form submission failed");
+            state.message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "No pudimos registrar su ticket",
+                "Ocurrió un error de nuestro lado. Intente de nuevo en unos minutos o escriba a soporte por correo.",
+            )
+        }
+    }
+}
+
+// ------------------------------------------------------------------ satisfaction
+
+async fn csat_page(State(state): State<Shared>, Path(token): Path<String>) -> Response {
+    match state.desk.survey_ticket(&token).await {
+        Ok(t) => state.page(
+            "csat.html",
+            json!({
+                "company_name": state.company(),
+                "folio": t.folio,
+                "subject": t.subject,
+                "open": t.satisfaction.is_none() && t.stage == Stage::Closed,
+                "message": if t.satisfaction.is_some() { "Ya recibimos su respuesta. ¡Gracias!" } else if t.stage != Stage::Closed { "Este ticket ya no está cerrado: seguimos atendiéndolo." } else { "" },
+            }),
+        ),
+        Err(_) => state.message(StatusCode::NOT_FOUND, "Enlace no válido", "Este enlace de encuesta no es válido."),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsatForm {
+    satisfied: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn csat_answer(
+    State(state): State<Shared>,
+    Path(token): Path<String>,
+    Form(form): Form<CsatForm>,
+) -> Response {
+    let satisfied = match form.satisfied.as_str() {
+        "si" => true,
+        "no" => false,
+        _ => {
+            return state.message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Respuesta no válida",
+                "Elija «Sí» o «No».",
+            );
+        }
+    };
+    match state
+        .desk
+        .record_satisfaction(&token, satisfied, &form.comment)
+        .await
+    {
+        Ok(t) => {
+            let text = if satisfied {
+                format!(
+                    "Gracias. Registramos su satisfacción con el ticket {}.",
+                    t.folio
+                )
+            } else {
+                format!(
+                    "Gracias. Reabrimos el ticket {} y le daremos seguimiento.",
+                    t.folio
+                )
+            };
+            state.message(StatusCode::OK, "Gracias por su respuesta", &text)
+        }
+        Err(DeskError::Token(_)) => state.message(
+            StatusCode::NOT_FOUND,
+            "Enlace no válido",
+            "Este enlace de encuesta no es válido.",
+        ),
+        Err(DeskError::Action(ActionError::Illegal { hint, .. })) => state.message(
+            StatusCode::CONFLICT,
+            "Encuesta ya respondida",
+            &format!("No se registró: {}", spanish_hint(hint)),
+        ),
+        Err(DeskError::Action(ActionError::Invalid { message, .. })) => state.message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Respuesta no válida",
+            &message,
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "survey answer failed");
+            state.message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error",
+                "No pudimos registrar su respuesta; intente más tarde.",
+            )
+        }
+    }
+}
+
+fn spanish_hint(hint: &str) -> &str {
+    match hint {
+        "this survey was already answered" => "esta encuesta ya fue respondida.",
+        "the survey is for closed tickets" => "el ticket ya no está cerrado.",
+        other => other,
+    }
+}
+
+// ------------------------------------------------------------------ staff API
+
+/// Constant-time comparison of the bearer token (by hashing both sides first).
+fn token_matches(given: &str, expected: &str) -> bool {
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+        && !expected.is_empty()
+}
+
+async fn require_staff(
+    State(state): State<Shared>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !token_matches(given.trim(), &state.staff_token) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": "missing or wrong staff token (Authorization: Bearer …)"})),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Who acts: `X-Mesa-Actor: <name>` (recorded on every event), else "staff".
+fn actor(headers: &HeaderMap) -> String {
+    let name = headers
+        .get("x-mesa-actor")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim())
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c))
+        })
+        .unwrap_or("staff");
+    format!("staff:{name}")
+}
+
+fn error_response(e: DeskError) -> Response {
+    let (status, body) = match &e {
+        DeskError::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": errors})),
+        DeskError::UnknownFolio(_) | DeskError::Store(StoreError::NotFound(_)) => {
+            (StatusCode::NOT_FOUND, json!({"error": e.to_string()}))
+        }
+        DeskError::Action(ActionError::Illegal { .. }) => {
+            (StatusCode::CONFLICT, json!({"error": e.to_string()}))
+        }
+        DeskError::Action(ActionError::Invalid { field, message }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"errors": {*field: message}}),
+        ),
+        DeskError::Action(ActionError::Policy(p)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"error": p.to_string()}),
+        ),
+        DeskError::Token(_) => (StatusCode::NOT_FOUND, json!({"error": e.to_string()})),
+        DeskError::TooManyConflicts => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": e.to_string()}),
+        ),
+        _ => return server_error(e),
+    };
+    (status, Json(body)).into_response()
+}
+
+fn server_error(e: DeskError) -> Response {
+    tracing::error!(error = %e, "request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({"error": "internal error; it has been logged"})),
+    )
+        .into_response()
+}
+
+async fn queue(State(state): State<Shared>) -> Response {
+    match state.desk.queue().await {
+        Ok(views) => Json(json!({"tickets": views})).into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    stage: Option<String>,
+    #[serde(default)]
+    open: bool,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_tickets(State(state): State<Shared>, Query(q): Query<ListQuery>) -> Response {
+    let stage = match q.stage.as_deref() {
+        None | Some("") => None,
+        Some(s) => match Stage::parse(s) {
+            Some(st) => Some(st),
+            None => {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({"errors": {"stage": format!("unknown stage {s:?}")}})),
+                )
+                    .into_response();
+            }
+        },
+    };
+    let filter = ListFilter {
+        stage,
+        open_only: q.open,
+    };
+    let page = PageRequest {
+        after: q.after,
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+    };
+    match state.desk.store().list(&filter, &page).await {
+        Ok(p) => Json(json!({"tickets": p.items, "next": p.next})).into_response(),
+        Err(e) => error_response(e.into()),
+    }
+}
+
+async fn ticket_detail(State(state): State<Shared>, Path(folio): Path<String>) -> Response {
+    match state.desk.detail(&folio).await {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+async fn ticket_action(
+    State(state): State<Shared>,
+    Path(folio): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let action: Action = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({"errors": {"action": format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen)")}})),
+            )
+                .into_response();
+        }
+    };
+    match state.desk.act(&folio, &actor(&headers), &action).await {
+        Ok(t) => match state.desk.view(t).await {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => error_response(e),
+        },
+        Err(e) => error_response(e),
+    }
+}
+
+/// `POST /staff/inbound-email`: a raw RFC 5322 message, as a mail server would hand it over.
+async fn inbound_email(State(state): State<Shared>, body: Bytes) -> Response {
+    let now = state.desk.now();
+    match state.desk.intake_email(&body, now).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abd", "abc"));
+        assert!(!token_matches("", ""));
+    }
+
+    #[test]
+    fn actor_names_are_sanitised() {
+        let mut h = HeaderMap::new();
+        assert_eq!(actor(&h), "staff:staff");
+        h.insert("x-mesa-actor", "luis.garcia".parse().unwrap());
+        assert_eq!(actor(&h), "staff:luis.garcia");
+        h.insert(
+            "x-mesa-actor",
+            "luis garcía; drop"
+                .parse()
+                .unwrap_or(axum::http::HeaderValue::from_static("x y")),
+        );
+        assert_eq!(actor(&h), "staff:staff");
+    }
+}

@@ -370,6 +370,7 @@ impl Desk {
             severity_reason: String::new(),
             severity_set_by: "rules".into(),
             stage: Stage::Received,
+            acknowledged_at: None,
             stage_before_wait: None,
             assessment: None,
             work_minutes: 0,
@@ -991,7 +992,7 @@ impl Desk {
             let message_id = item.message_id.clone();
             let recorded = self
                 .change(&ticket.id, |t| {
-                    if t.stage != Stage::Received {
+                    if t.acknowledged_at.is_some() {
                         return Ok(None);
                     }
                     Ok(Some((

@@ -330,6 +330,9 @@ pub struct Ticket {
     /// `rules` while provisional; the staff member who confirmed or changed it after.
     pub severity_set_by: Actor,
     pub stage: Stage,
+    /// When the acknowledgement went out (the acknowledgement clock's stop).
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
     /// Stage to go back to when the customer answers.
     pub stage_before_wait: Option<Stage>,
     pub assessment: Option<Assessment>,
@@ -353,6 +356,7 @@ impl Ticket {
         match &event.kind {
             EventKind::Received { .. } => self.stage = Stage::Received,
             EventKind::Acknowledged { .. } => {
+                self.acknowledged_at.get_or_insert(event.at);
                 if self.stage == Stage::Received {
                     self.stage = Stage::Acknowledged;
                 }

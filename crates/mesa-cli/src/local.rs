@@ -1,0 +1,619 @@
+//! The help desk on one machine: `mesa serve` and the commands that work on its data
+//! directory (SQLite store, blobs, outbox maildir).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use mesa::Severity;
+use mesa::desk::{Desk, DeskConfig};
+use mesa::lifecycle::Action;
+use mesa::model::{CustomerRecord, Stage};
+use mesa::policy::{LiveRules, Policy};
+use mesa::ports::{Clock, FixedClock, ListFilter, Mailer, PageRequest, SystemClock, TicketStore};
+use mesa_local::{DirBlobs, MaildirMailer, SmtpMailer, SqliteStore};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::rules_source::RulesSource;
+
+#[derive(Args, Clone)]
+pub struct DataArg {
+    /// Data directory: SQLite database, blobs, outbox maildir, secret key
+    #[arg(
+        long,
+        env = "MESA_DATA",
+        default_value = "mesa-data",
+        value_name = "DIR"
+    )]
+    pub data: PathBuf,
+}
+
+pub struct Local {
+    pub desk: Arc<Desk>,
+    pub store: Arc<SqliteStore>,
+    pub data: PathBuf,
+}
+
+/// Reads or creates the key that signs survey links and form tokens, so that links keep
+/// working across restarts.
+fn secret(data: &Path) -> Result<Vec<u8>> {
+    let path = data.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => bail!(
+            "{} is too short (expected at least 32 characters)",
+            path.display()
+        ),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+        }
+        Err(_) => {}
+    }
+    let key: String = (0..48)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(key.as_bytes())?;
+    Ok(key.into_bytes())
+}
+
+/// Opens the data directory (creating it) with the rules from `source`.
+pub fn open(
+    data: &Path,
+    source: &RulesSource,
+    public_url: &str,
+    now: Option<DateTime<Utc>>,
+) -> Result<Local> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
+    let policy = Policy::activate(source.bundle()?)?;
+    let store =
+        Arc::new(SqliteStore::open(&data.join("mesa.sqlite")).context("opening the SQLite store")?);
+    let blobs =
+        Arc::new(DirBlobs::create(&data.join("blobs")).context("creating the blob directory")?);
+    let mailer: Arc<dyn Mailer> = match std::env::var("MESA_SMTP_URL") {
+        Ok(url) if !url.is_empty() => Arc::new(SmtpMailer::from_url(&url)?),
+        _ => Arc::new(
+            MaildirMailer::create(&data.join("outbox")).context("creating the outbox maildir")?,
+        ),
+    };
+    let clock: Arc<dyn Clock> = match now {
+        Some(t) => Arc::new(FixedClock(t)),
+        None => Arc::new(SystemClock),
+    };
+    let mut config = DeskConfig::new(public_url, &secret(data)?);
+    if let Ok(domain) = std::env::var("MESA_MAIL_DOMAIN") {
+        if !domain.is_empty() {
+            config.mail_domain = domain;
+        }
+    }
+    let desk = Arc::new(Desk::new(
+        store.clone(),
+        mailer,
+        blobs,
+        Arc::new(LiveRules::new(policy)),
+        clock,
+        config,
+    ));
+    Ok(Local {
+        desk,
+        store,
+        data: data.to_path_buf(),
+    })
+}
+
+fn print(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ serve
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Public base URL of the pages, for links in e-mails [default: http://ADDR]
+    #[arg(long, env = "MESA_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
+    let public_url = args
+        .public_url
+        .unwrap_or_else(|| format!("http://{}", args.addr));
+    let local = open(&args.data.data, &source, &public_url, None)?;
+    let staff_token = match std::env::var("MESA_STAFF_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => {
+            let t: String = (0..24)
+                .map(|_| format!("{:02x}", rand::random::<u8>()))
+                .collect();
+            eprintln!("staff API token (set MESA_STAFF_TOKEN to choose one): {t}");
+            t
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let bound = listener.local_addr()?;
+    let outbox_dir = local.data.join("outbox").join("new");
+    eprintln!(
+        "mesa listening on http://{bound}  (rules {}, version {}; data {}; outbox {})",
+        source.describe(),
+        local.desk.policy().version(),
+        local.data.display(),
+        outbox_dir.display()
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let outbox = tokio::spawn(outbox_loop(local.desk.clone(), stop_rx.clone()));
+    let sweep = tokio::spawn(sweep_loop(local.desk.clone(), source, stop_rx.clone()));
+    let state = Arc::new(mesa_http::AppState::new(local.desk.clone(), staff_token));
+    let app = mesa_http::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server")?;
+    // Requests are finished; let the workers end their current pass, then stop.
+    let _ = stop_tx.send(true);
+    let _ = outbox.await;
+    let _ = sweep.await;
+    eprintln!("mesa stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Sends pending mail every second (acks go out within seconds of the ticket).
+async fn outbox_loop(desk: Arc<Desk>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = desk.deliver_outbox().await {
+            tracing::error!(error = %e, "outbox pass failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(StdDuration::from_secs(1)) => {},
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Runs the SLA sweep every minute, and picks up edited rules (if they load and pass their
+/// vectors; otherwise the running rules stay).
+async fn sweep_loop(
+    desk: Arc<Desk>,
+    source: RulesSource,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if let RulesSource::Directory(_) = source {
+            match source.bundle() {
+                Ok(bundle) => match desk.rules().try_replace(bundle) {
+                    Ok(v) if v != *desk.policy().version() => {}
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "edited rules rejected; the running rules stay")
+                    }
+                },
+                Err(e) => tracing::error!(error = %e, "cannot read the rules directory"),
+            }
+        }
+        match desk.sweep(desk.now()).await {
+            Ok(r) if r.warnings + r.breaches + r.redriven > 0 => tracing::warn!(?r, "sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(StdDuration::from_secs(60)) => {},
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ intake, sweep
+
+pub async fn intake_email(
+    data: &Path,
+    source: &RulesSource,
+    file: &Path,
+    received_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let local = open(data, source, "http://127.0.0.1:8080", None)?;
+    let at = received_at.unwrap_or_else(|| local.desk.now());
+    let outcome = local.desk.intake_email(&raw, at).await?;
+    print(&outcome)
+}
+
+pub async fn sweep(data: &Path, source: &RulesSource, now: Option<DateTime<Utc>>) -> Result<()> {
+    let local = open(data, source, "http://127.0.0.1:8080", now)?;
+    let report = local.desk.sweep(local.desk.now()).await?;
+    print(&report)
+}
+
+pub async fn deliver(data: &Path, source: &RulesSource) -> Result<()> {
+    let local = open(data, source, "http://127.0.0.1:8080", None)?;
+    print(&local.desk.deliver_outbox().await?)
+}
+
+// ------------------------------------------------------------------ customers
+
+#[derive(Deserialize)]
+struct CustomerRow {
+    company: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    contact_name: String,
+    #[serde(default)]
+    phone: String,
+}
+
+/// Imports the registry of subscribed customers. Every row is checked first; one bad row
+/// and nothing is imported, with each problem named by its line.
+pub async fn import_customers(data: &Path, source: &RulesSource, file: &Path) -> Result<()> {
+    let mut reader =
+        csv::Reader::from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    for (i, row) in reader.deserialize::<CustomerRow>().enumerate() {
+        let line = i + 2;
+        match row {
+            Err(e) => problems.push(format!("line {line}: {e}")),
+            Ok(r) => {
+                let email = r.email.trim().to_ascii_lowercase();
+                let domain = r.domain.trim().trim_start_matches('@').to_ascii_lowercase();
+                if r.company.trim().is_empty() {
+                    problems.push(format!("line {line}: company is empty"));
+                } else if email.is_empty() == domain.is_empty() {
+                    problems.push(format!("line {line}: give either an email or a domain"));
+                } else if !email.is_empty() && !mesa::outbox::valid_address(&email) {
+                    problems.push(format!("line {line}: {email:?} is not an e-mail address"));
+                } else if !domain.is_empty()
+                    && (!domain.contains('.') || domain.contains('@') || domain.contains(' '))
+                {
+                    problems.push(format!("line {line}: {domain:?} is not a mail domain"));
+                } else if !domain.is_empty() && mesa::model::is_public_mail_domain(&domain) {
+                    problems.push(format!("line {line}: {domain} is a public mail domain; register the contact's address instead"));
+                } else {
+                    records.push(CustomerRecord {
+                        company: r.company.trim().to_string(),
+                        email,
+                        domain,
+                        contact_name: r.contact_name.trim().to_string(),
+                        phone: r.phone.trim().to_string(),
+                    });
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "nothing imported; fix these rows of {}:\n  {}",
+            file.display(),
+            problems.join("\n  ")
+        );
+    }
+    let local = open(data, source, "http://127.0.0.1:8080", None)?;
+    for r in &records {
+        local.store.upsert_customer(r).await?;
+    }
+    print(&json!({"imported": records.len()}))
+}
+
+// ------------------------------------------------------------------ tickets
+
+#[derive(Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets, newest first
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        stage: Option<String>,
+        /// Open tickets only
+        #[arg(long)]
+        open: bool,
+        /// The queue in priority order (severity, deadline, registration), with clocks
+        #[arg(long, conflicts_with_all = ["stage", "open"])]
+        queue: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ticket with its clocks and timeline
+    Show {
+        folio: String,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Perform a staff action on a ticket
+    Act {
+        folio: String,
+        #[command(flatten)]
+        data: DataArg,
+        /// Who acts (recorded on the ticket)
+        #[arg(long, env = "USER", default_value = "staff")]
+        actor: String,
+        #[command(subcommand)]
+        action: ActionCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ActionCommand {
+    /// Confirm or change the severity
+    Severity {
+        #[arg(long)]
+        severity: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record the first diagnosis (coverage is assessed by the rules)
+    Diagnose {
+        #[arg(long)]
+        summary: String,
+        #[arg(long, default_value = "")]
+        cause: String,
+        #[arg(long)]
+        vendor: Option<String>,
+        #[arg(long)]
+        under_warranty: Option<bool>,
+    },
+    /// Send to Investigación y Desarrollo
+    Escalate {
+        #[arg(long)]
+        note: String,
+    },
+    /// Write to the customer
+    Reply {
+        #[arg(long)]
+        message: String,
+    },
+    /// Send the solution to the customer
+    Answer {
+        #[arg(long)]
+        message: String,
+    },
+    /// Wait on the customer (pauses clocks)
+    Wait {
+        #[arg(long)]
+        note: String,
+    },
+    /// Stop waiting on the customer
+    Resume {
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Log time worked
+    LogWork {
+        #[arg(long)]
+        minutes: i64,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Close (the customer gets the satisfaction survey)
+    Close {
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    Reopen {
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+impl ActionCommand {
+    fn into_action(self) -> Result<Action> {
+        Ok(match self {
+            ActionCommand::Severity { severity, reason } => Action::SetSeverity {
+                severity: Severity::new(severity)?,
+                reason,
+            },
+            ActionCommand::Diagnose {
+                summary,
+                cause,
+                vendor,
+                under_warranty,
+            } => Action::Diagnose {
+                summary,
+                cause,
+                vendor,
+                under_warranty,
+            },
+            ActionCommand::Escalate { note } => Action::Escalate { note },
+            ActionCommand::Reply { message } => Action::Reply { message },
+            ActionCommand::Answer { message } => Action::Answer { message },
+            ActionCommand::Wait { note } => Action::Wait { note },
+            ActionCommand::Resume { note } => Action::Resume { note },
+            ActionCommand::LogWork { minutes, note } => Action::LogWork { minutes, note },
+            ActionCommand::Close { note } => Action::Close { note },
+            ActionCommand::Reopen { reason } => Action::Reopen { reason },
+        })
+    }
+}
+
+pub async fn tickets(cmd: TicketsCommand, source: &RulesSource) -> Result<()> {
+    match cmd {
+        TicketsCommand::List {
+            data,
+            stage,
+            open,
+            queue,
+            json,
+        } => {
+            let local = open_existing(&data.data, source)?;
+            if queue {
+                let views = local.desk.queue().await?;
+                if json {
+                    return print(&views);
+                }
+                for v in views {
+                    let t = &v.ticket;
+                    println!(
+                        "{}  sev {}  {:<20} next deadline {}  {}",
+                        t.folio,
+                        t.severity,
+                        t.stage.as_str(),
+                        v.next_deadline
+                            .map(|d| local.desk.policy().format_local(d))
+                            .unwrap_or_else(|| "—".into()),
+                        t.subject
+                    );
+                }
+                return Ok(());
+            }
+            let stage = match stage.as_deref() {
+                None => None,
+                Some(s) => Some(Stage::parse(s).with_context(|| format!("unknown stage {s:?}"))?),
+            };
+            let filter = ListFilter {
+                stage,
+                open_only: open,
+            };
+            let mut page = PageRequest {
+                after: None,
+                limit: 200,
+            };
+            let mut all = Vec::new();
+            loop {
+                let p = local.store.list(&filter, &page).await?;
+                all.extend(p.items);
+                match p.next {
+                    Some(n) => page.after = Some(n),
+                    None => break,
+                }
+            }
+            if json {
+                return print(&all);
+            }
+            for t in all {
+                println!(
+                    "{}  sev {}  {:<20} {}  {}  {}",
+                    t.folio,
+                    t.severity,
+                    t.stage.as_str(),
+                    local.desk.policy().format_local(t.received_at),
+                    t.customer.email,
+                    t.subject
+                );
+            }
+            Ok(())
+        }
+        TicketsCommand::Show { folio, data, json } => {
+            let local = open_existing(&data.data, source)?;
+            let detail = local.desk.detail(&folio).await?;
+            if json {
+                return print(&detail);
+            }
+            let t = &detail.view.ticket;
+            println!(
+                "{}  {}  (severity {}, {})",
+                t.folio,
+                t.subject,
+                t.severity,
+                t.stage.as_str()
+            );
+            println!(
+                "  customer: {} · {} · {} · {}",
+                t.customer.company, t.customer.contact_name, t.customer.email, t.customer.phone
+            );
+            for c in &detail.view.clocks {
+                println!(
+                    "  clock {:<16} {:?}  due {}",
+                    c.name,
+                    c.state,
+                    c.due
+                        .map(|d| local.desk.policy().format_local(d))
+                        .unwrap_or_else(|| "—".into())
+                );
+            }
+            for e in &detail.events {
+                println!(
+                    "  #{:<3} {}  {:<12} {}",
+                    e.seq,
+                    local.desk.policy().format_local(e.at),
+                    e.actor,
+                    e.kind.name()
+                );
+            }
+            if let Some(q) = &detail.view.quote {
+                println!(
+                    "  billable: {} cents + IVA {} = {} {}",
+                    q.subtotal_cents, q.iva_cents, q.total_cents, q.currency
+                );
+            }
+            Ok(())
+        }
+        TicketsCommand::Act {
+            folio,
+            data,
+            actor,
+            action,
+        } => {
+            let local = open_existing(&data.data, source)?;
+            let action = action.into_action()?;
+            let ticket = local
+                .desk
+                .act(&folio, &format!("staff:{actor}"), &action)
+                .await?;
+            print(&local.desk.view(ticket).await?)
+        }
+    }
+}
+
+/// Like [`open`], but a data directory that does not exist is an error (a typo must not
+/// silently create an empty help desk).
+fn open_existing(data: &Path, source: &RulesSource) -> Result<Local> {
+    if !data.join("mesa.sqlite").exists() {
+        bail!(
+            "{} holds no mesa data (start `mesa serve --data {}` first)",
+            data.display(),
+            data.display()
+        );
+    }
+    open(data, source, "http://127.0.0.1:8080", None)
+}
