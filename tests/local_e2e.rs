@@ -1,1 +1,737 @@
+//! The whole help desk on one machine, end to end: the real `mesa serve` over HTTP, the
+//! real CLI, SQLite on disk and the outbox maildir.
 
+use std::time::Duration;
+
+use mesa_tests::*;
+use serde_json::{Value, json};
+
+fn data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
+
+fn form_fields<'a>(token: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("form_token", token),
+        ("website", ""),
+        ("company", "Comercializadora del Bajío"),
+        ("contact_name", "Ana Pérez López"),
+        ("email", email),
+        ("phone", "+52 442 123 4567"),
+        ("support_type", "falla_lectores"),
+        (
+            "description",
+            "Desde hoy algunos lectores de la planta 2 no registran las entradas.",
+        ),
+    ]
+}
+
+fn api_ticket(email: &str, key: &str) -> Value {
+    json!({
+        "company": "Grupo Norte",
+        "contact_name": "Luis Gómez",
+        "email": email,
+        "phone": "81 1234 5678",
+        "support_type": "falla_servicio",
+        "description": "El servicio está caído por completo, no opera ningún equipo biométrico.",
+        "idempotency_key": key,
+    })
+}
+
+#[test]
+fn a_form_submission_becomes_a_ticket_and_an_ack_with_folio_and_deadline() {
+    let (_dir, data) = data_dir();
+    let server = Server::start(&data);
+    let token = server.form_token();
+    // Sent at once: a bot, not a person. Nothing is created.
+    let (status, html) = server.post_form(&form_fields(&token, "ana@bajio.com.mx"), &[]);
+    assert_eq!(status, 422);
+    assert!(html.contains("demasiado rápido"), "{html}");
+    assert!(
+        html.contains("Comercializadora del Bajío"),
+        "typed values are kept"
+    );
+    std::thread::sleep(Duration::from_millis(3100));
+    let png: &[u8] = &[
+        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R',
+    ];
+    let (status, html) = server.post_form(
+        &form_fields(&token, "ana@bajio.com.mx"),
+        &[("../../pantalla.png", png)],
+    );
+    assert_eq!(status, 201, "{html}");
+    assert!(html.contains("ING-"), "{html}");
+    let folio_start = html.find("ING-").unwrap();
+    let folio = &html[folio_start..folio_start + 15];
+    assert!(html.contains("Severidad provisional:</strong> 2"), "{html}");
+    assert!(html.contains("hora de la Ciudad de México"), "{html}");
+
+    let mails = wait_for_outbox(&data, "the acknowledgement", |m| !m.is_empty());
+    assert_eq!(mails.len(), 1);
+    let ack = &mails[0];
+    assert_eq!(ack.to, "ana@bajio.com.mx");
+    assert!(
+        ack.subject.starts_with(&format!("[{folio}]")),
+        "{}",
+        ack.subject
+    );
+    assert_eq!(ack.auto_submitted.as_deref(), Some("auto-replied"));
+    assert!(ack.text.contains(folio));
+    assert!(
+        ack.text.contains("Tiempo máximo de respuesta:"),
+        "{}",
+        ack.text
+    );
+    assert!(
+        ack.text.contains("Severidad 1 (6 h)") && ack.text.contains("Severidad 4 (36 h)"),
+        "{}",
+        ack.text
+    );
+    assert!(ack.text.contains("lunes a viernes de 09:00 a 18:00"));
+    assert!(ack.text.contains("software de terceros"));
+    assert!(
+        ack.text.contains("pantalla.png"),
+        "attachment listed by its clean name: {}",
+        ack.text
+    );
+
+    // The same form again (double click, retried request): the same ticket, no second ack.
+    let (status, again) = server.post_form(&form_fields(&token, "ana@bajio.com.mx"), &[]);
+    assert_eq!(status, 200, "{again}");
+    assert!(again.contains(folio));
+    // The ack is recorded on the ticket right after it is written to the maildir.
+    std::thread::sleep(Duration::from_millis(1500));
+    let detail = show(&data, folio);
+    assert_eq!(
+        detail["ticket"]["attachments"][0]["filename"],
+        "pantalla.png"
+    );
+    assert!(
+        detail["ticket"]["attachments"][0]["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("attachments/")
+    );
+    assert!(
+        detail["ticket"]["acknowledged_at"].is_string(),
+        "the ack is recorded on the ticket"
+    );
+    assert_eq!(outbox(&data).len(), 1);
+    assert_eq!(tickets(&data).len(), 1);
+}
+
+#[test]
+fn the_json_api_answers_with_folio_and_milestones_and_field_errors() {
+    let (_dir, data) = data_dir();
+    let server = Server::start(&data);
+    let (status, body) = server.post_json("/tickets", &api_ticket("luis@norte.mx", "k-1"));
+    assert_eq!(status, 201, "{body}");
+    assert!(body["folio"].as_str().unwrap().starts_with("ING-"));
+    assert_eq!(body["severity"], 1);
+    let names: Vec<&str> = body["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["acknowledgement", "response", "recovery", "root_cause"]
+    );
+    assert!(
+        body["milestones"][1]["due_local"]
+            .as_str()
+            .unwrap()
+            .ends_with("-06:00")
+    );
+    let (status, same) = server.post_json("/tickets", &api_ticket("luis@norte.mx", "k-1"));
+    assert_eq!(status, 200);
+    assert_eq!(same["folio"], body["folio"]);
+
+    let (status, errors) = server.post_json(
+        "/tickets",
+        &json!({"company": "", "contact_name": "Luis", "email": "luis@", "phone": "12", "support_type": "x", "description": "corto"}),
+    );
+    assert_eq!(status, 422);
+    for field in [
+        "company",
+        "contact_name",
+        "email",
+        "phone",
+        "support_type",
+        "description",
+    ] {
+        assert!(errors["errors"][field].is_string(), "{field}: {errors}");
+    }
+    let (status, bad) = server.post_raw("/tickets", "application/json", b"{not json".to_vec(), &[]);
+    assert_eq!(status, 422, "{bad}");
+    let (status, _) = server.post_raw("/tickets", "text/plain", b"hola".to_vec(), &[]);
+    assert_eq!(status, 415);
+    assert_eq!(tickets(&data).len(), 1, "no bad input created anything");
+}
+
+#[test]
+fn fifty_concurrent_submissions_get_fifty_distinct_gapless_folios() {
+    let (_dir, data) = data_dir();
+    let server = std::sync::Arc::new(Server::start(&data));
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                let (status, body) = server.post_json(
+                    "/tickets",
+                    &api_ticket(&format!("c{i}@norte.mx"), &format!("key-{i}")),
+                );
+                assert_eq!(status, 201, "{body}");
+                body["folio"].as_str().unwrap().to_string()
+            })
+        })
+        .collect();
+    let mut folios: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    folios.sort();
+    let year = &folios[0][4..8];
+    let expected: Vec<String> = (1..=50).map(|n| format!("ING-{year}-{n:06}")).collect();
+    assert_eq!(folios, expected);
+    wait_for_outbox(&data, "50 acknowledgements", |m| m.len() == 50);
+}
+
+const REPLY_TAIL: &str = "\n\nGracias.\n";
+
+#[test]
+fn e_mail_intake_threading_duplicates_and_automatic_mail() {
+    let (_dir, data) = data_dir();
+    let server = Server::start(&data);
+    let first = intake(
+        &data,
+        "first",
+        "From: Luis Gómez <luis@norte.mx>\nTo: zendesk@ingressio.com\nSubject: Lectores sin registrar\nMessage-ID: <first@norte.mx>\n\nAlgunos lectores no registran las checadas.\n",
+        None,
+    );
+    assert_eq!(first["outcome"], "created", "{first}");
+    let folio = first["folio"].as_str().unwrap().to_string();
+    // The same message delivered again: one ticket, one ack.
+    let again = intake(
+        &data,
+        "again",
+        "From: Luis Gómez <luis@norte.mx>\nTo: zendesk@ingressio.com\nSubject: Lectores sin registrar\nMessage-ID: <first@norte.mx>\n\nAlgunos lectores no registran las checadas.\n",
+        None,
+    );
+    assert_eq!(again["outcome"], "duplicate");
+    assert_eq!(again["folio"], folio.as_str());
+    let mails = wait_for_outbox(&data, "the ack", |m| m.len() == 1);
+    let ack = &mails[0];
+    assert_eq!(ack.in_reply_to.as_deref(), Some("<first@norte.mx>"));
+    assert!(
+        ack.text.contains("Nombre de la empresa"),
+        "missing fields are asked for: {}",
+        ack.text
+    );
+
+    // A reply to our ack (In-Reply-To) from a colleague at the same company is appended.
+    let reply = intake(
+        &data,
+        "reply",
+        &format!(
+            "From: Marta Ruiz <marta@norte.mx>\nTo: zendesk@ingressio.com\nSubject: Re: algo\nMessage-ID: <reply@norte.mx>\nIn-Reply-To: {}\n\nSon los lectores 3 y 4.{REPLY_TAIL}",
+            ack.message_id
+        ),
+        None,
+    );
+    assert_eq!(reply["outcome"], "appended", "{reply}");
+    assert_eq!(reply["folio"], folio.as_str());
+    // A reply with only the folio tag in the subject is appended too.
+    let tagged = intake(
+        &data,
+        "tagged",
+        &format!(
+            "From: luis@norte.mx\nTo: zendesk@ingressio.com\nSubject: Re: [{folio}] Lectores\nMessage-ID: <tagged@norte.mx>\n\nSigue igual.\n"
+        ),
+        None,
+    );
+    assert_eq!(tagged["outcome"], "appended", "{tagged}");
+    // The folio tag from an unrelated sender is not merged: a new ticket, said so.
+    let stranger = intake(
+        &data,
+        "stranger",
+        &format!(
+            "From: pedro@otra-empresa.mx\nTo: zendesk@ingressio.com\nSubject: Re: [{folio}] Lectores\nMessage-ID: <stranger@otra.mx>\n\nTambién nos pasa.\n"
+        ),
+        None,
+    );
+    assert_eq!(stranger["outcome"], "created", "{stranger}");
+    assert_ne!(stranger["folio"], folio.as_str());
+    assert!(
+        stranger["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not its contact"),
+        "{stranger}"
+    );
+
+    // Auto-replies and bounces create nothing and get no ack.
+    let auto = intake(
+        &data,
+        "auto",
+        "From: luis@norte.mx\nTo: zendesk@ingressio.com\nSubject: Fuera de la oficina\nAuto-Submitted: auto-replied\nMessage-ID: <auto@norte.mx>\n\nRegreso el lunes.\n",
+        None,
+    );
+    assert_eq!(auto["outcome"], "ignored");
+    let bounce = intake(
+        &data,
+        "bounce",
+        "From: MAILER-DAEMON@mx.norte.mx\nTo: zendesk@ingressio.com\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\nMessage-ID: <bounce@mx.norte.mx>\n\n--b\nContent-Type: text/plain\n\nDelivery failed.\n--b--\n",
+        None,
+    );
+    assert_eq!(bounce["outcome"], "ignored");
+    let own = intake(
+        &data,
+        "own",
+        "From: zendesk@ingressio.com\nTo: zendesk@ingressio.com\nSubject: eco\nMessage-ID: <own@ingressio.com>\n\neco\n",
+        None,
+    );
+    assert_eq!(own["outcome"], "ignored");
+    // A malformed message is quarantined, kept whole.
+    let broken = intake(&data, "broken", "esto no es un correo", None);
+    assert_eq!(broken["outcome"], "quarantined");
+    assert!(data.join("blobs").join("inbound").exists());
+
+    let all = tickets(&data);
+    assert_eq!(all.len(), 2, "the first ticket and the stranger's");
+    let detail = show(&data, &folio);
+    let kinds: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "customer_replied").count(),
+        2,
+        "{kinds:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let mails = outbox(&data);
+    assert_eq!(
+        mails.len(),
+        2,
+        "acks only for the two tickets: {:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    drop(server);
+}
+
+#[test]
+fn a_crash_between_write_and_send_still_gives_exactly_one_ack() {
+    let (_dir, data) = data_dir();
+    // Start once so the data directory exists, then stop.
+    Server::start(&data).crash();
+    // The ticket and its pending ack are written, and nothing sends it: the state a crash
+    // right after the write leaves behind.
+    let created = intake(
+        &data,
+        "m",
+        "From: ana@bajio.com.mx\nTo: zendesk@ingressio.com\nSubject: Lentitud\nMessage-ID: <slow@bajio.com.mx>\n\nEl sistema está lento pero la operación continúa.\n",
+        None,
+    );
+    assert_eq!(created["outcome"], "created");
+    assert!(outbox(&data).is_empty());
+    let server = Server::start(&data);
+    wait_for_outbox(&data, "the ack after restart", |m| m.len() == 1);
+    server.crash();
+    let server = Server::start(&data);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        outbox(&data).len(),
+        1,
+        "no second ack after another restart"
+    );
+    drop(server);
+
+    // Without any server, the sweep re-drives mail still unsent after two minutes.
+    let created = intake(
+        &data,
+        "n",
+        "From: ana@bajio.com.mx\nTo: zendesk@ingressio.com\nSubject: Otra\nMessage-ID: <other@bajio.com.mx>\n\nError de documentación en el manual.\n",
+        None,
+    );
+    assert_eq!(created["outcome"], "created");
+    let now = chrono::Utc::now();
+    let early = mesa_json(&[
+        "sweep",
+        "--data",
+        data.to_str().unwrap(),
+        "--now",
+        &(now + chrono::Duration::seconds(30)).to_rfc3339(),
+    ]);
+    assert_eq!(early["redriven"], 0);
+    let late = mesa_json(&[
+        "sweep",
+        "--data",
+        data.to_str().unwrap(),
+        "--now",
+        &(now + chrono::Duration::minutes(3)).to_rfc3339(),
+    ]);
+    assert_eq!(late["redriven"], 1, "{late}");
+    assert_eq!(outbox(&data).len(), 2);
+}
+
+#[test]
+fn staff_take_a_ticket_from_received_to_closed_and_the_survey_is_recorded() {
+    let (_dir, data) = data_dir();
+    let server = Server::start(&data);
+    let (_, created) = server.post_json("/tickets", &api_ticket("luis@norte.mx", "flow"));
+    let folio = created["folio"].as_str().unwrap().to_string();
+    let act = |body: Value| {
+        server.staff(
+            "POST",
+            &format!("/tickets/{folio}/actions"),
+            Some(&body.to_string()),
+        )
+    };
+
+    // Illegal steps are refused and change nothing.
+    let (status, err) = act(json!({"action": "escalate", "note": "R&D"}));
+    assert_eq!(status, 409, "{err}");
+    let (status, _) = act(json!({"action": "close"}));
+    assert_eq!(status, 409);
+    let (status, err) = act(json!({"action": "fly"}));
+    assert_eq!(status, 422, "{err}");
+
+    let steps = [
+        json!({"action": "set_severity", "severity": 2, "reason": "Sólo la planta 2 está afectada."}),
+        json!({"action": "diagnose", "summary": "El servidor local del cliente se quedó sin espacio.", "cause": "infrastructure"}),
+        json!({"action": "escalate", "note": "Revisar la sincronización"}),
+        json!({"action": "reply", "message": "Estamos revisando su caso."}),
+        json!({"action": "wait", "note": "Esperamos las bitácoras del cliente"}),
+        json!({"action": "resume", "note": "Llegaron las bitácoras"}),
+        json!({"action": "log_work", "minutes": 90, "note": "Limpieza del disco"}),
+        json!({"action": "answer", "message": "Liberamos espacio; los lectores ya sincronizan."}),
+        json!({"action": "close", "note": "Resuelto"}),
+    ];
+    for step in steps {
+        let (status, body) = act(step.clone());
+        assert_eq!(status, 200, "{step}: {body}");
+    }
+    let (_, detail) = server.staff("GET", &format!("/tickets/{folio}"), None);
+    assert_eq!(detail["ticket"]["stage"], "closed");
+    assert_eq!(detail["ticket"]["severity"], 2);
+    assert_eq!(detail["ticket"]["assessment"]["billable"], true);
+    assert_eq!(detail["quote"]["subtotal_cents"], 6500 + 4500);
+    assert_eq!(detail["quote"]["total_cents"], 12760);
+    let actors: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(actors.contains(&"staff:luisa"));
+    let response = detail["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "response")
+        .unwrap();
+    assert_eq!(response["state"], "met");
+
+    let mails = wait_for_outbox(&data, "ack, reply, answer and survey", |m| m.len() == 4);
+    let survey = mails
+        .iter()
+        .find(|m| m.subject.contains("satisfecho"))
+        .expect("the survey mail");
+    let url_start = survey.text.find(&server.base).expect("survey link");
+    let url: String = survey.text[url_start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let path = &url[server.base.len()..];
+    let (status, page) = server.get(path);
+    assert_eq!(status, 200);
+    assert!(page.contains(&folio));
+    let (status, _) = server.post_raw(
+        path,
+        "application/x-www-form-urlencoded",
+        b"satisfied=si&comment=Excelente+servicio".to_vec(),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let (status, _) = server.post_raw(
+        path,
+        "application/x-www-form-urlencoded",
+        b"satisfied=no".to_vec(),
+        &[],
+    );
+    assert_eq!(status, 409, "a survey is answered once");
+    let (status, _) = server.get("/csat/forged.token");
+    assert_eq!(status, 404);
+    let (_, detail) = server.staff("GET", &format!("/tickets/{folio}"), None);
+    assert_eq!(detail["ticket"]["satisfaction"]["satisfied"], true);
+    assert_eq!(
+        detail["ticket"]["satisfaction"]["comment"],
+        "Excelente servicio"
+    );
+    assert_eq!(detail["ticket"]["stage"], "closed");
+}
+
+#[test]
+fn an_unhappy_customer_reopens_the_ticket() {
+    let (_dir, data) = data_dir();
+    let server = Server::start(&data);
+    let (_, created) = server.post_json("/tickets", &api_ticket("luis@norte.mx", "unhappy"));
+    let folio = created["folio"].as_str().unwrap().to_string();
+    for step in [
+        json!({"action": "diagnose", "summary": "Falla del servicio", "cause": "software_defect"}),
+        json!({"action": "answer", "message": "Reiniciamos el servicio."}),
+        json!({"action": "close"}),
+    ] {
+        let (status, body) = server.staff(
+            "POST",
+            &format!("/tickets/{folio}/actions"),
+            Some(&step.to_string()),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let mails = wait_for_outbox(&data, "the survey", |m| {
+        m.iter().any(|m| m.subject.contains("satisfecho"))
+    });
+    let survey = mails
+        .iter()
+        .find(|m| m.subject.contains("satisfecho"))
+        .unwrap();
+    let start = survey.text.find("/csat/").unwrap();
+    let path: String = survey.text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _) = server.post_raw(
+        &path,
+        "application/x-www-form-urlencoded",
+        b"satisfied=no&comment=Sigue+fallando".to_vec(),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let (_, detail) = server.staff("GET", &format!("/tickets/{folio}"), None);
+    assert_eq!(detail["ticket"]["stage"], "reopened");
+    assert_eq!(detail["ticket"]["satisfaction"]["satisfied"], false);
+}
+
+#[test]
+fn the_sweep_records_one_breach_however_often_it_runs() {
+    let (_dir, data) = data_dir();
+    Server::start(&data).crash();
+    // Received Monday 2026-11-02 10:00 Mexico City, severity 1: response due 16:00.
+    let created = intake(
+        &data,
+        "late",
+        "From: luis@norte.mx\nTo: zendesk@ingressio.com\nSubject: Caído\nMessage-ID: <late@norte.mx>\n\nEl sistema está caído, no opera ningún equipo.\n",
+        Some("2026-11-02T10:00:00-06:00"),
+    );
+    let folio = created["folio"].as_str().unwrap().to_string();
+    let sweep = |now: &str| mesa_json(&["sweep", "--data", data.to_str().unwrap(), "--now", now]);
+    // 14:45: past 75 % of the 6 business hours: one warning.
+    let at_risk = sweep("2026-11-02T14:45:00-06:00");
+    assert!(at_risk["warnings"].as_u64().unwrap() >= 1, "{at_risk}");
+    let first = sweep("2026-11-02T16:30:00-06:00");
+    assert!(first["breaches"].as_u64().unwrap() >= 1, "{first}");
+    let second = sweep("2026-11-02T16:31:00-06:00");
+    assert_eq!(second["breaches"], 0, "{second}");
+    sweep("2026-11-02T17:00:00-06:00");
+    let detail = show(&data, &folio);
+    let breaches: Vec<&Value> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "sla_breached" && e["milestone"] == "response")
+        .collect();
+    assert_eq!(breaches.len(), 1, "{detail}");
+    assert_eq!(breaches[0]["due"], "2026-11-02T22:00:00Z");
+    let warnings = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "sla_warning" && e["milestone"] == "response")
+        .count();
+    assert_eq!(warnings, 1);
+    // The queue shows it breached.
+    let queue = mesa_json(&[
+        "tickets",
+        "list",
+        "--queue",
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    let response = queue[0]["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "response")
+        .unwrap()
+        .clone();
+    assert_eq!(response["state"], "breached");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let (_dir, data) = data_dir();
+    let server = Server::start(&data);
+    let (_, created) = server.post_json("/tickets", &api_ticket("luis@norte.mx", "base"));
+    let folio = created["folio"].as_str().unwrap().to_string();
+    // Let the worker send and record the ack first, so the count below is stable.
+    let started = std::time::Instant::now();
+    while !show(&data, &folio)["ticket"]["acknowledged_at"].is_string() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the ack was never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let events_before = show(&data, &folio)["events"].as_array().unwrap().len();
+
+    // Staff API without or with a wrong token.
+    let (status, _) = server.post_raw(
+        &format!("/staff/tickets/{folio}/actions"),
+        "application/json",
+        br#"{"action":"close"}"#.to_vec(),
+        &[],
+    );
+    assert_eq!(status, 401);
+    let (status, _) = server.post_raw(
+        &format!("/staff/tickets/{folio}/actions"),
+        "application/json",
+        br#"{"action":"close"}"#.to_vec(),
+        &[("Authorization", "Bearer wrong")],
+    );
+    assert_eq!(status, 401);
+    // Unknown folio.
+    let (status, body) = server.staff("GET", "/tickets/ING-2026-999999", None);
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = server.staff(
+        "POST",
+        "/tickets/not-a-folio/actions",
+        Some(r#"{"action":"reopen","reason":"x"}"#),
+    );
+    assert_eq!(status, 404);
+    // Invalid fields of a valid action.
+    let (status, body) = server.staff(
+        "POST",
+        &format!("/tickets/{folio}/actions"),
+        Some(r#"{"action":"log_work","minutes":0}"#),
+    );
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = server.staff(
+        "POST",
+        &format!("/tickets/{folio}/actions"),
+        Some(r#"{"action":"set_severity","severity":7,"reason":"x"}"#),
+    );
+    assert_eq!(status, 422, "{body}");
+    // An oversized attachment and a disguised executable.
+    let token = server.form_token();
+    std::thread::sleep(Duration::from_millis(3100));
+    let big = vec![b'a'; 11 * 1024 * 1024];
+    let (status, html) = server.post_form(
+        &form_fields(&token, "ana@bajio.com.mx"),
+        &[("bitacora.txt", &big)],
+    );
+    assert_eq!(status, 422, "{}", &html[..html.len().min(300)]);
+    assert!(html.contains("pesa más de 10 MB"));
+    let (status, html) = server.post_form(
+        &form_fields(&token, "ana@bajio.com.mx"),
+        &[("foto.png", b"MZ\x90\x00\x03\x00\x00\x00")],
+    );
+    assert_eq!(status, 422);
+    assert!(html.contains("no es de un tipo aceptado"));
+    // Honeypot.
+    let mut fields = form_fields(&token, "ana@bajio.com.mx");
+    fields[1] = ("website", "http://spam.example");
+    let (status, _) = server.post_form(&fields, &[]);
+    assert_eq!(status, 422);
+    // A forged form token.
+    let (status, html) = server.post_form(&form_fields("1.abc.def", "ana@bajio.com.mx"), &[]);
+    assert_eq!(status, 422);
+    assert!(html.contains("recargue la página"));
+    // An oversized raw e-mail through the staff endpoint is refused before parsing.
+    let huge = vec![b'x'; 26 * 1024 * 1024];
+    let (status, _) = server.post_raw(
+        "/staff/inbound-email",
+        "message/rfc822",
+        huge,
+        &[("Authorization", &format!("Bearer {STAFF_TOKEN}"))],
+    );
+    assert_eq!(status, 413);
+
+    assert_eq!(tickets(&data).len(), 1);
+    assert_eq!(
+        show(&data, &folio)["events"].as_array().unwrap().len(),
+        events_before
+    );
+    // The CLI says what is wrong too.
+    let out = mesa(&[
+        "tickets",
+        "show",
+        "ING-2026-999999",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no ticket with folio ING-2026-999999"));
+    let out = mesa(&["tickets", "list", "--data", "/nonexistent/mesa"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no mesa data"));
+}
+
+#[test]
+fn customers_import_verifies_senders_and_rejects_bad_rows() {
+    let (dir, data) = data_dir();
+    Server::start(&data).crash();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "company,email,domain,contact_name,phone\nBajío,ana@bajio.com.mx,,Ana Pérez,4421234567\n,x@y.mx,,,\nNorte,,gmail.com,,\n").unwrap();
+    let out = mesa(&[
+        "customers",
+        "import",
+        bad.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 3") && err.contains("line 4") && err.contains("nothing imported"),
+        "{err}"
+    );
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "company,email,domain,contact_name,phone\nBajío,ana@bajio.com.mx,,Ana Pérez López,4421234567\nGrupo Norte,,norte.mx,,8112345678\n").unwrap();
+    let imported = mesa_json(&[
+        "customers",
+        "import",
+        good.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(imported["imported"], 2);
+    let known = intake(
+        &data,
+        "known",
+        "From: luis@norte.mx\nTo: zendesk@ingressio.com\nSubject: Duda\nMessage-ID: <known@norte.mx>\n\n¿Cómo puedo exportar el reporte?\n",
+        None,
+    );
+    assert_eq!(known["outcome"], "created");
+    let detail = show(&data, known["folio"].as_str().unwrap());
+    assert_eq!(detail["ticket"]["verified"], true);
+    assert_eq!(detail["ticket"]["customer"]["company"], "Grupo Norte");
+    assert_eq!(detail["ticket"]["severity"], 4);
+    let unknown = intake(
+        &data,
+        "unknown",
+        "From: alguien@desconocido.mx\nTo: zendesk@ingressio.com\nSubject: Hola\nMessage-ID: <u@desconocido.mx>\n\nNo funciona nada.\n",
+        None,
+    );
+    assert_eq!(unknown["outcome"], "created");
+    assert_eq!(
+        show(&data, unknown["folio"].as_str().unwrap())["ticket"]["verified"],
+        false
+    );
+}

@@ -103,7 +103,7 @@ fn new_ticket(ticket: Ticket, year: i32, keys: &[&str], with_ack: bool) -> NewTi
 
 async fn create(store: &Store, new: NewTicket) -> Ticket {
     match store.create_ticket(new).await.expect("create_ticket") {
-        CreateOutcome::Created(t) => t,
+        CreateOutcome::Created(t) => *t,
         CreateOutcome::Duplicate(id) => panic!("unexpected duplicate of {id}"),
     }
 }
@@ -496,8 +496,8 @@ pub async fn outbox_claims_leases_and_marks(store: Store) {
     assert!(sent.sent_at.is_some());
     let pending = store.pending_outbox_before(now).await.unwrap();
     assert_eq!(
-        pending.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
-        [other.id.clone()]
+        pending.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        [other.id.as_str()]
     );
     store.mark_skipped(&other.id, "cap").await.unwrap();
     assert!(

@@ -257,7 +257,7 @@ impl TicketStore for SqliteStore {
             insert_message_ids(&tx, &ticket.id, &new.message_ids)?;
             insert_outbox(&tx, &new.outbox)?;
             tx.commit().map_err(backend)?;
-            Ok(CreateOutcome::Created(ticket))
+            Ok(CreateOutcome::Created(Box::new(ticket)))
         })
         .await
     }

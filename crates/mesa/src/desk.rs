@@ -293,7 +293,7 @@ impl Desk {
             CreateOutcome::Created(ticket) => {
                 let plan = policy.plan(&ticket.facts(), ticket.received_at, ticket.severity)?;
                 Ok(Submitted {
-                    ticket,
+                    ticket: *ticket,
                     duplicate: false,
                     plan,
                 })

@@ -45,7 +45,7 @@ pub struct NewTicket {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
-    Created(Ticket),
+    Created(Box<Ticket>),
     /// A dedupe key matched this existing ticket; nothing was written.
     Duplicate(TicketId),
 }
