@@ -735,3 +735,76 @@ fn customers_import_verifies_senders_and_rejects_bad_rows() {
         false
     );
 }
+
+#[test]
+fn acks_per_address_are_capped_and_headers_stay_clean() {
+    let (_dir, data) = data_dir();
+    Server::start(&data).crash();
+    // A robot that keeps writing (each message different): tickets yes, acks only up to the
+    // cap of the rules (5 an hour).
+    for i in 0..7 {
+        let r = intake(
+            &data,
+            &format!("robot{i}"),
+            &format!(
+                "From: robot@fabrica.mx\nTo: zendesk@ingressio.com\nSubject: Alarma {i}\nMessage-ID: <alarm{i}@fabrica.mx>\n\nEl lector {i} no registra.\n"
+            ),
+            None,
+        );
+        assert_eq!(r["outcome"], "created");
+    }
+    // A subject whose encoded word hides CR LF and a Bcc header.
+    let sneaky = intake(
+        &data,
+        "sneaky",
+        "From: ana@bajio.com.mx\nTo: zendesk@ingressio.com\nSubject: =?utf-8?b?SG9sYQ0KQmNjOiB2aWN0aW1hQGV4YW1wbGUuY29t?=\nMessage-ID: <sneaky@bajio.com.mx>\n\nAlgunos lectores fallan.\n",
+        None,
+    );
+    assert_eq!(sneaky["outcome"], "created");
+    let sent = mesa_json(&["outbox", "deliver", "--data", data.to_str().unwrap()]);
+    assert_eq!(sent["sent"], 6, "{sent}");
+    let mails = outbox(&data);
+    assert_eq!(
+        mails.iter().filter(|m| m.to == "robot@fabrica.mx").count(),
+        5
+    );
+    let ack = mails.iter().find(|m| m.to == "ana@bajio.com.mx").unwrap();
+    let raw = std::fs::read_to_string(&ack.file).unwrap();
+    assert!(!raw.to_ascii_lowercase().contains("\nbcc:"), "{raw}");
+    assert!(
+        ack.subject.contains("Hola Bcc: victima@example.com"),
+        "folded into one line: {}",
+        ack.subject
+    );
+}
+
+#[test]
+fn the_queue_is_in_the_contracts_priority_order() {
+    let (_dir, data) = data_dir();
+    let server = Server::start(&data);
+    let mut ticket = |key: &str, description: &str| {
+        let mut body = api_ticket(&format!("{key}@norte.mx"), key);
+        body["support_type"] = json!("asistencia");
+        body["description"] = json!(description);
+        let (status, created) = server.post_json("/tickets", &body);
+        assert_eq!(status, 201, "{created}");
+        created["folio"].as_str().unwrap().to_string()
+    };
+    let doc = ticket("a", "Error de documentación en el manual del lector.");
+    let slow = ticket("b", "El sistema está lento pero la operación continúa.");
+    let down = ticket(
+        "c",
+        "El sistema está caído: no opera ningún equipo biométrico.",
+    );
+    let some = ticket("d", "Falla persistente con algunos lectores de la planta.");
+    let slow2 = ticket("e", "Lentitud al generar reportes, la operación continúa.");
+    let (status, queue) = server.staff("GET", "/queue", None);
+    assert_eq!(status, 200);
+    let order: Vec<String> = queue["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["ticket"]["folio"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(order, [down, some, slow, slow2, doc]);
+}
