@@ -782,7 +782,7 @@ fn acks_per_address_are_capped_and_headers_stay_clean() {
 fn the_queue_is_in_the_contracts_priority_order() {
     let (_dir, data) = data_dir();
     let server = Server::start(&data);
-    let mut ticket = |key: &str, description: &str| {
+    let ticket = |key: &str, description: &str| {
         let mut body = api_ticket(&format!("{key}@norte.mx"), key);
         body["support_type"] = json!("asistencia");
         body["description"] = json!(description);
