@@ -22,13 +22,24 @@ use sha2::{Digest, Sha256};
 /// What the router needs: the services and the staff credential.
 pub struct AppState {
     pub desk: Arc<Desk>,
-    /// Bearer token of the staff API.
-    pub staff_token: String,
+    /// Bearer token of the staff API; `None` when a gateway in front (API Gateway's JWT
+    /// authorizer) has already authenticated every `/staff` request.
+    pub staff_token: Option<String>,
     pages: minijinja::Environment<'static>,
 }
 
 impl AppState {
+    /// Staff authenticate with `Authorization: Bearer <staff_token>` (one machine).
     pub fn new(desk: Arc<Desk>, staff_token: String) -> Self {
+        Self::build(desk, Some(staff_token))
+    }
+
+    /// Staff are authenticated by the gateway in front (AWS: Cognito JWT authorizer).
+    pub fn behind_gateway(desk: Arc<Desk>) -> Self {
+        Self::build(desk, None)
+    }
+
+    fn build(desk: Arc<Desk>, staff_token: Option<String>) -> Self {
         let mut pages = minijinja::Environment::new();
         for (name, source) in [
             ("base.html", include_str!("../templates/base.html")),
@@ -441,13 +452,16 @@ async fn require_staff(
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let Some(expected) = state.staff_token.as_deref() else {
+        return next.run(request).await;
+    };
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if !token_matches(given.trim(), &state.staff_token) {
+    if !token_matches(given.trim(), expected) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],

@@ -5,47 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::address::Envelope;
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use mesa::outbox::OutgoingMail;
 use mesa::ports::{MailError, Mailer};
-
-/// Encodes a message as RFC 5322 bytes.
-pub fn encode(mail: &OutgoingMail) -> Result<Message, MailError> {
-    let from_addr = mail
-        .from_address
-        .parse()
-        .map_err(|e| MailError::Permanent(format!("from address {:?}: {e}", mail.from_address)))?;
-    let to_addr = mail
-        .to
-        .parse()
-        .map_err(|e| MailError::Permanent(format!("recipient {:?}: {e}", mail.to)))?;
-    let mut builder = Message::builder()
-        .message_id(Some(mail.message_id.clone()))
-        .from(Mailbox::new(Some(mail.from_name.clone()), from_addr))
-        .to(Mailbox::new(None, to_addr))
-        .subject(mail.subject.clone())
-        .date_now();
-    if let Some(irt) = &mail.in_reply_to {
-        builder = builder.in_reply_to(irt.clone());
-    }
-    if !mail.references.is_empty() {
-        builder = builder.references(mail.references.join(" "));
-    }
-    let mut message = builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(mail.text.clone())
-        .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))?;
-    if mail.auto_replied {
-        // RFC 3834: an automatic reply, so other robots do not answer it.
-        message.headers_mut().insert_raw(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-replied".to_string(),
-        ));
-    }
-    Ok(message)
-}
 
 /// Writes each message as one file of a maildir. The file is named after the outbox item,
 /// so sending the same item twice leaves one message.
@@ -80,11 +43,11 @@ impl MaildirMailer {
 
 #[async_trait]
 impl Mailer for MaildirMailer {
-    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
-        let bytes = encode(mail)?.formatted();
+    async fn send(&self, mail: &OutgoingMail) -> Result<Option<String>, MailError> {
+        let bytes = mail.to_mime()?;
         let name = format!("{}.mesa", mail.outbox_id);
         if self.already_delivered(&name) {
-            return Ok(());
+            return Ok(None);
         }
         let tmp = self.root.join("tmp").join(&name);
         let new = self.root.join("new").join(&name);
@@ -102,7 +65,8 @@ impl Mailer for MaildirMailer {
         })
         .await
         .map_err(|e| MailError::Temporary(e.to_string()))?
-        .map_err(io)
+        .map_err(io)?;
+        Ok(None)
     }
 }
 
@@ -135,10 +99,16 @@ impl SmtpMailer {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
-        let message = encode(mail)?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
+    async fn send(&self, mail: &OutgoingMail) -> Result<Option<String>, MailError> {
+        let bytes = mail.to_mime()?;
+        let parse = |a: &str| {
+            a.parse::<Address>()
+                .map_err(|e| MailError::Permanent(format!("address {a:?}: {e}")))
+        };
+        let envelope = Envelope::new(Some(parse(&mail.from_address)?), vec![parse(&mail.to)?])
+            .map_err(|e| MailError::Permanent(e.to_string()))?;
+        match self.transport.send_raw(&envelope, &bytes).await {
+            Ok(_) => Ok(None),
             Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
             Err(e) => Err(MailError::Temporary(e.to_string())),
         }
@@ -166,7 +136,7 @@ mod tests {
 
     #[test]
     fn encodes_threading_and_auto_submitted_headers() {
-        let text = String::from_utf8(encode(&sample()).unwrap().formatted()).unwrap();
+        let text = String::from_utf8(sample().to_mime().unwrap()).unwrap();
         assert!(
             text.contains("Message-ID: <ack.01jtest@mesa.local>"),
             "{text}"
@@ -203,6 +173,6 @@ mod tests {
     fn bad_recipient_is_permanent() {
         let mut m = sample();
         m.to = "not an address".into();
-        assert!(matches!(encode(&m), Err(MailError::Permanent(_))));
+        assert!(matches!(m.to_mime(), Err(MailError::Permanent(_))));
     }
 }

@@ -18,8 +18,9 @@ use crate::model::{
 use crate::outbox::{MailKind, OutboxItem, OutgoingMail, header_text};
 use crate::policy::{LiveRules, Policy, PolicyError, Quote, SlaPlan, Work};
 use crate::ports::{
-    BlobError, BlobStore, Clock, CreateOutcome, ListFilter, MailError, Mailer, NewTicket,
-    PageRequest, QuarantineRecord, StoreError, TicketChange, TicketStore,
+    BlobError, BlobStore, Clock, CreateOutcome, DomainEvent, EventBus, ListFilter, LogMetrics,
+    MailError, Mailer, Metrics, NewTicket, NoEvents, PageRequest, QuarantineRecord, StoreError,
+    TicketChange, TicketStore,
 };
 use crate::sla::{self, ClockState, MilestoneStatus};
 use crate::ticket::ClockSignal;
@@ -142,6 +143,17 @@ pub struct Desk {
     clock: Arc<dyn Clock>,
     config: DeskConfig,
     signer: Signer,
+    events: Arc<dyn EventBus>,
+    metrics: Arc<dyn Metrics>,
+}
+
+/// What the mail receiver already knows about an inbound message.
+#[derive(Debug, Clone, Default)]
+pub struct InboundMeta {
+    /// The receiver's own id of the message (SES message id): a redelivery is a duplicate.
+    pub receiver_id: Option<String>,
+    /// The receiver's verdict says this message must not be taken in (virus, spam, DMARC).
+    pub quarantine: Option<String>,
 }
 
 /// Data of a ticket about to be opened, from either channel.
@@ -177,7 +189,20 @@ impl Desk {
             clock,
             config,
             signer,
+            events: Arc::new(NoEvents),
+            metrics: Arc::new(LogMetrics),
         }
+    }
+
+    /// Publishes domain events (ticket created, SLA at risk, SLA breached) to `bus`.
+    pub fn with_events(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.events = bus;
+        self
+    }
+
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn policy(&self) -> Arc<Policy> {
@@ -443,6 +468,20 @@ impl Desk {
             .await?;
         if let CreateOutcome::Created(t) = &outcome {
             tracing::info!(folio = %t.folio, severity = %t.severity, channel = t.channel.as_str(), "ticket created");
+            let severity = t.severity.to_string();
+            self.metrics.count(
+                "TicketCreated",
+                1.0,
+                &[("Severity", &severity), ("Channel", t.channel.as_str())],
+            );
+            self.publish(vec![DomainEvent {
+                detail_type: "TicketCreated".into(),
+                detail: json!({
+                    "ticket_id": t.id, "folio": t.folio, "severity": t.severity,
+                    "channel": t.channel, "received_at": t.received_at, "verified": t.verified,
+                }),
+            }])
+            .await;
         }
         Ok(outcome)
     }
@@ -456,7 +495,27 @@ impl Desk {
         raw: &[u8],
         received_at: DateTime<Utc>,
     ) -> Result<EmailOutcome, DeskError> {
+        self.intake_email_with(raw, received_at, &InboundMeta::default())
+            .await
+    }
+
+    /// [`Desk::intake_email`] with what the mail receiver knows (its id, its verdicts).
+    pub async fn intake_email_with(
+        &self,
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+        meta: &InboundMeta,
+    ) -> Result<EmailOutcome, DeskError> {
         let policy = self.policy();
+        if let Some(id) = &meta.receiver_id {
+            if let Some(existing) = self
+                .store
+                .find_by_dedupe_key(&format!("receiver:{id}"))
+                .await?
+            {
+                return self.duplicate_outcome(&existing).await;
+            }
+        }
         let digest: String = Sha256::digest(raw)
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -469,17 +528,22 @@ impl Desk {
         );
         self.blobs.put(&raw_key, raw, "message/rfc822").await?;
         let own = vec![policy.settings().support_address.clone()];
-        let mail = match intake::parse_email(raw, &own) {
+        let parsed = match &meta.quarantine {
+            Some(verdict) => Err(verdict.clone()),
+            None => intake::parse_email(raw, &own).map_err(|e| e.to_string()),
+        };
+        let mail = match parsed {
             Ok(m) => m,
-            Err(e) => {
+            Err(reason) => {
                 let record = QuarantineRecord {
                     id: ulid::Ulid::new().to_string(),
                     received_at,
-                    reason: e.to_string(),
+                    reason,
                     raw_key,
                 };
                 self.store.quarantine(&record).await?;
                 tracing::warn!(reason = %record.reason, raw = %record.raw_key, "inbound mail quarantined");
+                self.metrics.count("MailQuarantined", 1.0, &[]);
                 return Ok(EmailOutcome {
                     outcome: EmailOutcomeKind::Quarantined,
                     folio: None,
@@ -540,8 +604,15 @@ impl Desk {
                 ticket.folio, mail.from_address
             ));
         }
-        self.open_from_mail(&policy, mail, received_at, digest, note)
-            .await
+        self.open_from_mail(
+            &policy,
+            mail,
+            received_at,
+            digest,
+            note,
+            meta.receiver_id.clone(),
+        )
+        .await
     }
 
     async fn duplicate_outcome(&self, id: &TicketId) -> Result<EmailOutcome, DeskError> {
@@ -560,6 +631,7 @@ impl Desk {
         received_at: DateTime<Utc>,
         digest: String,
         note: Option<String>,
+        receiver_id: Option<String>,
     ) -> Result<EmailOutcome, DeskError> {
         let registered = self.store.find_customer(&mail.from_address).await?;
         if registered.is_none() && !policy.settings().accept_unregistered_senders {
@@ -607,6 +679,9 @@ impl Desk {
         let mut dedupe_keys = vec![format!("raw:{digest}")];
         if let Some(mid) = &mail.message_id {
             dedupe_keys.push(format!("msgid:{mid}"));
+        }
+        if let Some(id) = receiver_id {
+            dedupe_keys.push(format!("receiver:{id}"));
         }
         let draft = Draft {
             channel: Channel::Email,
@@ -855,6 +930,18 @@ impl Desk {
         Err(DeskError::TooManyConflicts)
     }
 
+    /// Publishes events; a failure is logged and counted, never fails the caller (the
+    /// events are notifications: the ticket's own events are the record).
+    async fn publish(&self, events: Vec<DomainEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Err(e) = self.events.publish(&events).await {
+            tracing::error!(error = %e, count = events.len(), "domain events not published");
+            self.metrics.count("EventPublishErrors", 1.0, &[]);
+        }
+    }
+
     // ----------------------------------------------------------------- views
 
     /// A ticket with its clocks as of now, and its quote when it is billable.
@@ -978,41 +1065,43 @@ impl Desk {
         let mail = self
             .compose(&policy, &ticket, item)
             .map_err(|e| DeliverFailure::Retry(e.to_string()))?;
-        match self.mailer.send(&mail).await {
-            Ok(()) => {}
+        let provider_id = match self.mailer.send(&mail).await {
+            Ok(id) => id,
             Err(MailError::Temporary(e)) => return Err(DeliverFailure::Retry(e)),
             Err(MailError::Permanent(e)) => return Err(DeliverFailure::GiveUp(e)),
-        }
+        };
         let now = self.now();
         self.store
             .mark_sent(&item.id, now)
             .await
             .map_err(|e| DeliverFailure::Retry(e.to_string()))?;
-        if item.kind == MailKind::Ack {
+        let is_ack = item.kind == MailKind::Ack;
+        if is_ack || provider_id.is_some() {
             let message_id = item.message_id.clone();
             let recorded = self
                 .change(&ticket.id, |t| {
-                    if t.acknowledged_at.is_some() {
+                    let mut events = Vec::new();
+                    if is_ack && t.acknowledged_at.is_none() {
+                        let kind = EventKind::Acknowledged {
+                            message_id: message_id.clone(),
+                        };
+                        events.push(("system".to_string(), kind, now));
+                    }
+                    if events.is_empty() && provider_id.is_none() {
                         return Ok(None);
                     }
-                    Ok(Some((
-                        vec![(
-                            "system".to_string(),
-                            EventKind::Acknowledged {
-                                message_id: message_id.clone(),
-                            },
-                            now,
-                        )],
-                        Vec::new(),
-                        Vec::new(),
-                    )))
+                    // The transport's Message-ID threads replies back like ours does.
+                    let ids = provider_id.iter().cloned().collect();
+                    Ok(Some((events, Vec::new(), ids)))
                 })
                 .await;
             if let Err(e) = recorded {
                 // The mail went out; the ack clock will show it as late rather than lose it.
-                tracing::error!(folio = %ticket.folio, error = %e, "ack sent but not recorded on the ticket");
+                tracing::error!(folio = %ticket.folio, error = %e, "mail sent but not recorded on the ticket");
             }
         }
+        self.metrics
+            .count("MailSent", 1.0, &[("Kind", item.kind.as_str())]);
         tracing::info!(folio = %ticket.folio, kind = item.kind.as_str(), to = %item.to, "mail sent");
         Ok(())
     }
@@ -1132,9 +1221,35 @@ impl Desk {
             let mut warnings = 0;
             let mut breaches = 0;
             match self.sweep_ticket(&policy, &ticket.id, now, percent).await {
-                Ok((w, b)) => {
+                Ok((w, b, recorded)) => {
                     warnings += w;
                     breaches += b;
+                    let severity = ticket.severity.to_string();
+                    let mut out = Vec::new();
+                    for e in recorded {
+                        let (detail_type, milestone, due) = match &e.kind {
+                            EventKind::SlaWarning { milestone, due } => {
+                                ("SlaAtRisk", milestone, due)
+                            }
+                            EventKind::SlaBreached { milestone, due } => {
+                                ("SlaBreached", milestone, due)
+                            }
+                            _ => continue,
+                        };
+                        self.metrics.count(
+                            detail_type,
+                            1.0,
+                            &[("Severity", &severity), ("Milestone", milestone.as_str())],
+                        );
+                        out.push(DomainEvent {
+                            detail_type: detail_type.into(),
+                            detail: json!({
+                                "ticket_id": ticket.id, "folio": ticket.folio, "severity": ticket.severity,
+                                "milestone": milestone, "due": due, "at": e.at,
+                            }),
+                        });
+                    }
+                    self.publish(out).await;
                 }
                 Err(e) => {
                     tracing::error!(folio = %ticket.folio, error = %e, "sweep could not update ticket")
@@ -1153,6 +1268,7 @@ impl Desk {
             self.deliver_outbox().await?;
         }
         self.store.record_heartbeat("sweep", now).await?;
+        self.metrics.count("SweepHeartbeat", 1.0, &[]);
         Ok(report)
     }
 
@@ -1162,10 +1278,10 @@ impl Desk {
         id: &TicketId,
         now: DateTime<Utc>,
         share: f64,
-    ) -> Result<(usize, usize), DeskError> {
+    ) -> Result<(usize, usize, Vec<Event>), DeskError> {
         for _ in 0..MAX_RETRIES {
             let Some(current) = self.store.get(id).await? else {
-                return Ok((0, 0));
+                return Ok((0, 0, Vec::new()));
             };
             let events = self.store.events(id).await?;
             let statuses = clocks(policy, &current, &events, now)?;
@@ -1207,7 +1323,7 @@ impl Desk {
             all.extend(new_events.iter().cloned());
             ticket.next_due = next_due(policy, &ticket, &all)?;
             if new_events.is_empty() && ticket.next_due == current.next_due {
-                return Ok((0, 0));
+                return Ok((0, 0, Vec::new()));
             }
             for e in &new_events {
                 tracing::warn!(folio = %ticket.folio, event = e.kind.name(), "SLA");
@@ -1217,13 +1333,13 @@ impl Desk {
                 .apply_change(TicketChange {
                     expected_version: current.version,
                     ticket,
-                    events: new_events,
+                    events: new_events.clone(),
                     outbox: Vec::new(),
                     message_ids: Vec::new(),
                 })
                 .await
             {
-                Ok(()) => return Ok((w, b)),
+                Ok(()) => return Ok((w, b, new_events)),
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -153,6 +153,48 @@ pub struct OutgoingMail {
     pub auto_replied: bool,
 }
 
+impl OutgoingMail {
+    /// Encodes the message as RFC 5322 bytes (lettre's builder: UTF-8 subjects as encoded
+    /// words, bodies quoted-printable), with our threading and Auto-Submitted headers.
+    pub fn to_mime(&self) -> Result<Vec<u8>, crate::ports::MailError> {
+        use crate::ports::MailError;
+        use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+        use lettre::message::{Mailbox, Message};
+
+        let from_addr = self.from_address.parse().map_err(|e| {
+            MailError::Permanent(format!("from address {:?}: {e}", self.from_address))
+        })?;
+        let to_addr = self
+            .to
+            .parse()
+            .map_err(|e| MailError::Permanent(format!("recipient {:?}: {e}", self.to)))?;
+        let mut builder = Message::builder()
+            .message_id(Some(self.message_id.clone()))
+            .from(Mailbox::new(Some(self.from_name.clone()), from_addr))
+            .to(Mailbox::new(None, to_addr))
+            .subject(self.subject.clone())
+            .date_now();
+        if let Some(irt) = &self.in_reply_to {
+            builder = builder.in_reply_to(irt.clone());
+        }
+        if !self.references.is_empty() {
+            builder = builder.references(self.references.join(" "));
+        }
+        let mut message = builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(self.text.clone())
+            .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))?;
+        if self.auto_replied {
+            // RFC 3834: an automatic reply, so other robots do not answer it.
+            message.headers_mut().insert_raw(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-replied".to_string(),
+            ));
+        }
+        Ok(message.formatted())
+    }
+}
+
 /// A header value made safe: control characters (CR, LF, NUL, …) become spaces, runs of
 /// whitespace one space, `=?` is broken so no encoded word can be smuggled in, and the
 /// length is capped.

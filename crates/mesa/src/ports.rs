@@ -155,7 +155,50 @@ pub enum MailError {
 pub trait Mailer: Send + Sync {
     /// Sends one message. Sending the same `outbox_id` twice should deliver it once where
     /// the transport allows (the maildir does); callers still treat sends as at-least-once.
-    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
+    /// Gives the Message-ID the transport put on the message when it is not ours (SES
+    /// assigns its own), so that replies to it thread back.
+    async fn send(&self, mail: &OutgoingMail) -> Result<Option<String>, MailError>;
+}
+
+/// A domain event for other systems (EventBridge on AWS): `source` is `mesa`, and each
+/// `detail_type` has a fixed JSON `detail` (documented in the README).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("event bus failure: {0}")]
+pub struct BusError(pub String);
+
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError>;
+}
+
+/// Operational metrics (CloudWatch EMF on AWS, logs on one machine).
+pub trait Metrics: Send + Sync {
+    fn count(&self, name: &str, value: f64, dimensions: &[(&str, &str)]);
+}
+
+/// Events go nowhere: the one-machine default.
+pub struct NoEvents;
+
+#[async_trait]
+impl EventBus for NoEvents {
+    async fn publish(&self, _events: &[DomainEvent]) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+/// Metrics as log lines: the one-machine default.
+pub struct LogMetrics;
+
+impl Metrics for LogMetrics {
+    fn count(&self, name: &str, value: f64, dimensions: &[(&str, &str)]) {
+        tracing::debug!(metric = name, value, ?dimensions, "metric");
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,133 @@
+//! Configuration of the AWS functions, from the environment, typed and checked once at
+//! start: a missing or malformed variable stops the cold start with a message naming it.
+
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name}: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// `TABLE_NAME`: the single table.
+    pub table: String,
+    /// `BLOB_BUCKET`: attachments and the raw mail copies the desk keeps.
+    pub blob_bucket: String,
+    /// `INBOUND_BUCKET` / `INBOUND_PREFIX`: where the SES receipt rule stores raw mail.
+    pub inbound_bucket: String,
+    pub inbound_prefix: String,
+    /// `RULES_BUCKET` / `RULES_KEY`: the published rules bundle (optional: without it the
+    /// bundle built into the function is used).
+    pub rules_bucket: Option<String>,
+    pub rules_key: String,
+    /// `EVENT_BUS_NAME`.
+    pub event_bus: String,
+    /// `SES_CONFIGURATION_SET` (optional).
+    pub configuration_set: Option<String>,
+    /// `PUBLIC_URL`: base URL of the public pages, for links in e-mails.
+    pub public_url: String,
+    /// `MAIL_DOMAIN`: right-hand side of our Message-IDs.
+    pub mail_domain: String,
+    /// `MESA_SECRET`: key of signed links and form tokens (at least 32 characters).
+    pub secret: String,
+    /// `METRICS_NAMESPACE` (default `mesa`).
+    pub metrics_namespace: String,
+    /// `AWS_REGION`.
+    pub region: String,
+}
+
+impl AwsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    pub fn from_map(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            env.get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let req = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let secret = req("MESA_SECRET")?;
+        if secret.len() < 32 {
+            return Err(ConfigError::Invalid {
+                name: "MESA_SECRET",
+                problem: "must be at least 32 characters".into(),
+            });
+        }
+        let public_url = req("PUBLIC_URL")?;
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_URL",
+                problem: format!("{public_url:?} is not an http(s) URL"),
+            });
+        }
+        Ok(Self {
+            table: req("TABLE_NAME")?,
+            blob_bucket: req("BLOB_BUCKET")?,
+            inbound_bucket: get("INBOUND_BUCKET").unwrap_or_default(),
+            inbound_prefix: get("INBOUND_PREFIX").unwrap_or_default(),
+            rules_bucket: get("RULES_BUCKET"),
+            rules_key: get("RULES_KEY").unwrap_or_else(|| "rules/bundle.json".into()),
+            event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
+            configuration_set: get("SES_CONFIGURATION_SET"),
+            public_url,
+            mail_domain: get("MAIL_DOMAIN").unwrap_or_else(|| "mesa.local".into()),
+            secret,
+            metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "mesa".into()),
+            region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> HashMap<String, String> {
+        [
+            ("TABLE_NAME", "mesa"),
+            ("BLOB_BUCKET", "blobs"),
+            ("PUBLIC_URL", "https://soporte.example.com"),
+            ("MESA_SECRET", "0123456789abcdef0123456789abcdef"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn reads_and_checks() {
+        let c = AwsConfig::from_map(&base()).unwrap();
+        assert_eq!(c.table, "mesa");
+        assert_eq!(c.rules_key, "rules/bundle.json");
+        let mut e = base();
+        e.remove("TABLE_NAME");
+        assert_eq!(
+            AwsConfig::from_map(&e),
+            Err(ConfigError::Missing("TABLE_NAME"))
+        );
+        let mut e = base();
+        e.insert("MESA_SECRET".into(), "short".into());
+        assert!(matches!(
+            AwsConfig::from_map(&e),
+            Err(ConfigError::Invalid {
+                name: "MESA_SECRET",
+                ..
+            })
+        ));
+        let mut e = base();
+        e.insert("PUBLIC_URL".into(), "soporte".into());
+        assert!(matches!(
+            AwsConfig::from_map(&e),
+            Err(ConfigError::Invalid {
+                name: "PUBLIC_URL",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,169 @@
+//! S3: blobs (raw mail, attachments) and the live rules bundle.
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use mesa::policy::{Bundle, LiveRules, RulesVersion};
+use mesa::ports::{BlobError, BlobStore};
+
+pub struct S3Blobs {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Blobs {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// Reads an object; `Ok(None)` when there is no such key (yet).
+    pub async fn get_object(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
+        match client.get_object().bucket(bucket).key(key).send().await {
+            Ok(out) => {
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| BlobError(format!("s3://{bucket}/{key}: {e}")))?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => Ok(None),
+            Err(e) => Err(BlobError(format!(
+                "s3://{bucket}/{key}: {}",
+                DisplayErrorContext(e)
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Blobs {
+    async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                BlobError(format!(
+                    "s3://{}/{key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        Self::get_object(&self.client, &self.bucket, key).await
+    }
+}
+
+/// The rules bundle as one S3 object (a JSON map of path → UTF-8 text), so that a
+/// half-published bundle cannot exist: the object is replaced whole or not at all.
+pub mod bundle_object {
+    use std::collections::BTreeMap;
+
+    use mesa::policy::{Bundle, BundleError};
+
+    pub fn encode(bundle: &Bundle) -> Result<Vec<u8>, String> {
+        let mut map = BTreeMap::new();
+        for (path, bytes) in bundle.files() {
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| format!("{path} is not UTF-8 text"))?;
+            map.insert(path.to_string(), text.to_string());
+        }
+        serde_json::to_vec(&map).map_err(|e| e.to_string())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Bundle, String> {
+        let map: BTreeMap<String, String> =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a rules bundle object: {e}"))?;
+        Bundle::from_files(map.into_iter().map(|(k, v)| (k, v.into_bytes())))
+            .map_err(|e: BundleError| e.to_string())
+    }
+}
+
+/// Keeps a process's rules in step with the bundle object: re-reads it only when its ETag
+/// changed, at most once a minute, and keeps the last known good rules when a new bundle
+/// fails to load or to pass its vectors.
+pub struct S3RulesSource {
+    client: Client,
+    bucket: String,
+    key: String,
+    etag: tokio::sync::Mutex<Option<String>>,
+    checked: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl S3RulesSource {
+    pub fn new(client: Client, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            key: key.into(),
+            etag: tokio::sync::Mutex::new(None),
+            checked: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Refreshes `live` if the object changed; gives the version now in force. Errors are
+    /// reported and leave the running rules in place.
+    pub async fn refresh(&self, live: &LiveRules) -> Result<RulesVersion, String> {
+        {
+            let mut checked = self.checked.lock().await;
+            if checked.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(60)) {
+                return Ok(live.current().version().clone());
+            }
+            *checked = Some(std::time::Instant::now());
+        }
+        self.refresh_now(live).await
+    }
+
+    pub async fn refresh_now(&self, live: &LiveRules) -> Result<RulesVersion, String> {
+        let mut etag = self.etag.lock().await;
+        let mut req = self.client.get_object().bucket(&self.bucket).key(&self.key);
+        if let Some(e) = etag.as_ref() {
+            req = req.if_none_match(e);
+        }
+        let out = match req.send().await {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 304 => {
+                return Ok(live.current().version().clone());
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => {
+                // Nothing published yet: the bundle built into the function stays.
+                return Ok(live.current().version().clone());
+            }
+            Err(e) => {
+                return Err(format!(
+                    "s3://{}/{}: {}",
+                    self.bucket,
+                    self.key,
+                    DisplayErrorContext(e)
+                ));
+            }
+        };
+        let new_etag = out.e_tag().map(str::to_string);
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| format!("reading the rules object: {e}"))?
+            .into_bytes();
+        let bundle: Bundle = bundle_object::decode(&bytes)?;
+        let version = live.try_replace(bundle).map_err(|e| e.to_string())?;
+        *etag = new_etag;
+        Ok(version)
+    }
+}

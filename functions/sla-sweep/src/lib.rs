@@ -1,0 +1,20 @@
+//! EventBridge schedule (every minute) → one pass of the SLA sweep: warnings and breaches
+//! recorded once each and published as `SlaAtRisk` / `SlaBreached` events with EMF metrics,
+//! unsent mail re-driven, a heartbeat metric every run.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Error, LambdaEvent};
+use mesa_aws::Wiring;
+use serde_json::Value;
+
+pub async fn handle(
+    w: &Wiring,
+    event: LambdaEvent<EventBridgeEvent<Value>>,
+) -> Result<Value, Error> {
+    w.refresh_rules().await;
+    // The schedule's own time, so a delayed invocation sweeps as of when it was due.
+    let now = event.payload.time.unwrap_or_else(|| w.desk.now());
+    let report = w.desk.sweep(now).await?;
+    tracing::info!(?report, "sweep");
+    Ok(serde_json::to_value(report)?)
+}
