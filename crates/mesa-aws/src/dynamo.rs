@@ -417,7 +417,10 @@ impl TicketStore for DynamoStore {
                             return Ok(CreateOutcome::Duplicate(existing));
                         }
                     }
+                    // The counter moved (0), or another writer took this folio first (its
+                    // FOLIO item exists): read the counter again and retry.
                     let retryable = failed(0)
+                        || failed(dedupe_end)
                         || reasons
                             .iter()
                             .any(|c| c == "TransactionConflict" || c == "ThrottlingError");

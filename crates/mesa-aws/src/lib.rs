@@ -100,6 +100,16 @@ impl Wiring {
     }
 
     pub async fn new(config: AwsConfig, clients: Clients) -> Result<Self, WiringError> {
+        let metrics = Arc::new(EmfMetrics::new(config.metrics_namespace.clone()));
+        Self::with_metrics(config, clients, metrics).await
+    }
+
+    /// [`Wiring::new`] with another metrics sink (EMF on stdout is the default).
+    pub async fn with_metrics(
+        config: AwsConfig,
+        clients: Clients,
+        metrics: Arc<dyn mesa::ports::Metrics>,
+    ) -> Result<Self, WiringError> {
         let live = Arc::new(LiveRules::new(built_in_rules()?));
         let rules = config.rules_bucket.as_ref().map(|bucket| {
             Arc::new(S3RulesSource::new(
@@ -135,7 +145,7 @@ impl Wiring {
             clients.events.clone(),
             config.event_bus.clone(),
         )))
-        .with_metrics(Arc::new(EmfMetrics::new(config.metrics_namespace.clone())));
+        .with_metrics(metrics);
         Ok(Self {
             config,
             clients,

@@ -1,0 +1,526 @@
+//! The AWS adapters and the Lambda handlers against a local AWS emulator, over HTTP with the
+//! real SDK: DynamoDB (the store conformance suite), S3, SES v2, EventBridge, SQS.
+
+mod emulator;
+
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::ses::SimpleEmailEvent;
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use emulator::*;
+use lambda_runtime::{Context, LambdaEvent};
+use mesa::ports::{Metrics, TicketStore};
+use mesa_aws::{DynamoStore, Wiring};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// A metric's dimensions, as (name, value) pairs.
+type Dimensions = Vec<(String, String)>;
+
+/// Metrics recorded in memory, to see what the functions emit.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(String, Dimensions)>>);
+
+impl Metrics for Recorder {
+    fn count(&self, name: &str, _value: f64, dimensions: &[(&str, &str)]) {
+        let dims = dimensions
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.0.lock().unwrap().push((name.to_string(), dims));
+    }
+}
+
+impl Recorder {
+    fn named(&self, name: &str) -> Vec<Dimensions> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
+}
+
+struct Env {
+    clients: mesa_aws::Clients,
+    wiring: Wiring,
+    inbound: String,
+    metrics: Arc<Recorder>,
+}
+
+async fn env() -> Env {
+    let clients = clients().await;
+    let table = unique("mesa");
+    create_table(&clients, &table).await;
+    let blobs = unique("mesa-blobs");
+    let inbound = unique("mesa-inbound");
+    for bucket in [&blobs, &inbound] {
+        clients
+            .s3
+            .create_bucket()
+            .bucket(bucket.as_str())
+            .send()
+            .await
+            .expect("create_bucket");
+    }
+    let _ = clients
+        .ses
+        .create_email_identity()
+        .email_identity("ingressio.com")
+        .send()
+        .await;
+    let metrics = Arc::new(Recorder::default());
+    let wiring = Wiring::with_metrics(
+        config(&table, &blobs, &inbound),
+        clients.clone(),
+        metrics.clone(),
+    )
+    .await
+    .expect("wiring");
+    Env {
+        clients,
+        wiring,
+        inbound,
+        metrics,
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let path = mesa_tests::workspace().join("tests/fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn ses_event(ses_id: &str, virus: &str) -> SimpleEmailEvent {
+    let mut v = fixture("ses-receipt.json");
+    v["Records"][0]["ses"]["mail"]["messageId"] = json!(ses_id);
+    v["Records"][0]["ses"]["receipt"]["virusVerdict"]["status"] = json!(virus);
+    serde_json::from_value(v).unwrap()
+}
+
+fn stream_event(outbox_ids: &[String]) -> StreamEvent {
+    let template = fixture("dynamodb-stream.json")["Records"][0].clone();
+    let records: Vec<Value> = outbox_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut r = template.clone();
+            r["eventID"] = json!(format!("event-{i}"));
+            r["dynamodb"]["Keys"]["pk"]["S"] = json!(format!("OUTBOX#{id}"));
+            r["dynamodb"]["NewImage"]["pk"]["S"] = json!(format!("OUTBOX#{id}"));
+            r
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn schedule(at: &str) -> EventBridgeEvent<Value> {
+    let mut v = fixture("eventbridge-schedule.json");
+    v["time"] = json!(at);
+    serde_json::from_value(v).unwrap()
+}
+
+fn lambda<T>(payload: T) -> LambdaEvent<T> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+async fn put_raw(env: &Env, ses_id: &str, raw: &str) {
+    env.clients
+        .s3
+        .put_object()
+        .bucket(&env.inbound)
+        .key(format!("inbound/{ses_id}"))
+        .body(ByteStream::from(raw.replace('\n', "\r\n").into_bytes()))
+        .send()
+        .await
+        .expect("put_object");
+}
+
+async fn pending_outbox(env: &Env) -> Vec<String> {
+    env.wiring
+        .store
+        .pending_outbox_before(Utc::now() + chrono::Duration::days(3650))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect()
+}
+
+fn customer_mail(from: &str, message_id: &str, extra: &str, body: &str) -> String {
+    format!(
+        "From: Luis Gómez <{from}>\nTo: zendesk@ingressio.com\nSubject: Lectores sin registrar\nMessage-ID: {message_id}\n{extra}\n{body}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_passes_the_store_conformance_suite() {
+    let clients = clients().await;
+    mesa_conformance::run_all(|| {
+        let c = clients.clone();
+        async move {
+            let table = unique("conformance");
+            create_table(&c, &table).await;
+            Arc::new(DynamoStore::new(c.dynamodb.clone(), table)) as mesa_conformance::Store
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ses_event_becomes_a_ticket_and_one_ack_however_often_it_is_delivered() {
+    let env = env().await;
+    let customer = format!("{}@norte.mx", unique("luis"));
+    let ses_id = unique("ses");
+    put_raw(
+        &env,
+        &ses_id,
+        &customer_mail(
+            &customer,
+            &format!("<{ses_id}@norte.mx>"),
+            "",
+            "Algunos lectores no registran.",
+        ),
+    )
+    .await;
+
+    let out = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "PASS")))
+        .await
+        .unwrap();
+    assert_eq!(out["outcomes"][0]["outcome"], "created", "{out}");
+    let folio = out["outcomes"][0]["folio"].as_str().unwrap().to_string();
+    // Delivered again by SES: the same ticket.
+    let again = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "PASS")))
+        .await
+        .unwrap();
+    assert_eq!(again["outcomes"][0]["outcome"], "duplicate", "{again}");
+    assert_eq!(again["outcomes"][0]["folio"], folio.as_str());
+
+    let pending = pending_outbox(&env).await;
+    assert_eq!(pending.len(), 1);
+    let response = outbox::handle(&env.wiring, lambda(stream_event(&pending)))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    // A retried batch sends nothing twice.
+    outbox::handle(&env.wiring, lambda(stream_event(&pending)))
+        .await
+        .unwrap();
+    let sent = sent_to(&customer);
+    assert_eq!(sent.len(), 1, "one ack");
+    let raw = &sent[0].1;
+    assert!(raw.contains(&format!("[{folio}]")), "{raw}");
+    assert!(raw.contains("Auto-Submitted: auto-replied"), "{raw}");
+    assert!(
+        raw.contains(&format!("In-Reply-To: <{ses_id}@norte.mx>")),
+        "{raw}"
+    );
+    let ticket = env
+        .wiring
+        .store
+        .get_by_folio(&mesa::model::Folio::parse(&folio).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ticket.acknowledged_at.is_some());
+    // SES's own Message-ID of the ack now threads to the ticket.
+    let ses_mid = format!("<{}@email.amazonses.com>", sent[0].0);
+    assert_eq!(
+        env.wiring.store.find_by_message_id(&ses_mid).await.unwrap(),
+        Some(ticket.id.clone())
+    );
+    assert_eq!(env.metrics.named("TicketCreated").len(), 1);
+    assert!(!env.metrics.named("MailSent").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virus_flagged_message_is_quarantined_without_an_ack() {
+    let env = env().await;
+    let customer = format!("{}@norte.mx", unique("luis"));
+    let ses_id = unique("ses");
+    put_raw(
+        &env,
+        &ses_id,
+        &customer_mail(
+            &customer,
+            &format!("<{ses_id}@norte.mx>"),
+            "",
+            "Adjunto factura.exe",
+        ),
+    )
+    .await;
+    let out = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "FAIL")))
+        .await
+        .unwrap();
+    assert_eq!(out["outcomes"][0]["outcome"], "quarantined", "{out}");
+    assert!(
+        out["outcomes"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("virus")
+    );
+    let quarantined = env.wiring.store.list_quarantine().await.unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert!(pending_outbox(&env).await.is_empty());
+    assert!(sent_to(&customer).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_raw_object_is_a_retryable_error() {
+    let env = env().await;
+    let err = intake_email::handle(&env.wiring, lambda(ses_event(&unique("not-there"), "PASS")))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("retryable") && err.to_string().contains("not there yet"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_finds_an_overdue_ticket_publishes_one_breach_and_emits_the_metric() {
+    let env = env().await;
+    // A queue subscribed to this test's breach events on the default bus.
+    let queue = env.clients_sqs().await;
+    let customer = format!("{}@norte.mx", unique("luis"));
+    let ses_id = unique("ses");
+    put_raw(
+        &env,
+        &ses_id,
+        &customer_mail(
+            &customer,
+            &format!("<{ses_id}@norte.mx>"),
+            "",
+            "El sistema está caído, no opera ningún equipo.",
+        ),
+    )
+    .await;
+    let received: DateTime<Utc> = "2026-11-02T16:00:00Z".parse().unwrap();
+    let mut event = ses_event(&ses_id, "PASS");
+    event.records[0].ses.mail.timestamp = received;
+    let out = intake_email::handle(&env.wiring, lambda(event))
+        .await
+        .unwrap();
+    let folio = out["outcomes"][0]["folio"].as_str().unwrap().to_string();
+    let rule = unique("breaches");
+    env.clients
+        .events
+        .put_rule()
+        .name(&rule)
+        .event_pattern(json!({"source": ["mesa"], "detail-type": ["SlaBreached"], "detail": {"folio": [folio]}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    env.clients
+        .events
+        .put_targets()
+        .rule(&rule)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("q")
+                .arn(&queue.1)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // Severity 1 received Monday 10:00 Mexico City: the response is due at 16:00.
+    let first = sla_sweep::handle(&env.wiring, lambda(schedule("2026-11-02T22:30:00Z")))
+        .await
+        .unwrap();
+    assert!(first["breaches"].as_u64().unwrap() >= 1, "{first}");
+    let second = sla_sweep::handle(&env.wiring, lambda(schedule("2026-11-02T22:31:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(second["breaches"], 0, "{second}");
+    let messages = env.receive_all(&queue.0).await;
+    let response_breaches: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["detail"]["milestone"] == "response")
+        .collect();
+    assert_eq!(response_breaches.len(), 1, "{messages:?}");
+    assert_eq!(
+        response_breaches[0]["detail"]["due"],
+        "2026-11-02T22:00:00Z"
+    );
+    let metric = env.metrics.named("SlaBreached");
+    assert!(
+        metric
+            .iter()
+            .any(|d| d.contains(&("Milestone".to_string(), "response".to_string()))),
+        "{metric:?}"
+    );
+    assert_eq!(env.metrics.named("SweepHeartbeat").len(), 2);
+}
+
+impl Env {
+    /// A fresh SQS queue: (url, arn).
+    async fn clients_sqs(&self) -> (String, String) {
+        let sqs = aws_sdk_sqs::Client::new(
+            &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        );
+        let url = sqs
+            .create_queue()
+            .queue_name(unique("breaches"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let arn =
+            attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+        (url, arn)
+    }
+
+    async fn receive_all(&self, url: &str) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(
+            &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        );
+        let mut out = Vec::new();
+        loop {
+            let r = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let batch = r.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return out;
+            }
+            for m in batch {
+                out.push(serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or(Value::Null));
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_reply_through_the_http_api_router_threads_back_when_the_customer_answers() {
+    let env = env().await;
+    let customer = format!("{}@norte.mx", unique("luis"));
+    let ses_id = unique("ses");
+    put_raw(
+        &env,
+        &ses_id,
+        &customer_mail(
+            &customer,
+            &format!("<{ses_id}@norte.mx>"),
+            "",
+            "Algunos lectores no registran.",
+        ),
+    )
+    .await;
+    let out = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "PASS")))
+        .await
+        .unwrap();
+    let folio = out["outcomes"][0]["folio"].as_str().unwrap().to_string();
+
+    // The same Router the http-api function serves, behind the gateway's authorizer.
+    let router = mesa_http::router(Arc::new(mesa_http::AppState::behind_gateway(
+        env.wiring.desk.clone(),
+    )));
+    let request = axum::http::Request::post(format!("/staff/tickets/{folio}/actions"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"action": "reply", "message": "¿Qué lectores fallan?"}).to_string(),
+        ))
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let pending = pending_outbox(&env).await;
+    outbox::handle(&env.wiring, lambda(stream_event(&pending)))
+        .await
+        .unwrap();
+    let sent = sent_to(&customer);
+    let (reply_id, reply_raw) = sent
+        .iter()
+        .find(|(_, raw)| {
+            raw.contains("¿Qué lectores fallan?")
+                || raw.contains("Re: [") && !raw.contains("Auto-Submitted")
+        })
+        .expect("the reply went out")
+        .clone();
+    assert!(reply_raw.contains(&format!("[{folio}]")));
+
+    // The customer answers the reply as SES delivered it (SES's Message-ID), with no folio.
+    let answer_id = unique("ses");
+    let extra = format!("In-Reply-To: <{reply_id}@email.amazonses.com>");
+    let answer = format!(
+        "From: Luis Gómez <{customer}>\nTo: zendesk@ingressio.com\nSubject: Re: su mensaje\nMessage-ID: <{answer_id}@norte.mx>\n{extra}\n\nLos lectores 3 y 4.\n"
+    );
+    put_raw(&env, &answer_id, &answer).await;
+    let out = intake_email::handle(&env.wiring, lambda(ses_event(&answer_id, "PASS")))
+        .await
+        .unwrap();
+    assert_eq!(out["outcomes"][0]["outcome"], "appended", "{out}");
+    assert_eq!(out["outcomes"][0]["folio"], folio.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweep_reads_grow_with_the_tickets_due_not_the_tickets_open() {
+    let clients = clients().await;
+    let table = unique("sweepcost");
+    create_table(&clients, &table).await;
+    let store = Arc::new(DynamoStore::new(clients.dynamodb.clone(), table));
+    let now: DateTime<Utc> = "2026-11-10T16:00:00Z".parse().unwrap();
+    // 2,000 open tickets; 10 of them have a clock due before `now`.
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..250 {
+                    let mut t = mesa_conformance::sample_ticket(now, "a@b.mx");
+                    let due_soon = w == 0 && i < 10;
+                    t.next_due = Some(if due_soon {
+                        now - chrono::Duration::minutes(5)
+                    } else {
+                        now + chrono::Duration::days(3)
+                    });
+                    let new = mesa::ports::NewTicket {
+                        events: Vec::new(),
+                        ticket: t,
+                        outbox: Vec::new(),
+                        dedupe_keys: Vec::new(),
+                        message_ids: Vec::new(),
+                        folio_prefix: "COST".into(),
+                        folio_year: 2000 + w,
+                    };
+                    store.create_ticket(new).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let before = store.due_items_read();
+    let due = store.due_before(now, 1000).await.unwrap();
+    let read = store.due_items_read() - before;
+    println!(
+        "sweep index read {read} items for {} due of 2000 open tickets",
+        due.len()
+    );
+    assert_eq!(due.len(), 10);
+    assert_eq!(read, 10, "items read by the sweep's query");
+}
