@@ -19,6 +19,60 @@ struct Emulator {
     _child: Child,
 }
 
+/// The DynamoDB emulator (dynoxide, on SQLite), installed by `tests/run` into `.venv/cargo`.
+/// moto's DynamoDB copies the whole table on every transaction and is not thread-safe
+/// under concurrent transactions; dynoxide is fast and keeps transactions atomic.
+fn dynoxide() -> PathBuf {
+    let bin = mesa_tests::workspace().join(".venv/cargo/bin/dynoxide");
+    if bin.exists() {
+        return bin;
+    }
+    panic!(
+        "the DynamoDB emulator is not installed: run tests/run once (it installs dynoxide-rs into .venv/cargo)"
+    );
+}
+
+fn start(program: PathBuf, args: &[&str], port: u16, name: &str) -> Child {
+    let log = std::fs::File::create(std::env::temp_dir().join(format!("mesa-{name}-{port}.log")))
+        .expect("emulator log file");
+    let child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// The endpoint of the DynamoDB emulator, starting it on first use.
+pub fn dynamodb_endpoint() -> String {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR
+        .get_or_init(|| {
+            let port = mesa_tests::free_port();
+            let child = start(
+                dynoxide(),
+                &["--host", "127.0.0.1", "--port", &port.to_string()],
+                port,
+                "dynoxide",
+            );
+            Emulator {
+                endpoint: format!("http://127.0.0.1:{port}"),
+                _child: child,
+            }
+        })
+        .endpoint
+        .clone()
+}
+
 fn moto_server() -> PathBuf {
     let venv = mesa_tests::workspace().join(".venv/bin/moto_server");
     if venv.exists() {
@@ -29,38 +83,20 @@ fn moto_server() -> PathBuf {
     );
 }
 
-/// The endpoint of the emulator, starting it on first use.
+/// The endpoint of moto (S3, SES, EventBridge, SQS), starting it on first use.
 pub fn endpoint() -> String {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR
         .get_or_init(|| {
-            if let Ok(url) = std::env::var("MESA_TEST_AWS_ENDPOINT") {
-                return Emulator {
-                    endpoint: url,
-                    _child: Command::new("true").spawn().expect("true runs"),
-                };
-            }
             let port = mesa_tests::free_port();
-            let log =
-                std::fs::File::create(std::env::temp_dir().join(format!("mesa-moto-{port}.log")))
-                    .expect("moto log file");
-            let child = Command::new(moto_server())
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("moto_server starts");
-            let endpoint = format!("http://127.0.0.1:{port}");
-            let started = Instant::now();
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "moto_server did not start"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            let child = start(
+                moto_server(),
+                &["-H", "127.0.0.1", "-p", &port.to_string()],
+                port,
+                "moto",
+            );
             Emulator {
-                endpoint,
+                endpoint: format!("http://127.0.0.1:{port}"),
                 _child: child,
             }
         })
@@ -71,17 +107,15 @@ pub fn endpoint() -> String {
 /// SDK clients pointed at the emulator with dummy credentials, as the functions build them.
 pub async fn clients() -> Clients {
     let endpoint = endpoint();
+    let dynamodb = dynamodb_endpoint();
     // The same variables a person sets to point the functions at the emulator.
     // SAFETY: set before any client reads them, to the same values in every test.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+        std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", &dynamodb);
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
         std::env::set_var("AWS_REGION", "us-east-1");
-        // moto's server answers 500 now and then under concurrent transactions (its
-        // backend is not thread-safe); the SDK's standard retries with more attempts
-        // ride over that, as they would over DynamoDB's own transient errors.
-        std::env::set_var("AWS_MAX_ATTEMPTS", "10");
     }
     Clients::from_env().await
 }
