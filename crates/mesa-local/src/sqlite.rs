@@ -77,6 +77,23 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Reads an outbox item, changes it, writes it back.
+    async fn modify_outbox<F>(&self, id: &str, change: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut OutboxItem) + Send + 'static,
+    {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let mut item =
+                read_outbox(conn, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+            change(&mut item);
+            update_outbox(conn, &item)
+        })
+        .await
+    }
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let done: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -481,26 +498,19 @@ impl TicketStore for SqliteStore {
     }
 
     async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let id = id.to_string();
-        self.with(move |conn| {
-            let mut item =
-                read_outbox(conn, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        self.modify_outbox(id, move |item| {
             item.status = OutboxStatus::Sent;
             item.sent_at = Some(at);
             item.last_error = None;
-            update_outbox(conn, &item)
         })
         .await
     }
 
     async fn mark_skipped(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        let (id, reason) = (id.to_string(), reason.to_string());
-        self.with(move |conn| {
-            let mut item =
-                read_outbox(conn, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        let reason = reason.to_string();
+        self.modify_outbox(id, move |item| {
             item.status = OutboxStatus::Skipped;
             item.last_error = Some(reason);
-            update_outbox(conn, &item)
         })
         .await
     }
@@ -511,14 +521,11 @@ impl TicketStore for SqliteStore {
         error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (id, error) = (id.to_string(), error.to_string());
-        self.with(move |conn| {
-            let mut item =
-                read_outbox(conn, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        let error = error.to_string();
+        self.modify_outbox(id, move |item| {
             item.status = OutboxStatus::Pending;
             item.not_before = retry_at;
             item.last_error = Some(error);
-            update_outbox(conn, &item)
         })
         .await
     }
