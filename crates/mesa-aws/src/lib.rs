@@ -56,32 +56,18 @@ pub struct Wiring {
     pub rules: Option<Arc<S3RulesSource>>,
 }
 
-/// The bundle built into the function from the repository's rules/.
+/// The rules built into the function (the repository's rules/ at build time).
 pub fn built_in_rules() -> Result<Policy, PolicyError> {
-    let files = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../rules");
-    let mut out = Vec::new();
-    collect(&files, &mut out);
-    Policy::activate(Bundle::from_files(out)?)
+    Policy::activate(Bundle::built_in())
 }
 
-fn collect(dir: &include_dir::Dir<'static>, out: &mut Vec<(String, Vec<u8>)>) {
-    for entry in dir.entries() {
-        match entry {
-            include_dir::DirEntry::Dir(d) => collect(d, out),
-            include_dir::DirEntry::File(f) => {
-                let hidden = f
-                    .path()
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-                if !hidden {
-                    out.push((
-                        f.path().to_string_lossy().replace('\\', "/"),
-                        f.contents().to_vec(),
-                    ));
-                }
-            }
-        }
-    }
+/// JSON logs for CloudWatch (level from `RUST_LOG`), set up once in each function's main.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
 }
 
 #[derive(Debug, thiserror::Error)]

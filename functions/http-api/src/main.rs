@@ -7,11 +7,7 @@ use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    mesa_aws::init_tracing();
     let wiring = mesa_aws::Wiring::from_env().await?;
     let state = Arc::new(mesa_http::AppState::behind_gateway(wiring.desk.clone()));
     lambda_http::run(mesa_http::router(state)).await

@@ -2,11 +2,7 @@ use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    mesa_aws::init_tracing();
     let wiring = mesa_aws::Wiring::from_env().await?;
     let wiring = &wiring;
     lambda_runtime::run(service_fn(move |event| intake_email::handle(wiring, event))).await

@@ -73,6 +73,30 @@ impl Bundle {
         Self::from_files(files)
     }
 
+    /// The bundle compiled into the binary from the repository's `rules/`: the contract a
+    /// process runs when no other bundle is given, and the fallback on AWS.
+    pub fn built_in() -> Self {
+        static RULES: include_dir::Dir<'static> =
+            include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../rules");
+        fn collect(dir: &include_dir::Dir<'static>, out: &mut BTreeMap<String, Vec<u8>>) {
+            for entry in dir.entries() {
+                match entry {
+                    include_dir::DirEntry::Dir(d) => collect(d, out),
+                    include_dir::DirEntry::File(f) => {
+                        let path = f.path().to_string_lossy().replace('\\', "/");
+                        let hidden = path.rsplit('/').next().is_some_and(|n| n.starts_with('.'));
+                        if !hidden {
+                            out.insert(path, f.contents().to_vec());
+                        }
+                    }
+                }
+            }
+        }
+        let mut files = BTreeMap::new();
+        collect(&RULES, &mut files);
+        Self { files }
+    }
+
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)
     }
