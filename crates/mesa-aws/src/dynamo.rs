@@ -291,29 +291,23 @@ impl DynamoStore {
         }
     }
 
-    async fn write_outbox(
-        &self,
-        item: &OutboxItem,
-        expect_status: Option<OutboxStatus>,
-    ) -> Result<bool, StoreError> {
-        let mut req = self
-            .client
+    /// Writes an outbox item back whole (after a mark).
+    async fn write_outbox(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(outbox_item(item)?));
-        if let Some(status) = expect_status {
-            req = req
-                .condition_expression("#s = :s AND not_before = :nb")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":s", s(status.as_str()));
-        }
-        match req.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(backend_msg("PutItem", DisplayErrorContext(e))),
-        }
+            .set_item(Some(outbox_item(item)?))
+            .send()
+            .await
+            .map_err(sdk("PutItem"))?;
+        Ok(())
+    }
+
+    /// The outbox item `id`, or `NotFound`.
+    async fn existing_outbox(&self, id: &str) -> Result<OutboxItem, StoreError> {
+        self.read_outbox(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
     async fn read_outbox(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
@@ -660,21 +654,15 @@ impl TicketStore for DynamoStore {
     }
 
     async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut item = self
-            .read_outbox(id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let mut item = self.existing_outbox(id).await?;
         item.status = OutboxStatus::Sent;
         item.sent_at = Some(at);
         item.last_error = None;
-        self.write_outbox(&item, None).await.map(|_| ())
+        self.write_outbox(&item).await
     }
 
     async fn mark_skipped(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        let mut item = self
-            .read_outbox(id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let mut item = self.existing_outbox(id).await?;
         item.status = OutboxStatus::Skipped;
         item.last_error = Some(reason.to_string());
         let mut items = vec![self.put(outbox_item(&item)?, None)?];
@@ -698,14 +686,11 @@ impl TicketStore for DynamoStore {
         error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut item = self
-            .read_outbox(id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let mut item = self.existing_outbox(id).await?;
         item.status = OutboxStatus::Pending;
         item.not_before = retry_at;
         item.last_error = Some(error.to_string());
-        self.write_outbox(&item, None).await.map(|_| ())
+        self.write_outbox(&item).await
     }
 
     async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
