@@ -18,8 +18,8 @@ pub fn rules_dir() -> PathBuf {
     workspace().join("rules")
 }
 
-/// The `mesa` binary of this workspace, built once if a plain `cargo test -p mesa-tests`
-/// did not build it.
+/// The `mesa` binary of this workspace with its `aws` feature (`mesa rules publish`), built
+/// once per test run.
 pub fn mesa_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -27,7 +27,16 @@ pub fn mesa_bin() -> PathBuf {
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace().join("target"));
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "mesa-cli", "--bin", "mesa"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "mesa-cli",
+                "--features",
+                "aws",
+                "--bin",
+                "mesa",
+            ])
             .current_dir(workspace())
             .status()
             .expect("cargo runs");

@@ -2,6 +2,7 @@
 //! real SDK: DynamoDB (the store conformance suite), S3, SES v2, EventBridge, SQS.
 
 mod emulator;
+mod rules_publish;
 
 use std::sync::{Arc, Mutex};
 
@@ -523,4 +524,143 @@ async fn the_sweep_reads_grow_with_the_tickets_due_not_the_tickets_open() {
     );
     assert_eq!(due.len(), 10);
     assert_eq!(read, 10, "items read by the sweep's query");
+}
+
+/// A ticket taken in by mail whose acknowledgement went out through SES:
+/// (customer, folio, the ack's outbox id, SES's message id of the ack).
+async fn acknowledged_ticket(env: &Env) -> (String, mesa::model::Folio, String, String) {
+    let customer = format!("{}@norte.mx", unique("luis"));
+    let ses_id = unique("ses");
+    put_raw(
+        env,
+        &ses_id,
+        &customer_mail(
+            &customer,
+            &format!("<{ses_id}@norte.mx>"),
+            "",
+            "No registra.",
+        ),
+    )
+    .await;
+    let out = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "PASS")))
+        .await
+        .unwrap();
+    let folio = mesa::model::Folio::parse(out["outcomes"][0]["folio"].as_str().unwrap()).unwrap();
+    let pending = pending_outbox(env).await;
+    assert_eq!(pending.len(), 1);
+    outbox::handle(&env.wiring, lambda(stream_event(&pending)))
+        .await
+        .unwrap();
+    let sent = sent_to(&customer);
+    assert_eq!(sent.len(), 1);
+    (customer, folio, pending[0].clone(), sent[0].0.clone())
+}
+
+fn ses_feedback_event(detail_type: &str, detail: Value) -> EventBridgeEvent<Value> {
+    let mut v = fixture("ses-delivery-event.json");
+    v["detail-type"] = json!(detail_type);
+    v["detail"] = detail;
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ses_delivery_and_bounce_events_are_recorded_on_the_ticket_once_each() {
+    let env = env().await;
+    let (customer, folio, outbox_id, ses_message_id) = acknowledged_ticket(&env).await;
+
+    // SES reports the ack delivered; the event carries our outbox id as a message tag.
+    let mut delivered = fixture("ses-delivery-event.json")["detail"].clone();
+    delivered["mail"]["messageId"] = json!(ses_message_id);
+    delivered["mail"]["tags"]["mesa-outbox"] = json!([outbox_id]);
+    delivered["delivery"]["recipients"] = json!([customer]);
+    let event = ses_feedback_event("Email Delivered", delivered);
+    let out = mail_feedback::handle(&env.wiring, lambda(event.clone()))
+        .await
+        .unwrap();
+    assert_eq!(out["recorded"], true, "{out}");
+    assert_eq!(out["folio"], folio.to_string());
+    // EventBridge delivers at least once: the same report again changes nothing.
+    let again = mail_feedback::handle(&env.wiring, lambda(event))
+        .await
+        .unwrap();
+    assert_eq!(again["recorded"], false, "{again}");
+
+    let ticket = env
+        .wiring
+        .store
+        .get_by_folio(&folio)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ticket.deliveries.len(), 1, "{:?}", ticket.deliveries);
+    let d = &ticket.deliveries[0];
+    assert_eq!(d.status, mesa::model::DeliveryStatus::Delivered);
+    assert_eq!(d.mail_kind, Some(mesa::outbox::MailKind::Ack));
+    assert_eq!(d.recipients, [customer.as_str()]);
+    assert_eq!(d.detail, "250 2.0.0 OK");
+
+    // A later bounce report without our tag: found by SES's Message-ID of the ack.
+    let bounced = json!({
+        "eventType": "Bounce",
+        "mail": {"messageId": ses_message_id, "timestamp": "2026-11-10T16:00:03Z"},
+        "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+            "bouncedRecipients": [{"emailAddress": customer, "diagnosticCode": "smtp; 550 5.1.1 no such user"}],
+            "timestamp": "2026-11-10T16:00:09Z"}
+    });
+    let out = mail_feedback::handle(
+        &env.wiring,
+        lambda(ses_feedback_event("Email Bounced", bounced)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["recorded"], true, "{out}");
+    let ticket = env
+        .wiring
+        .store
+        .get_by_folio(&folio)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ticket.deliveries.len(), 2);
+    assert_eq!(
+        ticket.deliveries[1].status,
+        mesa::model::DeliveryStatus::Bounced
+    );
+    assert!(ticket.deliveries[1].detail.contains("550 5.1.1"));
+    let events = env.wiring.store.events(&ticket.id).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind.name() == "mail_feedback")
+            .count(),
+        2
+    );
+    let metric = env.metrics.named("MailFeedback");
+    assert!(
+        metric
+            .iter()
+            .any(|d| d.contains(&("Status".to_string(), "bounced".to_string()))),
+        "{metric:?}"
+    );
+
+    // A report about mail no ticket sent is dropped, not retried.
+    let stray = json!({"eventType": "Delivery",
+        "mail": {"messageId": unique("stray"), "timestamp": "2026-11-10T16:00:03Z"},
+        "delivery": {"recipients": ["x@y.mx"], "timestamp": "2026-11-10T16:00:04Z"}});
+    let out = mail_feedback::handle(
+        &env.wiring,
+        lambda(ses_feedback_event("Email Delivered", stray)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["reason"], "unknown mail");
+    // Not an SES event at all: an error, so it lands in the dead-letter queue.
+    assert!(
+        mail_feedback::handle(
+            &env.wiring,
+            lambda(ses_feedback_event("Email Delivered", json!({"x": 1})))
+        )
+        .await
+        .is_err()
+    );
 }

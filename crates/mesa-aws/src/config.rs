@@ -11,7 +11,11 @@ pub enum ConfigError {
     Invalid { name: &'static str, problem: String },
 }
 
+/// Where `mesa rules publish` puts the bundle and the functions read it, unless told.
+pub const DEFAULT_RULES_KEY: &str = "rules/bundle.json";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
+
 pub struct AwsConfig {
     /// `TABLE_NAME`: the single table.
     pub table: String,
@@ -72,7 +76,7 @@ impl AwsConfig {
             inbound_bucket: get("INBOUND_BUCKET").unwrap_or_default(),
             inbound_prefix: get("INBOUND_PREFIX").unwrap_or_default(),
             rules_bucket: get("RULES_BUCKET"),
-            rules_key: get("RULES_KEY").unwrap_or_else(|| "rules/bundle.json".into()),
+            rules_key: get("RULES_KEY").unwrap_or_else(|| DEFAULT_RULES_KEY.into()),
             event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
             configuration_set: get("SES_CONFIGURATION_SET"),
             public_url,

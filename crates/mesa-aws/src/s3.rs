@@ -167,3 +167,173 @@ impl S3RulesSource {
         Ok(version)
     }
 }
+
+/// Publishing the live rules bundle: one object in a versioned bucket, written only after
+/// the bundle compiled and passed its vectors, and rolled back by restoring the version
+/// before the current one (as a new version, so the history keeps every step).
+pub mod publish {
+    use aws_sdk_s3::Client;
+    use aws_sdk_s3::error::DisplayErrorContext;
+    use aws_sdk_s3::primitives::ByteStream;
+    use mesa::policy::{Bundle, Policy, PolicyError, RulesVersion};
+    use serde::Serialize;
+
+    use super::bundle_object;
+
+    /// The object metadata key that names the bundle's content hash.
+    pub const VERSION_METADATA: &str = "rules-version";
+
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Published {
+        pub bucket: String,
+        pub key: String,
+        /// The bundle's content hash (what tickets record as `rules_version`).
+        pub rules_version: RulesVersion,
+        /// S3's version id of the object now current.
+        pub object_version: String,
+        pub vectors_passed: usize,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum PublishError {
+        #[error("the bundle was not published: {0}")]
+        Rules(#[from] PolicyError),
+        #[error(
+            "the bundle was published to s3://{bucket}/{key}, but the bucket does not keep versions, so it cannot be rolled back: turn versioning on"
+        )]
+        NotVersioned { bucket: String, key: String },
+        #[error("s3://{bucket}/{key} has no earlier version to roll back to")]
+        NothingToRollBackTo { bucket: String, key: String },
+        #[error("{0}")]
+        Bundle(String),
+        #[error("S3: {0}")]
+        S3(String),
+    }
+
+    fn s3_error(e: impl std::error::Error + 'static) -> PublishError {
+        PublishError::S3(DisplayErrorContext(e).to_string())
+    }
+
+    /// Checks the bundle (compiles, required functions, vectors) and, only if it passes,
+    /// writes it as the one rules object. The bucket must keep versions (the template's
+    /// does): that is what `rollback` goes back through. It is checked on the write's
+    /// answer (a version id) rather than with GetBucketVersioning, which the emulator
+    /// answers in a shape the SDK rejects.
+    pub async fn publish(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+        bundle: Bundle,
+    ) -> Result<Published, PublishError> {
+        let (policy, vectors_passed) = checked(bundle)?;
+        put(client, bucket, key, &policy, vectors_passed).await
+    }
+
+    /// Compiles the bundle and runs its vectors once; any failure stops the publication.
+    fn checked(bundle: Bundle) -> Result<(Policy, usize), PublishError> {
+        let policy = Policy::compile(bundle)?;
+        let report = policy.run_vectors();
+        if report.failed() > 0 {
+            return Err(PolicyError::VectorsFailed(report).into());
+        }
+        Ok((policy, report.passed()))
+    }
+
+    async fn put(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+        policy: &Policy,
+        vectors_passed: usize,
+    ) -> Result<Published, PublishError> {
+        let body = bundle_object::encode(policy.bundle()).map_err(PublishError::Bundle)?;
+        let out = client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .metadata(VERSION_METADATA, policy.version().as_str())
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(s3_error)?;
+        // Unversioned buckets give no version id; suspended ones give "null".
+        let object_version = match out.version_id() {
+            Some(v) if v != "null" => v.to_string(),
+            _ => {
+                return Err(PublishError::NotVersioned {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                });
+            }
+        };
+        Ok(Published {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            rules_version: policy.version().clone(),
+            object_version,
+            vectors_passed,
+        })
+    }
+
+    /// Makes the version before the current one current again. That bundle is checked
+    /// first with today's engine, like any publication.
+    pub async fn rollback(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Published, PublishError> {
+        // S3 lists a key's versions newest first; the first two are the current one and
+        // the one to go back to.
+        let mut versions = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = client
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(s3_error)?;
+            versions.extend(
+                page.versions()
+                    .iter()
+                    .filter(|v| v.key() == Some(key))
+                    .filter_map(|v| v.version_id().map(|id| (id.to_string(), v.is_latest()))),
+            );
+            if versions.len() >= 2 || page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        let previous = match versions.as_slice() {
+            [(_, Some(true)), (previous, _), ..] => previous.clone(),
+            _ => {
+                return Err(PublishError::NothingToRollBackTo {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                });
+            }
+        };
+        let out = client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(&previous)
+            .send()
+            .await
+            .map_err(s3_error)?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| PublishError::S3(e.to_string()))?
+            .into_bytes();
+        let bundle = bundle_object::decode(&bytes).map_err(PublishError::Bundle)?;
+        let (policy, vectors_passed) = checked(bundle)?;
+        put(client, bucket, key, &policy, vectors_passed).await
+    }
+}

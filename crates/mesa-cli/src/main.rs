@@ -5,6 +5,46 @@
 mod local;
 mod rules_source;
 
+/// `mesa rules publish|rollback`: the live rules object on S3.
+#[cfg(feature = "aws")]
+mod publish {
+    use anyhow::Result;
+    use mesa::policy::Bundle;
+    use mesa_aws::s3::publish::{self, Published};
+
+    use super::PublishArgs;
+
+    pub async fn publish(args: &PublishArgs, bundle: Bundle) -> Result<Published> {
+        let clients = mesa_aws::Clients::from_env().await;
+        Ok(publish::publish(&clients.s3, &args.bucket, &args.key, bundle).await?)
+    }
+
+    pub async fn rollback(args: &PublishArgs) -> Result<Published> {
+        let clients = mesa_aws::Clients::from_env().await;
+        Ok(publish::rollback(&clients.s3, &args.bucket, &args.key).await?)
+    }
+}
+
+/// Without the `aws` feature the commands exist and say how to get them.
+#[cfg(not(feature = "aws"))]
+mod publish {
+    use anyhow::{Result, bail};
+    use mesa::policy::Bundle;
+
+    use super::PublishArgs;
+
+    const HOW: &str = "this mesa was built without AWS support; install it with \
+        `cargo install --locked --path crates/mesa-cli --features aws`";
+
+    pub async fn publish(_: &PublishArgs, _: Bundle) -> Result<serde_json::Value> {
+        bail!(HOW)
+    }
+
+    pub async fn rollback(_: &PublishArgs) -> Result<serde_json::Value> {
+        bail!(HOW)
+    }
+}
+
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,6 +149,20 @@ enum RulesCommand {
     /// Call one policy function of the bundle (its vectors are not run first)
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Check the bundle, then upload it to S3 as the live rules object (needs the `aws` feature)
+    Publish(PublishArgs),
+    /// Make the previous version of the live rules object current again (needs the `aws` feature)
+    Rollback(PublishArgs),
+}
+
+#[derive(Args)]
+struct PublishArgs {
+    /// The rules bucket (the stack's RulesBucket output)
+    #[arg(long, env = "RULES_BUCKET")]
+    bucket: String,
+    /// The rules object's key
+    #[arg(long, env = "RULES_KEY", default_value = "rules/bundle.json")]
+    key: String,
 }
 
 #[derive(Subcommand)]
@@ -275,6 +329,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if report.failed() > 0 || report.outcomes.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Rules(RulesCommand::Publish(args)) => {
+            let bundle = source.bundle()?;
+            print(&runtime()?.block_on(publish::publish(&args, bundle))?)?;
+        }
+        Command::Rules(RulesCommand::Rollback(args)) => {
+            print(&runtime()?.block_on(publish::rollback(&args))?)?;
         }
         Command::Rules(RulesCommand::Eval(eval)) => {
             let policy = Policy::compile(source.bundle()?)?;

@@ -51,6 +51,7 @@ pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Ticket {
         severity_set_by: "rules".into(),
         stage: Stage::Received,
         acknowledged_at: None,
+        deliveries: Vec::new(),
         stage_before_wait: None,
         assessment: None,
         work_minutes: 0,

@@ -13,7 +13,8 @@ use crate::calendar::CalendarError;
 use crate::intake::{self, FieldErrors, FormInput, InboundMail, Upload};
 use crate::lifecycle::{self, Action, ActionError, MailDraft};
 use crate::model::{
-    Attachment, Channel, Customer, Event, EventKind, Folio, Stage, Ticket, TicketId,
+    Attachment, Channel, Customer, DeliveryStatus, Event, EventKind, Folio, MailDelivery, Stage,
+    Ticket, TicketId,
 };
 use crate::outbox::{MailKind, OutboxItem, OutgoingMail, header_text};
 use crate::policy::{LiveRules, Policy, PolicyError, Quote, SlaPlan, Work};
@@ -75,6 +76,29 @@ pub enum DeskError {
     Blob(#[from] BlobError),
     #[error("the ticket kept changing under us; try again")]
     TooManyConflicts,
+}
+
+/// A report of the mail transport about one message we sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFeedback {
+    /// The transport's Message-ID, as recorded when the message was sent.
+    pub provider_message_id: String,
+    /// Our outbox item id, when the transport carried it back.
+    pub outbox_id: Option<String>,
+    pub status: DeliveryStatus,
+    pub recipients: Vec<String>,
+    pub detail: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedbackOutcome {
+    /// Recorded on the ticket with this folio.
+    Recorded(Folio),
+    /// This report was already on the ticket.
+    AlreadyRecorded(Folio),
+    /// No ticket sent this message (not ours, or sent before mesa).
+    UnknownMail,
 }
 
 /// The result of a form submission.
@@ -396,6 +420,7 @@ impl Desk {
             severity_set_by: "rules".into(),
             stage: Stage::Received,
             acknowledged_at: None,
+            deliveries: Vec::new(),
             stage_before_wait: None,
             assessment: None,
             work_minutes: 0,
@@ -1104,6 +1129,91 @@ impl Desk {
             .count("MailSent", 1.0, &[("Kind", item.kind.as_str())]);
         tracing::info!(folio = %ticket.folio, kind = item.kind.as_str(), to = %item.to, "mail sent");
         Ok(())
+    }
+
+    /// Records what the mail transport reported about a message we sent (SES
+    /// configuration-set events): the ticket is found by our outbox id when the transport
+    /// gave it back, else by the transport's Message-ID. Idempotent: the same report for
+    /// the same message is recorded once, however often it is delivered.
+    pub async fn record_mail_feedback(
+        &self,
+        feedback: MailFeedback,
+    ) -> Result<FeedbackOutcome, DeskError> {
+        let mut mail_kind = None;
+        let mut ticket_id = None;
+        if let Some(outbox_id) = &feedback.outbox_id {
+            if let Some(item) = self.store.outbox_item(outbox_id).await? {
+                mail_kind = Some(item.kind);
+                ticket_id = Some(item.ticket_id);
+            }
+        }
+        if ticket_id.is_none() {
+            ticket_id = self
+                .store
+                .find_by_message_id(&feedback.provider_message_id)
+                .await?;
+        }
+        let Some(ticket_id) = ticket_id else {
+            tracing::warn!(message_id = %feedback.provider_message_id, status = feedback.status.as_str(),
+                "mail feedback for a message no ticket knows; ignored");
+            self.metrics.count("MailFeedbackUnmatched", 1.0, &[]);
+            return Ok(FeedbackOutcome::UnknownMail);
+        };
+        let delivery = MailDelivery {
+            provider_message_id: feedback.provider_message_id.clone(),
+            outbox_id: feedback.outbox_id.clone(),
+            mail_kind,
+            status: feedback.status,
+            recipients: feedback.recipients.clone(),
+            detail: feedback.detail.clone(),
+            at: feedback.at,
+        };
+        let now = self.now();
+        let mut recorded = false;
+        let ticket = self
+            .change(&ticket_id, |t| {
+                recorded = false;
+                let seen = t.deliveries.iter().any(|d| {
+                    d.provider_message_id == delivery.provider_message_id
+                        && d.status == delivery.status
+                });
+                if seen {
+                    return Ok(None);
+                }
+                recorded = true;
+                let kind = EventKind::MailFeedback {
+                    delivery: delivery.clone(),
+                };
+                Ok(Some((
+                    vec![("system".to_string(), kind, now)],
+                    Vec::new(),
+                    Vec::new(),
+                )))
+            })
+            .await?;
+        if !recorded {
+            return Ok(FeedbackOutcome::AlreadyRecorded(ticket.folio));
+        }
+        let kind = mail_kind.map_or("unknown", MailKind::as_str);
+        self.metrics.count(
+            "MailFeedback",
+            1.0,
+            &[("Status", delivery.status.as_str()), ("Kind", kind)],
+        );
+        if delivery.status.is_failure() {
+            tracing::warn!(folio = %ticket.folio, kind, status = delivery.status.as_str(),
+                detail = %delivery.detail, "mail did not reach the customer");
+            self.publish(vec![DomainEvent {
+                detail_type: "MailUndeliverable".into(),
+                detail: json!({
+                    "ticket_id": ticket.id, "folio": ticket.folio, "mail_kind": mail_kind,
+                    "status": delivery.status, "recipients": delivery.recipients,
+                    "detail": delivery.detail, "at": delivery.at,
+                }),
+            }])
+            .await;
+        }
+        Ok(FeedbackOutcome::Recorded(ticket.folio))
     }
 
     /// Renders an outbox item into a message, with safe headers.

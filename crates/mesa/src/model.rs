@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::outbox::MailKind;
 use crate::policy::{Assessment, RulesVersion};
 use crate::ticket::{ClockSignal, Severity, TicketFacts};
 
@@ -187,6 +188,58 @@ pub struct Satisfaction {
     pub at: DateTime<Utc>,
 }
 
+/// The transport's verdict on one message we sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Accepted by the recipient's mail server.
+    Delivered,
+    /// Not delivered yet; the transport keeps trying.
+    Delayed,
+    /// Refused by the recipient's server (or the address does not exist).
+    Bounced,
+    /// The recipient marked it as spam.
+    Complained,
+    /// The transport refused to send it (e.g. a virus in it).
+    Rejected,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Delayed => "delayed",
+            DeliveryStatus::Bounced => "bounced",
+            DeliveryStatus::Complained => "complained",
+            DeliveryStatus::Rejected => "rejected",
+        }
+    }
+
+    /// The customer did not, or will not, get the message.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            DeliveryStatus::Bounced | DeliveryStatus::Complained | DeliveryStatus::Rejected
+        )
+    }
+}
+
+/// One report of the mail transport about one message we sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailDelivery {
+    /// The transport's Message-ID of the message (`<…@email.amazonses.com>` on SES).
+    pub provider_message_id: String,
+    /// Our outbox item, when the transport gave it back (a message tag on SES).
+    pub outbox_id: Option<String>,
+    pub mail_kind: Option<MailKind>,
+    pub status: DeliveryStatus,
+    pub recipients: Vec<String>,
+    /// The transport's words: SMTP response, bounce type and diagnostic, complaint type.
+    pub detail: String,
+    /// When the transport saw it happen.
+    pub at: DateTime<Utc>,
+}
+
 /// Who did something: `system`, `customer`, `staff:<name>`, `rules`.
 pub type Actor = String;
 
@@ -265,6 +318,10 @@ pub enum EventKind {
         milestone: String,
         due: DateTime<Utc>,
     },
+    /// The mail transport reported on a message we sent (delivered, bounced, …).
+    MailFeedback {
+        delivery: MailDelivery,
+    },
 }
 
 impl EventKind {
@@ -286,6 +343,7 @@ impl EventKind {
             EventKind::Reopened { .. } => "reopened",
             EventKind::SlaWarning { .. } => "sla_warning",
             EventKind::SlaBreached { .. } => "sla_breached",
+            EventKind::MailFeedback { .. } => "mail_feedback",
         }
     }
 
@@ -333,6 +391,10 @@ pub struct Ticket {
     /// When the acknowledgement went out (the acknowledgement clock's stop).
     #[serde(default)]
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// What the mail transport reported about the mail sent on this ticket, in order of
+    /// arrival: proof that the acknowledgement reached the customer, or why it did not.
+    #[serde(default)]
+    pub deliveries: Vec<MailDelivery>,
     /// Stage to go back to when the customer answers.
     pub stage_before_wait: Option<Stage>,
     pub assessment: Option<Assessment>,
@@ -392,6 +454,7 @@ impl Ticket {
                 });
             }
             EventKind::Reopened { .. } => self.stage = Stage::Reopened,
+            EventKind::MailFeedback { delivery } => self.deliveries.push(delivery.clone()),
             EventKind::Responded { .. }
             | EventKind::CustomerReplied { .. }
             | EventKind::SlaWarning { .. }
