@@ -1,6 +1,8 @@
 //! Harness for the end-to-end tests: runs the real `mesa` binary (`mesa serve` on a free
 //! loopback port, and the CLI), talks HTTP to it, and reads the outbox maildir.
 
+pub mod emulator;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;

@@ -1,8 +1,8 @@
 //! The AWS adapters and the Lambda handlers against a local AWS emulator, over HTTP with the
 //! real SDK: DynamoDB (the store conformance suite), S3, SES v2, EventBridge, SQS.
 
-mod emulator;
 mod rules_publish;
+mod watch;
 
 use std::sync::{Arc, Mutex};
 
@@ -11,10 +11,10 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::ses::SimpleEmailEvent;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
-use emulator::*;
 use lambda_runtime::{Context, LambdaEvent};
 use mesa::ports::{Metrics, TicketStore};
 use mesa_aws::{DynamoStore, Wiring};
+use mesa_tests::emulator::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -56,37 +56,15 @@ struct Env {
 
 async fn env() -> Env {
     let clients = clients().await;
-    let table = unique("mesa");
-    create_table(&clients, &table).await;
-    let blobs = unique("mesa-blobs");
-    let inbound = unique("mesa-inbound");
-    for bucket in [&blobs, &inbound] {
-        clients
-            .s3
-            .create_bucket()
-            .bucket(bucket.as_str())
-            .send()
-            .await
-            .expect("create_bucket");
-    }
-    let _ = clients
-        .ses
-        .create_email_identity()
-        .email_identity("ingressio.com")
-        .send()
-        .await;
+    let stack = LocalStack::create(&clients, "mesa").await;
     let metrics = Arc::new(Recorder::default());
-    let wiring = Wiring::with_metrics(
-        config(&table, &blobs, &inbound),
-        clients.clone(),
-        metrics.clone(),
-    )
-    .await
-    .expect("wiring");
+    let wiring = Wiring::with_metrics(stack.config(), clients.clone(), metrics.clone())
+        .await
+        .expect("wiring");
     Env {
         clients,
         wiring,
-        inbound,
+        inbound: stack.inbound,
         metrics,
     }
 }
@@ -437,16 +415,21 @@ async fn a_staff_reply_through_the_http_api_router_threads_back_when_the_custome
         .unwrap();
     let folio = out["outcomes"][0]["folio"].as_str().unwrap().to_string();
 
-    // The same Router the http-api function serves, behind the gateway's authorizer.
-    let router = mesa_http::router(Arc::new(mesa_http::AppState::behind_gateway(
-        env.wiring.desk.clone(),
-    )));
-    let request = axum::http::Request::post(format!("/staff/tickets/{folio}/actions"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(
-            json!({"action": "reply", "message": "¿Qué lectores fallan?"}).to_string(),
-        ))
-        .unwrap();
+    // The http-api function's Router, given the request as API Gateway sends it: the JWT
+    // authorizer's claims name the staff member; a client's own X-Mesa-Actor is ignored.
+    let router = http_api::app(env.wiring.desk.clone());
+    let mut event = fixture("apigw-http-health.json");
+    let path = format!("/staff/tickets/{folio}/actions");
+    event["routeKey"] = json!("ANY /staff/{proxy+}");
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["headers"]["content-type"] = json!("application/json");
+    event["headers"]["x-mesa-actor"] = json!("jefe");
+    event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"email": "ana@ingressio.com", "cognito:username": "ana"}, "scopes": null}});
+    event["body"] =
+        json!(json!({"action": "reply", "message": "¿Qué lectores fallan?"}).to_string());
+    let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), 200);
     let pending = pending_outbox(&env).await;
@@ -476,6 +459,19 @@ async fn a_staff_reply_through_the_http_api_router_threads_back_when_the_custome
         .unwrap();
     assert_eq!(out["outcomes"][0]["outcome"], "appended", "{out}");
     assert_eq!(out["outcomes"][0]["folio"], folio.as_str());
+    let ticket = env
+        .wiring
+        .store
+        .get_by_folio(&mesa::model::Folio::parse(&folio).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let events = env.wiring.store.events(&ticket.id).await.unwrap();
+    let reply = events
+        .iter()
+        .find(|e| e.kind.name() == "responded")
+        .expect("the reply is on the ticket");
+    assert_eq!(reply.actor, "staff:ana@ingressio.com");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

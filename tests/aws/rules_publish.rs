@@ -8,7 +8,7 @@ use mesa_aws::Wiring;
 use mesa_tests::{mesa, rules_dir};
 use serde_json::Value;
 
-use crate::emulator::*;
+use mesa_tests::emulator::*;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -1,8 +1,10 @@
-//! The local AWS emulator (moto's server, installed by `tests/run` into `.venv`), started
-//! once per test process on a free loopback port, and resources created from the SAM
-//! template itself, so the tests never drift from what is deployed.
+//! The local AWS of the tests and of `local-aws`: moto's server (S3, SES, EventBridge, SQS)
+//! and dynoxide (DynamoDB), installed by `tests/run` into `.venv`, started once per process
+//! on free loopback ports, and resources created from the SAM template itself, so the tests
+//! never drift from what is deployed.
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -23,7 +25,7 @@ struct Emulator {
 /// moto's DynamoDB copies the whole table on every transaction and is not thread-safe
 /// under concurrent transactions; dynoxide is fast and keeps transactions atomic.
 fn dynoxide() -> PathBuf {
-    let bin = mesa_tests::workspace().join(".venv/cargo/bin/dynoxide");
+    let bin = crate::workspace().join(".venv/cargo/bin/dynoxide");
     if bin.exists() {
         return bin;
     }
@@ -35,12 +37,36 @@ fn dynoxide() -> PathBuf {
 fn start(program: PathBuf, args: &[&str], port: u16, name: &str) -> Child {
     let log = std::fs::File::create(std::env::temp_dir().join(format!("mesa-{name}-{port}.log")))
         .expect("emulator log file");
-    let child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        .stderr(log);
+    // The emulator dies with this process (Linux's parent-death signal). The signal follows
+    // the spawning *thread*, so the child is spawned from a thread that never ends.
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name_owned = name.to_string();
+    std::thread::spawn(move || {
+        let spawned = command
+            .spawn()
+            .map_err(|e| format!("{name_owned} starts: {e}"));
+        let _ = tx.send(spawned);
+        loop {
+            std::thread::park();
+        }
+    });
+    let child = rx
+        .recv()
+        .expect("the spawning thread answers")
+        .unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -57,7 +83,7 @@ pub fn dynamodb_endpoint() -> String {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR
         .get_or_init(|| {
-            let port = mesa_tests::free_port();
+            let port = crate::free_port();
             let child = start(
                 dynoxide(),
                 &["--host", "127.0.0.1", "--port", &port.to_string()],
@@ -74,7 +100,7 @@ pub fn dynamodb_endpoint() -> String {
 }
 
 fn moto_server() -> PathBuf {
-    let venv = mesa_tests::workspace().join(".venv/bin/moto_server");
+    let venv = crate::workspace().join(".venv/bin/moto_server");
     if venv.exists() {
         return venv;
     }
@@ -88,7 +114,7 @@ pub fn endpoint() -> String {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR
         .get_or_init(|| {
-            let port = mesa_tests::free_port();
+            let port = crate::free_port();
             let child = start(
                 moto_server(),
                 &["-H", "127.0.0.1", "-p", &port.to_string()],
@@ -121,7 +147,7 @@ pub async fn clients() -> Clients {
 }
 
 fn template() -> serde_yaml::Value {
-    let path = mesa_tests::workspace().join("infra/template.yaml");
+    let path = crate::workspace().join("infra/template.yaml");
     let text = std::fs::read_to_string(&path).expect("infra/template.yaml");
     serde_yaml::from_str(&text).expect("the template is YAML")
 }
@@ -219,7 +245,13 @@ fn ulid_like() -> String {
 
 /// The environment of a function, for one test's resources.
 pub fn config(table: &str, blobs: &str, inbound: &str) -> mesa_aws::AwsConfig {
-    let env: HashMap<String, String> = [
+    let env: HashMap<String, String> = function_env(table, blobs, inbound).into_iter().collect();
+    mesa_aws::AwsConfig::from_map(&env).unwrap()
+}
+
+/// The variables the functions read (as the template sets them), for these resources.
+pub fn function_env(table: &str, blobs: &str, inbound: &str) -> Vec<(String, String)> {
+    [
         ("TABLE_NAME", table),
         ("BLOB_BUCKET", blobs),
         ("INBOUND_BUCKET", inbound),
@@ -232,8 +264,7 @@ pub fn config(table: &str, blobs: &str, inbound: &str) -> mesa_aws::AwsConfig {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    mesa_aws::AwsConfig::from_map(&env).unwrap()
+    .collect()
 }
 
 /// Raw messages sent through SES, as the emulator recorded them: (id, destinations, raw).
@@ -276,4 +307,109 @@ pub fn sent_to(address: &str) -> Vec<(String, String)> {
         .filter(|(_, to, _)| to.iter().any(|t| t == address))
         .map(|(id, _, raw)| (id, raw))
         .collect()
+}
+
+/// One copy of the stack's resources on the emulator: the table (from the template) and
+/// the buckets the functions use.
+pub struct LocalStack {
+    pub table: String,
+    pub blobs: String,
+    pub inbound: String,
+    pub rules: String,
+}
+
+impl LocalStack {
+    /// Creates the resources under fresh names that start with `prefix`.
+    pub async fn create(clients: &Clients, prefix: &str) -> Self {
+        let stack = Self {
+            table: unique(prefix),
+            blobs: unique(&format!("{prefix}-blobs")),
+            inbound: unique(&format!("{prefix}-inbound")),
+            rules: unique(&format!("{prefix}-rules")),
+        };
+        create_table(clients, &stack.table).await;
+        for bucket in [&stack.blobs, &stack.inbound, &stack.rules] {
+            clients
+                .s3
+                .create_bucket()
+                .bucket(bucket.as_str())
+                .send()
+                .await
+                .expect("create_bucket");
+        }
+        clients
+            .s3
+            .put_bucket_versioning()
+            .bucket(&stack.rules)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("put_bucket_versioning");
+        // SES sends only from verified identities.
+        let _ = clients
+            .ses
+            .create_email_identity()
+            .email_identity("ingressio.com")
+            .send()
+            .await;
+        stack
+    }
+
+    pub fn config(&self) -> mesa_aws::AwsConfig {
+        config(&self.table, &self.blobs, &self.inbound)
+    }
+
+    /// Everything a function process needs to run against this stack: the emulators'
+    /// endpoints, dummy credentials and the variables the template sets.
+    pub fn process_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL".to_string(), endpoint()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), dynamodb_endpoint()),
+            ("AWS_ACCESS_KEY_ID".to_string(), "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), "testing".to_string()),
+            ("RULES_BUCKET".to_string(), self.rules.clone()),
+        ];
+        env.extend(function_env(&self.table, &self.blobs, &self.inbound));
+        env
+    }
+
+    /// `KEY=VALUE` lines, the format of `cargo lambda watch --env-file`.
+    pub fn write_env_file(&self, path: &std::path::Path) {
+        let text: String = self
+            .process_env()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        std::fs::write(path, text).expect("env file");
+    }
+
+    /// Puts the raw message of `tests/fixtures/ses-receipt.json` where SES's S3 action
+    /// would have, so that fixture can be invoked as it is.
+    pub async fn seed_fixture_mail(&self, clients: &Clients) {
+        let path = crate::workspace().join("tests/fixtures/ses-receipt.json");
+        let event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
+        let id = event["Records"][0]["ses"]["mail"]["messageId"]
+            .as_str()
+            .expect("messageId");
+        let raw = "From: Luis Gómez <luis@norte.mx>\r\nTo: zendesk@ingressio.com\r\n\
+            Subject: Lectores sin registrar\r\nMessage-ID: <first@norte.mx>\r\n\
+            Date: Tue, 10 Nov 2026 10:00:00 -0600\r\n\r\n\
+            Los lectores de la planta norte no registran entradas desde esta mañana.\r\n";
+        clients
+            .s3
+            .put_object()
+            .bucket(&self.inbound)
+            .key(format!("inbound/{id}"))
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                raw.as_bytes().to_vec(),
+            ))
+            .send()
+            .await
+            .expect("put_object");
+    }
 }

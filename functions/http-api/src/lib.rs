@@ -1,0 +1,43 @@
+//! API Gateway HTTP API → the mesa-http Router (form, survey, staff API). Staff routes are
+//! authenticated by the API's Cognito JWT authorizer before they reach this function; the
+//! staff member recorded on every event is the one the token names.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use lambda_http::request::RequestContext;
+use mesa::desk::Desk;
+
+/// The header mesa-http records as the acting staff member.
+const ACTOR_HEADER: &str = "x-mesa-actor";
+
+/// The Router the function serves.
+pub fn app(desk: Arc<Desk>) -> axum::Router {
+    let state = Arc::new(mesa_http::AppState::behind_gateway(desk));
+    mesa_http::router(state).layer(axum::middleware::map_request(staff_from_jwt))
+}
+
+/// Who acts is who the gateway's authorizer verified, never what the client says: a
+/// client's own `X-Mesa-Actor` is dropped and replaced by the token's claim.
+async fn staff_from_jwt(mut request: Request) -> Request {
+    let name = staff_name(request.extensions().get::<RequestContext>());
+    let headers = request.headers_mut();
+    headers.remove(ACTOR_HEADER);
+    if let Some(value) = name.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        headers.insert(ACTOR_HEADER, value);
+    }
+    request
+}
+
+/// The staff member named by the JWT claims: e-mail (ID tokens), else the user name
+/// (access tokens), else the subject.
+pub fn staff_name(context: Option<&RequestContext>) -> Option<String> {
+    let Some(RequestContext::ApiGatewayV2(context)) = context else {
+        return None;
+    };
+    let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
+    ["email", "cognito:username", "username", "sub"]
+        .iter()
+        .find_map(|k| claims.get(*k).filter(|v| !v.is_empty()).cloned())
+}
