@@ -660,3 +660,146 @@ async fn ses_delivery_and_bounce_events_are_recorded_on_the_ticket_once_each() {
         .is_err()
     );
 }
+
+/// One JSON request to the http-api function's Router: (status, JSON body).
+async fn call_api(app: &axum::Router, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn api_form(customer: &str, upload_tokens: &[&str]) -> Value {
+    json!({
+        "company": "Norte Industrial", "contact_name": "Luis Gómez", "email": customer,
+        "phone": "8112345678", "support_type": "falla_lectores",
+        "description": "El lector de la entrada norte no registra; anexo una fotografía.",
+        "upload_tokens": upload_tokens,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attachment_too_large_for_the_gateway_goes_through_a_presigned_upload() {
+    let env = env().await;
+    let app = http_api::app(env.wiring.desk.clone());
+    let customer = format!("{}@norte.mx", unique("luis"));
+    // A 6 MB photograph: more than a Lambda behind API Gateway can take in one request.
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.resize(6 * 1024 * 1024, 7);
+
+    let (status, grant) = call_api(
+        &app,
+        "POST",
+        "/uploads",
+        json!({"filename": "lector.png", "size": png.len()}),
+    )
+    .await;
+    assert_eq!(status, 201, "{grant}");
+    assert_eq!(grant["method"], "PUT");
+    let url = grant["url"].as_str().unwrap().to_string();
+    let put = tokio::task::spawn_blocking(move || {
+        ureq::put(&url)
+            .send(&png[..])
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(put, Ok(200));
+
+    let token = grant["token"].as_str().unwrap();
+    let (status, created) = call_api(&app, "POST", "/tickets", api_form(&customer, &[token])).await;
+    assert_eq!(status, 201, "{created}");
+    let folio = mesa::model::Folio::parse(created["folio"].as_str().unwrap()).unwrap();
+    let ticket = env
+        .wiring
+        .store
+        .get_by_folio(&folio)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ticket.attachments.len(), 1);
+    let a = &ticket.attachments[0];
+    assert_eq!(
+        (a.filename.as_str(), a.content_type.as_str(), a.size),
+        ("lector.png", "image/png", 6 * 1024 * 1024)
+    );
+    let stored =
+        mesa_aws::S3Blobs::get_object(&env.clients.s3, &env.wiring.config.blob_bucket, &a.key)
+            .await
+            .unwrap()
+            .expect("the attachment is stored");
+    assert_eq!(stored.len(), 6 * 1024 * 1024);
+
+    // A token whose file never arrived, or a made-up one: the form is refused, saying why.
+    let (_, unused) = call_api(
+        &app,
+        "POST",
+        "/uploads",
+        json!({"filename": "informe.pdf", "size": 100}),
+    )
+    .await;
+    let other = format!("{}@norte.mx", unique("ana"));
+    let (status, body) = call_api(
+        &app,
+        "POST",
+        "/tickets",
+        api_form(&other, &[unused["token"].as_str().unwrap()]),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["errors"]["attachments"]
+            .as_str()
+            .unwrap()
+            .contains("«informe.pdf» no terminó de subirse"),
+        "{body}"
+    );
+    let (status, body) = call_api(&app, "POST", "/tickets", api_form(&other, &["inventado"])).await;
+    assert_eq!(status, 422);
+    assert!(
+        body["errors"]["attachments"]
+            .as_str()
+            .unwrap()
+            .contains("no es válido")
+    );
+    // Nothing was registered for the refused forms: the table holds the one ticket.
+    let all = env
+        .wiring
+        .store
+        .list(
+            &mesa::ports::ListFilter::default(),
+            &mesa::ports::PageRequest {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1);
+
+    // A file over the attachment limit is refused before anything is uploaded.
+    let (status, body) = call_api(
+        &app,
+        "POST",
+        "/uploads",
+        json!({"filename": "video.zip", "size": 11 * 1024 * 1024}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["errors"]["size"].as_str().unwrap().contains("10 MB"),
+        "{body}"
+    );
+}

@@ -68,6 +68,32 @@ impl BlobStore for S3Blobs {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
         Self::get_object(&self.client, &self.bucket, key).await
     }
+
+    /// A presigned PutObject URL (signed with the function's role; no body limit of the
+    /// API gateway applies). The size is checked when the form claims the file.
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, BlobError> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+            .map_err(|e| BlobError(format!("presigning s3://{}/{key}: {e}", self.bucket)))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| {
+                BlobError(format!(
+                    "presigning s3://{}/{key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(Some(request.uri().to_string()))
+    }
 }
 
 /// The rules bundle as one S3 object (a JSON map of path → UTF-8 text), so that a

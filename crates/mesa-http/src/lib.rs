@@ -119,6 +119,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 MAX_TOTAL_ATTACHMENT_BYTES + 256 * 1024,
             )),
         )
+        .route("/uploads", post(start_upload))
         .route("/csat/{token}", get(csat_page).post(csat_answer))
         .route("/health", get(health))
         .nest("/staff", staff)
@@ -212,6 +213,49 @@ fn api_body(s: &Submitted) -> Value {
     })
 }
 
+#[derive(serde::Deserialize)]
+struct UploadRequest {
+    filename: String,
+    size: u64,
+}
+
+/// `POST /uploads` `{"filename","size"}`: where to PUT a file too large to go with the form
+/// through the API gateway (201 with `url`, `method`, `token`); 404 where files simply go
+/// with the form.
+async fn start_upload(
+    State(state): State<Shared>,
+    body: Result<Json<UploadRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(request) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({"errors": {"body": format!("JSON no válido: {}", e.body_text())}})),
+            )
+                .into_response();
+        }
+    };
+    match state
+        .desk
+        .start_upload(&request.filename, request.size)
+        .await
+    {
+        Ok(Some(grant)) => (StatusCode::CREATED, Json(json!(grant))).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "Aquí los anexos se envían con el formulario."})),
+        )
+            .into_response(),
+        Err(DeskError::Invalid(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"errors": errors})),
+        )
+            .into_response(),
+        Err(e) => server_error(e),
+    }
+}
+
 async fn submit_json(state: Shared, input: FormInput) -> Response {
     match state.desk.submit_form(&input, &[], None, "").await {
         Ok(s) => {
@@ -281,6 +325,7 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
             "support_type" => input.support_type = value,
             "description" => input.description = value,
             "form_token" => token = value,
+            "upload_token" if !value.trim().is_empty() => input.upload_tokens.push(value),
             "website" => honeypot = value,
             _ => {}
         }

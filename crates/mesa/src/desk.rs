@@ -101,6 +101,17 @@ pub enum FeedbackOutcome {
     UnknownMail,
 }
 
+/// Where and how to upload one file ahead of its form.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadGrant {
+    pub url: String,
+    pub method: &'static str,
+    /// Sent with the form (`upload_tokens`) in place of the file.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub max_bytes: usize,
+}
+
 /// The result of a form submission.
 #[derive(Debug, Clone, Serialize)]
 pub struct Submitted {
@@ -256,6 +267,75 @@ impl Desk {
 
     // ----------------------------------------------------------------- form intake
 
+    /// Starts the upload of one file ahead of its form, for files too large to go through
+    /// the API gateway with it: a URL to PUT the bytes to and a token the form sends instead
+    /// of the file. `None` where files simply go with the form (one machine).
+    pub async fn start_upload(
+        &self,
+        filename: &str,
+        size: u64,
+    ) -> Result<Option<UploadGrant>, DeskError> {
+        let filename = filename.trim();
+        let mut errors = FieldErrors::new();
+        if filename.is_empty() || filename.chars().count() > 200 {
+            errors.insert(
+                "filename".into(),
+                "Indique el nombre del archivo (hasta 200 caracteres).".into(),
+            );
+        }
+        if size == 0 || size > intake::MAX_ATTACHMENT_BYTES as u64 {
+            errors.insert(
+                "size".into(),
+                format!(
+                    "Cada anexo debe pesar entre 1 byte y {} MB.",
+                    intake::MAX_ATTACHMENT_BYTES / (1024 * 1024)
+                ),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(DeskError::Invalid(errors));
+        }
+        let key = format!(
+            "uploads/{}",
+            ulid::Ulid::new().to_string().to_ascii_lowercase()
+        );
+        let ttl = Duration::minutes(15);
+        let Some(url) = self
+            .blobs
+            .presign_put(&key, ttl.to_std().unwrap_or_default())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let now = self.now();
+        Ok(Some(UploadGrant {
+            url,
+            method: "PUT",
+            token: self.signer.upload_token(&key, filename, now),
+            expires_at: now + ttl,
+            max_bytes: intake::MAX_ATTACHMENT_BYTES,
+        }))
+    }
+
+    /// The file behind an upload token, or the customer's reason why it cannot be used.
+    async fn claim_upload(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Upload, String>, DeskError> {
+        let Ok((key, filename)) = self.signer.verify_upload(token, now) else {
+            return Ok(Err(
+                "Un archivo subido no es válido o expiró; vuelva a anexarlo.".into(),
+            ));
+        };
+        Ok(match self.blobs.get(&key).await? {
+            Some(bytes) => Ok(Upload { filename, bytes }),
+            None => Err(format!(
+                "«{filename}» no terminó de subirse; vuelva a anexarlo."
+            )),
+        })
+    }
+
     /// Takes in a form. `form_token` comes with the web page (checked for fill time and
     /// used as the idempotency key); JSON clients send `idempotency_key` instead.
     pub async fn submit_form(
@@ -292,7 +372,17 @@ impl Desk {
                 }
             }
         }
-        let valid = match intake::validate_form(input, uploads, &policy) {
+        // Files uploaded ahead of the form join the ones that came with it.
+        let mut uploads = uploads.to_vec();
+        for token in &input.upload_tokens {
+            match self.claim_upload(token, now).await? {
+                Ok(upload) => uploads.push(upload),
+                Err(message) => {
+                    errors.insert("attachments".into(), message);
+                }
+            }
+        }
+        let valid = match intake::validate_form(input, &uploads, &policy) {
             Ok(v) if errors.is_empty() => v,
             Ok(_) => return Err(DeskError::Invalid(errors)),
             Err(mut field_errors) => {

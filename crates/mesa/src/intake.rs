@@ -33,6 +33,8 @@ pub struct FormInput {
     pub description: String,
     /// JSON API clients: makes a retried request the same ticket.
     pub idempotency_key: Option<String>,
+    /// Files uploaded ahead of the form (`POST /uploads`), by their upload tokens.
+    pub upload_tokens: Vec<String>,
 }
 
 /// A file uploaded with the form.

@@ -209,6 +209,16 @@ pub struct BlobError(pub String);
 pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), BlobError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError>;
+    /// A URL the client can PUT the bytes of `key` to directly, valid for `ttl`: how files
+    /// too large for a request through the API gateway get in. `None` where there is no
+    /// such limit (one machine: the file goes with the form).
+    async fn presign_put(
+        &self,
+        _key: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<Option<String>, BlobError> {
+        Ok(None)
+    }
 }
 
 /// Time, injectable so tests and `--now` can fix it.

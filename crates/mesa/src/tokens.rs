@@ -16,6 +16,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub const MIN_FILL_TIME: Duration = Duration::seconds(3);
 /// A form older than this must be reloaded.
 pub const FORM_LIFETIME: Duration = Duration::hours(24);
+/// A file uploaded ahead of its form must be sent with the form within this time.
+pub const UPLOAD_LIFETIME: Duration = Duration::hours(24);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -77,6 +79,34 @@ impl Signer {
         self.sign("form", &format!("{}.{nonce}", issued.timestamp()))
     }
 
+    /// Token for a file uploaded ahead of its form: the blob key and the customer's file
+    /// name, so the form can claim it and nothing else.
+    pub fn upload_token(&self, key: &str, filename: &str, issued: DateTime<Utc>) -> String {
+        let body = URL_SAFE_NO_PAD.encode(format!("{key}\0{filename}"));
+        self.sign("upload", &format!("{}.{body}", issued.timestamp()))
+    }
+
+    /// Checks an upload token; gives (blob key, file name).
+    pub fn verify_upload(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, String), TokenError> {
+        let payload = self.verify("upload", token)?;
+        let (issued, body) = payload.split_once('.').ok_or(TokenError::Invalid)?;
+        let issued: i64 = issued.parse().map_err(|_| TokenError::Invalid)?;
+        let issued = DateTime::from_timestamp(issued, 0).ok_or(TokenError::Invalid)?;
+        if now - issued > UPLOAD_LIFETIME {
+            return Err(TokenError::Expired);
+        }
+        let body = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| TokenError::Invalid)?;
+        let body = String::from_utf8(body).map_err(|_| TokenError::Invalid)?;
+        let (key, filename) = body.split_once('\0').ok_or(TokenError::Invalid)?;
+        Ok((key.to_string(), filename.to_string()))
+    }
+
     /// Checks a form token at submission; gives its nonce.
     pub fn verify_form(&self, token: &str, now: DateTime<Utc>) -> Result<String, TokenError> {
         let payload = self.verify("form", token)?;
@@ -96,6 +126,28 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upload_tokens_name_their_blob_and_file_and_cannot_be_forged() {
+        let signer = Signer::new(b"k");
+        let now = Utc::now();
+        let token = signer.upload_token("uploads/01J", "informe.pdf", now);
+        assert_eq!(
+            signer.verify_upload(&token, now + Duration::minutes(5)),
+            Ok(("uploads/01J".to_string(), "informe.pdf".to_string()))
+        );
+        assert_eq!(
+            signer.verify_upload(&token, now + UPLOAD_LIFETIME + Duration::seconds(1)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            Signer::new(b"other").verify_upload(&token, now),
+            Err(TokenError::Invalid)
+        );
+        // A form token is not an upload token.
+        let form = signer.form_token(now - Duration::minutes(1));
+        assert_eq!(signer.verify_upload(&form, now), Err(TokenError::Invalid));
+    }
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
