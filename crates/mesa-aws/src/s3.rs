@@ -251,18 +251,8 @@ pub mod publish {
         key: &str,
         bundle: Bundle,
     ) -> Result<Published, PublishError> {
-        let (policy, vectors_passed) = checked(bundle)?;
-        put(client, bucket, key, &policy, vectors_passed).await
-    }
-
-    /// Compiles the bundle and runs its vectors once; any failure stops the publication.
-    fn checked(bundle: Bundle) -> Result<(Policy, usize), PublishError> {
-        let policy = Policy::compile(bundle)?;
-        let report = policy.run_vectors();
-        if report.failed() > 0 {
-            return Err(PolicyError::VectorsFailed(report).into());
-        }
-        Ok((policy, report.passed()))
+        let (policy, report) = Policy::activate_with_report(bundle)?;
+        put(client, bucket, key, &policy, report.passed()).await
     }
 
     async fn put(
@@ -359,7 +349,7 @@ pub mod publish {
             .map_err(|e| PublishError::S3(e.to_string()))?
             .into_bytes();
         let bundle = bundle_object::decode(&bytes).map_err(PublishError::Bundle)?;
-        let (policy, vectors_passed) = checked(bundle)?;
-        put(client, bucket, key, &policy, vectors_passed).await
+        let (policy, report) = Policy::activate_with_report(bundle)?;
+        put(client, bucket, key, &policy, report.passed()).await
     }
 }

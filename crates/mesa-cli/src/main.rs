@@ -306,8 +306,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(local::deliver(&data.data, &source))?
         }
         Command::Rules(RulesCommand::Check) => {
-            let policy = Policy::activate(source.bundle()?)?;
-            let report = policy.run_vectors();
+            let (policy, report) = Policy::activate_with_report(source.bundle()?)?;
             print(&json!({
                 "ok": true,
                 "rules_version": policy.version(),

@@ -347,12 +347,18 @@ impl Policy {
     /// Compiles the bundle and runs its test vectors; only a bundle that passes them all
     /// may be used to handle tickets.
     pub fn activate(bundle: Bundle) -> Result<Self, PolicyError> {
+        Self::activate_with_report(bundle).map(|(policy, _)| policy)
+    }
+
+    /// [`Policy::activate`], also giving the vectors' report (for those who print it), so
+    /// the vectors run once.
+    pub fn activate_with_report(bundle: Bundle) -> Result<(Self, VectorReport), PolicyError> {
         let policy = Self::compile(bundle)?;
         let report = policy.run_vectors();
         if report.failed() > 0 {
             return Err(PolicyError::VectorsFailed(report));
         }
-        Ok(policy)
+        Ok((policy, report))
     }
 
     pub fn version(&self) -> &RulesVersion {
