@@ -309,6 +309,25 @@ pub fn sent_to(address: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+pub async fn set_versioning(
+    clients: &Clients,
+    bucket: &str,
+    status: aws_sdk_s3::types::BucketVersioningStatus,
+) {
+    clients
+        .s3
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(status)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put_bucket_versioning");
+}
+
 /// One copy of the stack's resources on the emulator: the table (from the template) and
 /// the buckets the functions use.
 pub struct LocalStack {
@@ -337,18 +356,12 @@ impl LocalStack {
                 .await
                 .expect("create_bucket");
         }
-        clients
-            .s3
-            .put_bucket_versioning()
-            .bucket(&stack.rules)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("put_bucket_versioning");
+        set_versioning(
+            clients,
+            &stack.rules,
+            aws_sdk_s3::types::BucketVersioningStatus::Enabled,
+        )
+        .await;
         // SES sends only from verified identities.
         let _ = clients
             .ses

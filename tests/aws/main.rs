@@ -130,10 +130,16 @@ async fn pending_outbox(env: &Env) -> Vec<String> {
         .collect()
 }
 
-fn customer_mail(from: &str, message_id: &str, extra: &str, body: &str) -> String {
-    format!(
-        "From: Luis Gómez <{from}>\nTo: zendesk@ingressio.com\nSubject: Lectores sin registrar\nMessage-ID: {message_id}\n{extra}\n{body}\n"
-    )
+/// A new customer writes to support; the raw message is where SES's S3 action puts it.
+/// Gives (the customer's address, SES's message id).
+async fn customer_writes(env: &Env, body: &str) -> (String, String) {
+    let customer = format!("{}@norte.mx", unique("luis"));
+    let ses_id = unique("ses");
+    let raw = format!(
+        "From: Luis Gómez <{customer}>\nTo: zendesk@ingressio.com\nSubject: Lectores sin registrar\nMessage-ID: <{ses_id}@norte.mx>\n\n{body}\n"
+    );
+    put_raw(env, &ses_id, &raw).await;
+    (customer, ses_id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -153,19 +159,7 @@ async fn dynamodb_passes_the_store_conformance_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ses_event_becomes_a_ticket_and_one_ack_however_often_it_is_delivered() {
     let env = env().await;
-    let customer = format!("{}@norte.mx", unique("luis"));
-    let ses_id = unique("ses");
-    put_raw(
-        &env,
-        &ses_id,
-        &customer_mail(
-            &customer,
-            &format!("<{ses_id}@norte.mx>"),
-            "",
-            "Algunos lectores no registran.",
-        ),
-    )
-    .await;
+    let (customer, ses_id) = customer_writes(&env, "Algunos lectores no registran.").await;
 
     let out = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "PASS")))
         .await
@@ -219,19 +213,7 @@ async fn an_ses_event_becomes_a_ticket_and_one_ack_however_often_it_is_delivered
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_virus_flagged_message_is_quarantined_without_an_ack() {
     let env = env().await;
-    let customer = format!("{}@norte.mx", unique("luis"));
-    let ses_id = unique("ses");
-    put_raw(
-        &env,
-        &ses_id,
-        &customer_mail(
-            &customer,
-            &format!("<{ses_id}@norte.mx>"),
-            "",
-            "Adjunto factura.exe",
-        ),
-    )
-    .await;
+    let (customer, ses_id) = customer_writes(&env, "Adjunto factura.exe").await;
     let out = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "FAIL")))
         .await
         .unwrap();
@@ -265,19 +247,8 @@ async fn the_sweep_finds_an_overdue_ticket_publishes_one_breach_and_emits_the_me
     let env = env().await;
     // A queue subscribed to this test's breach events on the default bus.
     let queue = env.clients_sqs().await;
-    let customer = format!("{}@norte.mx", unique("luis"));
-    let ses_id = unique("ses");
-    put_raw(
-        &env,
-        &ses_id,
-        &customer_mail(
-            &customer,
-            &format!("<{ses_id}@norte.mx>"),
-            "",
-            "El sistema está caído, no opera ningún equipo.",
-        ),
-    )
-    .await;
+    let (_customer, ses_id) =
+        customer_writes(&env, "El sistema está caído, no opera ningún equipo.").await;
     let received: DateTime<Utc> = "2026-11-02T16:00:00Z".parse().unwrap();
     let mut event = ses_event(&ses_id, "PASS");
     event.records[0].ses.mail.timestamp = received;
@@ -397,19 +368,7 @@ impl Env {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_reply_through_the_http_api_router_threads_back_when_the_customer_answers() {
     let env = env().await;
-    let customer = format!("{}@norte.mx", unique("luis"));
-    let ses_id = unique("ses");
-    put_raw(
-        &env,
-        &ses_id,
-        &customer_mail(
-            &customer,
-            &format!("<{ses_id}@norte.mx>"),
-            "",
-            "Algunos lectores no registran.",
-        ),
-    )
-    .await;
+    let (customer, ses_id) = customer_writes(&env, "Algunos lectores no registran.").await;
     let out = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "PASS")))
         .await
         .unwrap();
@@ -525,19 +484,7 @@ async fn the_sweep_reads_grow_with_the_tickets_due_not_the_tickets_open() {
 /// A ticket taken in by mail whose acknowledgement went out through SES:
 /// (customer, folio, the ack's outbox id, SES's message id of the ack).
 async fn acknowledged_ticket(env: &Env) -> (String, mesa::model::Folio, String, String) {
-    let customer = format!("{}@norte.mx", unique("luis"));
-    let ses_id = unique("ses");
-    put_raw(
-        env,
-        &ses_id,
-        &customer_mail(
-            &customer,
-            &format!("<{ses_id}@norte.mx>"),
-            "",
-            "No registra.",
-        ),
-    )
-    .await;
+    let (customer, ses_id) = customer_writes(env, "No registra.").await;
     let out = intake_email::handle(&env.wiring, lambda(ses_event(&ses_id, "PASS")))
         .await
         .unwrap();

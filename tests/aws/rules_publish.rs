@@ -47,25 +47,6 @@ async fn object_versions(clients: &mesa_aws::Clients, bucket: &str, key: &str) -
     out.versions().len()
 }
 
-async fn set_versioning(
-    clients: &mesa_aws::Clients,
-    bucket: &str,
-    status: aws_sdk_s3::types::BucketVersioningStatus,
-) {
-    clients
-        .s3
-        .put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(status)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_are_published_checked_first_and_rolled_back() {
     let clients = clients().await;
