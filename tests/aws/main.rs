@@ -12,7 +12,7 @@ use aws_lambda_events::event::ses::SimpleEmailEvent;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
-use mesa::ports::{Metrics, TicketStore};
+use mesa::ports::{Metric, Metrics, OutboxStore, QuarantineStore, TicketStore};
 use mesa_aws::{DynamoStore, Wiring};
 use mesa_tests::emulator::*;
 use serde_json::{Value, json};
@@ -26,12 +26,16 @@ type Dimensions = Vec<(String, String)>;
 struct Recorder(Mutex<Vec<(String, Dimensions)>>);
 
 impl Metrics for Recorder {
-    fn count(&self, name: &str, _value: f64, dimensions: &[(&str, &str)]) {
-        let dims = dimensions
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+    fn count(&self, metric: &Metric) {
+        let dims = metric
+            .dimensions()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
             .collect();
-        self.0.lock().unwrap().push((name.to_string(), dims));
+        self.0
+            .lock()
+            .unwrap()
+            .push((metric.name().to_string(), dims));
     }
 }
 
@@ -454,8 +458,7 @@ async fn the_sweep_reads_grow_with_the_tickets_due_not_the_tickets_open() {
                         now + chrono::Duration::days(3)
                     });
                     let new = mesa::ports::NewTicket {
-                        events: Vec::new(),
-                        ticket: t,
+                        opening: t,
                         outbox: Vec::new(),
                         dedupe_keys: Vec::new(),
                         message_ids: Vec::new(),

@@ -29,15 +29,15 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use mesa::model::{CustomerRecord, Event, Folio, Stage, Ticket, TicketId};
+use mesa::model::{CustomerRecord, DedupeKey, Event, Folio, Stage, Ticket, TicketId};
 use mesa::outbox::{MailKind, OutboxItem, OutboxStatus};
 use mesa::ports::{
-    CreateOutcome, ListFilter, NewTicket, Page, PageRequest, QuarantineRecord, StoreError,
-    TicketChange, TicketStore,
+    CreateOutcome, CustomerStore, HeartbeatStore, ListFilter, NewTicket, OutboxStore, Page,
+    PageRequest, QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
 };
 
 pub const DUE_SHARDS: u32 = 4;
@@ -71,10 +71,43 @@ fn backend_msg(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("DynamoDB {what}: {e}").into())
 }
 
-fn sdk<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    what: &str,
-) -> impl FnOnce(SdkError<E, R>) -> StoreError + '_ {
-    move |e| backend_msg(what, DisplayErrorContext(e))
+/// A DynamoDB call that failed: its full context as text, the SDK error as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+struct DynamoError {
+    context: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// An SDK error as a store error, keeping the SDK error as the source: throttling,
+/// timeouts and unreachable endpoints are `Busy` (worth another try), the rest `Backend`.
+fn sdk<E, R>(what: &str) -> impl FnOnce(SdkError<E, R>) -> StoreError + '_
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |e| {
+        let busy = matches!(e, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_))
+            || e.code().is_some_and(|c| {
+                matches!(
+                    c,
+                    "ThrottlingException"
+                        | "ProvisionedThroughputExceededException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                )
+            });
+        let err = DynamoError {
+            context: format!("DynamoDB {what}: {}", DisplayErrorContext(&e)),
+            source: Box::new(e),
+        };
+        if busy {
+            StoreError::busy(err)
+        } else {
+            StoreError::backend(err)
+        }
+    }
 }
 
 fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
@@ -227,12 +260,9 @@ impl DynamoStore {
                             .collect(),
                     ))
                 }
-                other => Err(backend_msg(
-                    "TransactWriteItems",
-                    DisplayErrorContext(other),
-                )),
+                _ => Err(sdk("TransactWriteItems")(SdkError::ServiceError(e))),
             },
-            Err(e) => Err(backend_msg("TransactWriteItems", DisplayErrorContext(e))),
+            Err(e) => Err(sdk("TransactWriteItems")(e)),
         }
     }
 
@@ -291,18 +321,6 @@ impl DynamoStore {
         }
     }
 
-    /// Writes an outbox item back whole (after a mark).
-    async fn write_outbox(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(outbox_item(item)?))
-            .send()
-            .await
-            .map_err(sdk("PutItem"))?;
-        Ok(())
-    }
-
     /// The outbox item `id`, or `NotFound`.
     async fn existing_outbox(&self, id: &str) -> Result<OutboxItem, StoreError> {
         self.read_outbox(id)
@@ -349,8 +367,7 @@ impl TicketStore for DynamoStore {
                         .and_then(|v| v.parse().ok())
                 })
                 .unwrap_or(0);
-            let mut ticket = new.ticket.clone();
-            ticket.folio = Folio::new(&new.folio_prefix, new.folio_year, last + 1);
+            let ticket = new.numbered(last + 1);
             let mut items = Vec::new();
             // 0: the counter moves from `last` to `last + 1`, or the race is lost.
             let mut update = Update::builder()
@@ -373,7 +390,7 @@ impl TicketStore for DynamoStore {
             let dedupe_start = items.len();
             for k in &new.dedupe_keys {
                 items.push(self.put(
-                    pointer(format!("DEDUPE#{k}"), "DEDUPE", &ticket.id),
+                    pointer(format!("DEDUPE#{}", k.as_key()), "DEDUPE", &ticket.id),
                     Some("attribute_not_exists(pk)"),
                 )?);
             }
@@ -383,7 +400,7 @@ impl TicketStore for DynamoStore {
                 Some("attribute_not_exists(pk)"),
             )?);
             items.push(self.put(ticket_item(&ticket)?, Some("attribute_not_exists(pk)"))?);
-            for e in &new.events {
+            for e in new.events() {
                 items.push(self.put(event_item(&ticket.id, e)?, Some("attribute_not_exists(pk)"))?);
             }
             for m in &message_ids {
@@ -405,8 +422,9 @@ impl TicketStore for DynamoStore {
                     };
                     if let Some(i) = (dedupe_start..dedupe_end).find(|&i| failed(i)) {
                         let k = &new.dedupe_keys[i - dedupe_start];
-                        if let Some(existing) =
-                            self.pointer_target(format!("DEDUPE#{k}"), "DEDUPE").await?
+                        if let Some(existing) = self
+                            .pointer_target(format!("DEDUPE#{}", k.as_key()), "DEDUPE")
+                            .await?
                         {
                             return Ok(CreateOutcome::Duplicate(existing));
                         }
@@ -520,7 +538,7 @@ impl TicketStore for DynamoStore {
             .await
     }
 
-    async fn find_by_dedupe_key(&self, key: &str) -> Result<Option<TicketId>, StoreError> {
+    async fn find_by_dedupe_key(&self, key: &DedupeKey) -> Result<Option<TicketId>, StoreError> {
         self.pointer_target(format!("DEDUPE#{key}"), "DEDUPE").await
     }
 
@@ -594,7 +612,10 @@ impl TicketStore for DynamoStore {
             .collect::<Result<_, _>>()?;
         Ok(Page { items, next })
     }
+}
 
+#[async_trait]
+impl OutboxStore for DynamoStore {
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -622,8 +643,7 @@ impl TicketStore for DynamoStore {
             for i in items {
                 let mut item: OutboxItem = data(&i)?;
                 let old_not_before = ts(item.not_before);
-                item.attempts += 1;
-                item.not_before = now + lease;
+                item.claim(now, lease);
                 // Only one worker wins the lease: the item must still be as we read it.
                 let won = match self
                     .client
@@ -643,7 +663,7 @@ impl TicketStore for DynamoStore {
                     {
                         false
                     }
-                    Err(e) => return Err(backend_msg("PutItem", DisplayErrorContext(e))),
+                    Err(e) => return Err(sdk("PutItem")(e)),
                 };
                 if won {
                     claimed.push(item);
@@ -653,44 +673,22 @@ impl TicketStore for DynamoStore {
         Ok(claimed)
     }
 
-    async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut item = self.existing_outbox(id).await?;
-        item.status = OutboxStatus::Sent;
-        item.sent_at = Some(at);
-        item.last_error = None;
-        self.write_outbox(&item).await
-    }
-
-    async fn mark_skipped(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        let mut item = self.existing_outbox(id).await?;
-        item.status = OutboxStatus::Skipped;
-        item.last_error = Some(reason.to_string());
-        let mut items = vec![self.put(outbox_item(&item)?, None)?];
-        if item.kind == MailKind::Ack {
+    async fn save_outbox(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        self.existing_outbox(&item.id).await?;
+        let mut items = vec![self.put(outbox_item(item)?, None)?];
+        // Mail given up on no longer counts against the address's acknowledgement cap.
+        if item.status == OutboxStatus::Skipped && item.kind == MailKind::Ack {
             let delete = Delete::builder()
                 .table_name(&self.table)
-                .set_key(Some(ack_index_key(&item)))
+                .set_key(Some(ack_index_key(item)))
                 .build()
                 .map_err(|e| backend_msg("building a delete", e))?;
             items.push(TransactWriteItem::builder().delete(delete).build());
         }
         match self.transact(items).await? {
             TxOutcome::Done => Ok(()),
-            TxOutcome::Cancelled(r) => Err(backend_msg("marking mail skipped", format!("{r:?}"))),
+            TxOutcome::Cancelled(r) => Err(backend_msg("saving an outbox item", format!("{r:?}"))),
         }
-    }
-
-    async fn mark_failed(
-        &self,
-        id: &str,
-        error: &str,
-        retry_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut item = self.existing_outbox(id).await?;
-        item.status = OutboxStatus::Pending;
-        item.not_before = retry_at;
-        item.last_error = Some(error.to_string());
-        self.write_outbox(&item).await
     }
 
     async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
@@ -735,7 +733,10 @@ impl TicketStore for DynamoStore {
             .map_err(sdk("Query"))?;
         Ok(out.count().max(0) as u64)
     }
+}
 
+#[async_trait]
+impl CustomerStore for DynamoStore {
     async fn upsert_customer(&self, c: &CustomerRecord) -> Result<(), StoreError> {
         let pk = if c.email.is_empty() {
             format!("CUSTOMER#DOMAIN#{}", c.domain.to_ascii_lowercase())
@@ -772,7 +773,10 @@ impl TicketStore for DynamoStore {
             None => Ok(None),
         }
     }
+}
 
+#[async_trait]
+impl QuarantineStore for DynamoStore {
     async fn quarantine(&self, r: &QuarantineRecord) -> Result<(), StoreError> {
         let mut item = key(
             "QUARANTINE".into(),
@@ -802,7 +806,10 @@ impl TicketStore for DynamoStore {
             .await?;
         items.iter().map(data).collect()
     }
+}
 
+#[async_trait]
+impl HeartbeatStore for DynamoStore {
     async fn record_heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let mut item = key(format!("HEARTBEAT#{name}"), "HEARTBEAT");
         item.insert("at".into(), s(ts(at)));

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use mesa::ports::{BusError, DomainEvent, EventBus, Metrics};
+use mesa::ports::{BusError, DomainEvent, EventBus, Metric, Metrics};
 
 pub const EVENT_SOURCE: &str = "mesa";
 
@@ -37,8 +37,8 @@ impl EventBus for EventBridgeBus {
                     PutEventsRequestEntry::builder()
                         .event_bus_name(&self.bus_name)
                         .source(EVENT_SOURCE)
-                        .detail_type(&e.detail_type)
-                        .detail(e.detail.to_string())
+                        .detail_type(e.detail_type())
+                        .detail(e.detail().to_string())
                         .build()
                 })
                 .collect();
@@ -48,12 +48,20 @@ impl EventBus for EventBridgeBus {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| BusError(DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| {
+                    BusError::new(
+                        format!("EventBridge PutEvents: {}", DisplayErrorContext(&e)),
+                        Some(Box::new(e)),
+                    )
+                })?;
             if out.failed_entry_count() > 0 {
-                return Err(BusError(format!(
-                    "{} event(s) rejected by EventBridge",
-                    out.failed_entry_count()
-                )));
+                return Err(BusError::new(
+                    format!(
+                        "{} event(s) rejected by EventBridge",
+                        out.failed_entry_count()
+                    ),
+                    None,
+                ));
             }
         }
         Ok(())
@@ -102,11 +110,13 @@ impl EmfMetrics {
 }
 
 impl Metrics for EmfMetrics {
-    fn count(&self, name: &str, value: f64, dimensions: &[(&str, &str)]) {
+    fn count(&self, metric: &Metric) {
+        let dimensions = metric.dimensions();
+        let dims: Vec<(&str, &str)> = dimensions.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let doc = self.document(
-            name,
-            value,
-            dimensions,
+            metric.name(),
+            1.0,
+            &dims,
             chrono::Utc::now().timestamp_millis(),
         );
         println!("{doc}");

@@ -32,15 +32,23 @@ impl S3Blobs {
                     .body
                     .collect()
                     .await
-                    .map_err(|e| BlobError(format!("s3://{bucket}/{key}: {e}")))?;
+                    .map_err(|e| BlobError::caused_by(format!("s3://{bucket}/{key}"), e))?;
                 Ok(Some(bytes.into_bytes().to_vec()))
             }
             Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => Ok(None),
-            Err(e) => Err(BlobError(format!(
-                "s3://{bucket}/{key}: {}",
-                DisplayErrorContext(e)
-            ))),
+            Err(e) => Err(s3_error(format!("s3://{bucket}/{key}"), e)),
         }
+    }
+}
+
+/// A blob error that keeps the SDK error as its source and its full context in the text.
+fn s3_error<E>(what: String, e: E) -> BlobError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    BlobError {
+        message: format!("{what}: {}", DisplayErrorContext(&e)),
+        source: Some(Box::new(e)),
     }
 }
 
@@ -55,13 +63,7 @@ impl BlobStore for S3Blobs {
             .body(ByteStream::from(bytes.to_vec()))
             .send()
             .await
-            .map_err(|e| {
-                BlobError(format!(
-                    "s3://{}/{key}: {}",
-                    self.bucket,
-                    DisplayErrorContext(e)
-                ))
-            })?;
+            .map_err(|e| s3_error(format!("s3://{}/{key}", self.bucket), e))?;
         Ok(())
     }
 
@@ -76,8 +78,9 @@ impl BlobStore for S3Blobs {
         key: &str,
         ttl: std::time::Duration,
     ) -> Result<Option<String>, BlobError> {
-        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
-            .map_err(|e| BlobError(format!("presigning s3://{}/{key}: {e}", self.bucket)))?;
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(|e| {
+            BlobError::caused_by(format!("presigning s3://{}/{key}", self.bucket), e)
+        })?;
         let request = self
             .client
             .put_object()
@@ -85,13 +88,7 @@ impl BlobStore for S3Blobs {
             .key(key)
             .presigned(config)
             .await
-            .map_err(|e| {
-                BlobError(format!(
-                    "presigning s3://{}/{key}: {}",
-                    self.bucket,
-                    DisplayErrorContext(e)
-                ))
-            })?;
+            .map_err(|e| s3_error(format!("presigning s3://{}/{key}", self.bucket), e))?;
         Ok(Some(request.uri().to_string()))
     }
 }

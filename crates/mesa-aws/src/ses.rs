@@ -49,7 +49,7 @@ impl Mailer for SesMailer {
             .name(OUTBOX_TAG)
             .value(&mail.outbox_id)
             .build()
-            .map_err(|e| MailError::Permanent(e.to_string()))?;
+            .map_err(|e| MailError::permanent_from("message tag", e))?;
         let out = self
             .client
             .send_email()
@@ -61,7 +61,7 @@ impl Mailer for SesMailer {
                         RawMessage::builder()
                             .data(Blob::new(raw))
                             .build()
-                            .map_err(|e| MailError::Permanent(e.to_string()))?,
+                            .map_err(|e| MailError::permanent_from("raw message", e))?,
                     )
                     .build(),
             )
@@ -75,24 +75,23 @@ impl Mailer for SesMailer {
                 .map(|id| format!("<{id}@{}>", self.message_id_domain))),
             Err(SdkError::ServiceError(e)) => {
                 let err = e.err();
-                if err.is_too_many_requests_exception() || err.is_limit_exceeded_exception() {
-                    Err(MailError::Temporary(
-                        DisplayErrorContext(e.into_err()).to_string(),
-                    ))
-                } else if err.is_message_rejected()
+                let permanent = err.is_message_rejected()
                     || err.is_bad_request_exception()
-                    || err.is_mail_from_domain_not_verified_exception()
-                {
-                    Err(MailError::Permanent(
-                        DisplayErrorContext(e.into_err()).to_string(),
-                    ))
+                    || err.is_mail_from_domain_not_verified_exception();
+                // Throttles, quota and everything unknown are worth another try.
+                let e = e.into_err();
+                let message = format!("SES SendEmail: {}", DisplayErrorContext(&e));
+                let source = Some(Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+                Err(if permanent {
+                    MailError::Permanent { message, source }
                 } else {
-                    Err(MailError::Temporary(
-                        DisplayErrorContext(e.into_err()).to_string(),
-                    ))
-                }
+                    MailError::Temporary { message, source }
+                })
             }
-            Err(e) => Err(MailError::Temporary(DisplayErrorContext(e).to_string())),
+            Err(e) => Err(MailError::Temporary {
+                message: format!("SES SendEmail: {}", DisplayErrorContext(&e)),
+                source: Some(Box::new(e)),
+            }),
         }
     }
 }

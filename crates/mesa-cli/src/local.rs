@@ -13,9 +13,11 @@ use clap::{Args, Subcommand};
 use mesa::Severity;
 use mesa::desk::{Desk, DeskConfig};
 use mesa::lifecycle::Action;
-use mesa::model::{CustomerRecord, Stage};
+use mesa::model::{Actor, CustomerRecord, Stage};
 use mesa::policy::{LiveRules, Policy};
-use mesa::ports::{Clock, FixedClock, ListFilter, Mailer, PageRequest, SystemClock, TicketStore};
+use mesa::ports::{
+    Clock, CustomerStore, FixedClock, ListFilter, Mailer, PageRequest, SystemClock, TicketStore,
+};
 use mesa_local::{DirBlobs, MaildirMailer, SmtpMailer, SqliteStore};
 use serde::Deserialize;
 use serde_json::json;
@@ -598,7 +600,7 @@ pub async fn tickets(cmd: TicketsCommand, source: &RulesSource) -> Result<()> {
             let action = action.into_action()?;
             let ticket = local
                 .desk
-                .act(&folio, &format!("staff:{actor}"), &action)
+                .act(&folio, &Actor::staff(&actor), &action)
                 .await?;
             print(&local.desk.view(ticket).await?)
         }

@@ -8,16 +8,17 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use mesa::Severity;
 use mesa::model::{
-    Channel, Customer, CustomerRecord, Event, EventKind, Folio, Stage, Ticket, TicketId,
+    Actor, Channel, Customer, CustomerRecord, DedupeKey, Event, EventKind, Folio, Opening, Stage,
+    Ticket, TicketId,
 };
 use mesa::outbox::{MailKind, OutboxItem, OutboxStatus};
 use mesa::policy::RulesVersion;
 use mesa::ports::{
     CreateOutcome, ListFilter, NewTicket, PageRequest, QuarantineRecord, StoreError, TicketChange,
-    TicketStore,
 };
 
-pub type Store = Arc<dyn TicketStore>;
+/// A store under test: every capability of one adapter.
+pub type Store = Arc<dyn mesa::ports::Store>;
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -27,11 +28,20 @@ fn rules_version() -> RulesVersion {
     serde_json::from_str("\"r-conformance\"").unwrap()
 }
 
-/// A ticket as the services would build it before the store assigns its folio.
-pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Ticket {
-    Ticket {
-        id: TicketId::new(),
-        folio: Folio::new("ING", 0, 0),
+/// A ticket as the services would open it, before the store assigns its folio.
+pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Opening {
+    let id = TicketId::new();
+    let received = Event {
+        seq: 1,
+        at: received_at,
+        actor: Actor::Customer,
+        kind: EventKind::Received {
+            channel: Channel::Form,
+            message_id: None,
+        },
+    };
+    Opening {
+        id,
         channel: Channel::Form,
         customer: Customer {
             company: "Comercializadora del Bajío".into(),
@@ -46,39 +56,28 @@ pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Ticket {
         attachments: Vec::new(),
         missing_fields: Vec::new(),
         received_at,
-        severity: Severity::new(2).unwrap(),
-        severity_reason: "prueba".into(),
-        severity_set_by: "rules".into(),
-        stage: Stage::Received,
-        acknowledged_at: None,
-        deliveries: Vec::new(),
-        stage_before_wait: None,
-        assessment: None,
-        work_minutes: 0,
-        satisfaction: None,
-        rules_version: rules_version(),
         message_id: None,
-        version: 1,
+        rules_version: rules_version(),
+        severity: Severity::new(2).unwrap(),
         next_due: None,
-        updated_at: received_at,
+        events: vec![received],
     }
 }
 
-fn received(ticket: &Ticket) -> Event {
-    Event {
-        seq: 1,
-        at: ticket.received_at,
-        actor: "customer".into(),
-        kind: EventKind::Received {
-            channel: ticket.channel,
-            message_id: None,
-        },
+fn dedupe_key(k: &str) -> DedupeKey {
+    match k.split_once(':') {
+        Some(("form", v)) => DedupeKey::Form(v.into()),
+        Some(("msgid", v)) => DedupeKey::MessageId(v.into()),
+        Some(("raw", v)) => DedupeKey::Raw(v.into()),
+        Some(("receiver", v)) => DedupeKey::Receiver(v.into()),
+        _ => DedupeKey::Api(k.into()),
     }
 }
 
-fn new_ticket(ticket: Ticket, year: i32, keys: &[&str], with_ack: bool) -> NewTicket {
+fn new_ticket(ticket: Opening, year: i32, keys: &[&str], with_ack: bool) -> NewTicket {
     let outbox = if with_ack {
         vec![OutboxItem::new(
+            OutboxItem::new_id(),
             ticket.id.clone(),
             MailKind::Ack,
             &ticket.customer.email,
@@ -92,10 +91,9 @@ fn new_ticket(ticket: Ticket, year: i32, keys: &[&str], with_ack: bool) -> NewTi
     };
     let message_ids = outbox.iter().map(|o| o.message_id.clone()).collect();
     NewTicket {
-        events: vec![received(&ticket)],
-        ticket,
+        opening: ticket,
         outbox,
-        dedupe_keys: keys.iter().map(|k| k.to_string()).collect(),
+        dedupe_keys: keys.iter().map(|k| dedupe_key(k)).collect(),
         message_ids,
         folio_prefix: "ING".into(),
         folio_year: year,
@@ -160,7 +158,10 @@ pub async fn create_and_read_back(store: Store) {
     );
     assert_eq!(store.find_by_message_id("<other@x>").await.unwrap(), None);
     assert_eq!(
-        store.find_by_dedupe_key("form:abc").await.unwrap(),
+        store
+            .find_by_dedupe_key(&dedupe_key("form:abc"))
+            .await
+            .unwrap(),
         Some(ticket.id.clone())
     );
     assert!(store.get(&TicketId::new()).await.unwrap().is_none());
@@ -216,7 +217,7 @@ pub async fn dedupe_keys_make_one_ticket(store: Store) {
         &["raw:bb", "msgid:<1@x>"],
         true,
     );
-    let again_id = again.ticket.id.clone();
+    let again_id = again.id().clone();
     match store.create_ticket(again).await.unwrap() {
         CreateOutcome::Duplicate(id) => assert_eq!(id, first.id),
         CreateOutcome::Created(t) => panic!("duplicate created {}", t.folio),
@@ -225,7 +226,13 @@ pub async fn dedupe_keys_make_one_ticket(store: Store) {
         store.get(&again_id).await.unwrap().is_none(),
         "nothing of the duplicate is written"
     );
-    assert_eq!(store.find_by_dedupe_key("raw:bb").await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_by_dedupe_key(&dedupe_key("raw:bb"))
+            .await
+            .unwrap(),
+        None
+    );
     // No folio was consumed by the duplicate, and only one ack is pending.
     let next = create(
         &store,
@@ -283,13 +290,14 @@ pub async fn changes_are_optimistic(store: Store) {
     let event = Event {
         seq: 2,
         at: t("2026-11-10T17:00:00Z"),
-        actor: "staff:luis".into(),
+        actor: Actor::staff("luis"),
         kind: EventKind::WaitingOnCustomer {
             note: "fotos".into(),
         },
     };
     next.apply(&event);
     let item = OutboxItem::new(
+        OutboxItem::new_id(),
         created.id.clone(),
         MailKind::Reply,
         "a@b.mx",
@@ -381,7 +389,15 @@ pub async fn listing_pages_and_filters(store: Store) {
     for i in 0..7i64 {
         let mut ticket = sample_ticket(base + Duration::minutes(i), "a@b.mx");
         if i == 3 {
-            ticket.stage = Stage::Closed;
+            ticket.events.push(Event {
+                seq: 2,
+                at: ticket.received_at,
+                actor: Actor::staff("luis"),
+                kind: EventKind::Closed {
+                    note: String::new(),
+                    csat_outbox_id: None,
+                },
+            });
         }
         ids.push(
             create(&store, new_ticket(ticket, 2026, &[], false))
@@ -467,16 +483,24 @@ pub async fn outbox_claims_leases_and_marks(store: Store) {
             .unwrap()
             .is_empty()
     );
-    let mine = claimed.iter().find(|i| i.ticket_id == a.id).unwrap();
-    store
-        .mark_sent(&mine.id, now + Duration::seconds(1))
-        .await
-        .unwrap();
-    let other = claimed.iter().find(|i| i.ticket_id != a.id).unwrap();
-    store
-        .mark_failed(&other.id, "relay down", now + Duration::minutes(5))
-        .await
-        .unwrap();
+    let mut mine = claimed
+        .iter()
+        .find(|i| i.ticket_id == a.id)
+        .unwrap()
+        .clone();
+    mine.sent(now + Duration::seconds(1));
+    store.save_outbox(&mine).await.unwrap();
+    let mut other = claimed
+        .iter()
+        .find(|i| i.ticket_id != a.id)
+        .unwrap()
+        .clone();
+    // Back-off after the first attempt: one minute.
+    assert_eq!(
+        other.failed("relay down", now + Duration::minutes(4)),
+        now + Duration::minutes(5)
+    );
+    store.save_outbox(&other).await.unwrap();
     assert!(
         store
             .claim_outbox(now + Duration::minutes(2), Duration::seconds(60), 10)
@@ -500,7 +524,9 @@ pub async fn outbox_claims_leases_and_marks(store: Store) {
         pending.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
         [other.id.as_str()]
     );
-    store.mark_skipped(&other.id, "cap").await.unwrap();
+    let mut skipped = again[0].clone();
+    skipped.skipped("cap");
+    store.save_outbox(&skipped).await.unwrap();
     assert!(
         store
             .pending_outbox_before(now + Duration::days(1))

@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use mesa::desk::{Desk, DeskError, Submitted};
+use mesa::desk::{Desk, DeskError, EmailOutcome, Submitted, TicketDetail, TicketView};
 use mesa::intake::{FieldErrors, FormInput, MAX_EMAIL_BYTES, MAX_TOTAL_ATTACHMENT_BYTES, Upload};
 use mesa::lifecycle::{Action, ActionError};
-use mesa::model::Stage;
+use mesa::model::{Actor, Stage};
 use mesa::ports::{ListFilter, PageRequest, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -186,12 +186,8 @@ async fn submit(State(state): State<Shared>, request: Request) -> Response {
         }
     } else if content_type.starts_with("application/json") {
         match Json::<FormInput>::from_request(request, &state).await {
-            Ok(Json(input)) => submit_json(state, input).await,
-            Err(e) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({"errors": {"body": format!("JSON no válido: {}", e.body_text())}})),
-            )
-                .into_response(),
+            Ok(Json(input)) => submit_json(state, input).await.into_response(),
+            Err(e) => ApiError::bad_json(&e.body_text()).into_response(),
         }
     } else {
         (
@@ -225,54 +221,32 @@ struct UploadRequest {
 async fn start_upload(
     State(state): State<Shared>,
     body: Result<Json<UploadRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(request) = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({"errors": {"body": format!("JSON no válido: {}", e.body_text())}})),
+) -> Result<Response, ApiError> {
+    let Json(request) = body.map_err(|e| ApiError::bad_json(&e.body_text()))?;
+    Ok(
+        match state
+            .desk
+            .start_upload(&request.filename, request.size)
+            .await?
+        {
+            Some(grant) => (StatusCode::CREATED, Json(json!(grant))).into_response(),
+            None => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "Aquí los anexos se envían con el formulario."})),
             )
-                .into_response();
-        }
-    };
-    match state
-        .desk
-        .start_upload(&request.filename, request.size)
-        .await
-    {
-        Ok(Some(grant)) => (StatusCode::CREATED, Json(json!(grant))).into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": "Aquí los anexos se envían con el formulario."})),
-        )
-            .into_response(),
-        Err(DeskError::Invalid(errors)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"errors": errors})),
-        )
-            .into_response(),
-        Err(e) => server_error(e),
-    }
+                .into_response(),
+        },
+    )
 }
 
-async fn submit_json(state: Shared, input: FormInput) -> Response {
-    match state.desk.submit_form(&input, &[], None, "").await {
-        Ok(s) => {
-            let status = if s.duplicate {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            (status, Json(api_body(&s))).into_response()
-        }
-        Err(DeskError::Invalid(errors)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"errors": errors})),
-        )
-            .into_response(),
-        Err(e) => server_error(e),
-    }
+async fn submit_json(state: Shared, input: FormInput) -> Result<Response, ApiError> {
+    let s = state.desk.submit_form(&input, &[], None, "").await?;
+    let status = if s.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(api_body(&s))).into_response())
 }
 
 async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
@@ -343,11 +317,7 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
                 .iter()
                 .find(|m| m.name == "response")
                 .and_then(|m| chrono::DateTime::parse_from_rfc3339(&m.due).ok())
-                .map(|d| {
-                    state
-                        .desk
-                        .human_time(&policy, d.with_timezone(&chrono::Utc))
-                })
+                .map(|d| mesa::outbox::human_time(&policy, d.with_timezone(&chrono::Utc)))
                 .unwrap_or_default();
             let status = if s.duplicate {
                 StatusCode::OK
@@ -518,7 +488,7 @@ async fn require_staff(
 }
 
 /// Who acts: `X-Mesa-Actor: <name>` (recorded on every event), else "staff".
-fn actor(headers: &HeaderMap) -> String {
+fn actor(headers: &HeaderMap) -> Actor {
     let name = headers
         .get("x-mesa-actor")
         .and_then(|v| v.to_str().ok())
@@ -529,50 +499,93 @@ fn actor(headers: &HeaderMap) -> String {
                 && s.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c))
         })
         .unwrap_or("staff");
-    format!("staff:{name}")
+    Actor::staff(name)
 }
 
-fn error_response(e: DeskError) -> Response {
-    let (status, body) = match &e {
-        DeskError::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": errors})),
-        DeskError::UnknownFolio(_) | DeskError::Store(StoreError::NotFound(_)) => {
-            (StatusCode::NOT_FOUND, json!({"error": e.to_string()}))
-        }
-        DeskError::Action(ActionError::Illegal { .. }) => {
-            (StatusCode::CONFLICT, json!({"error": e.to_string()}))
-        }
-        DeskError::Action(ActionError::Invalid { field, message }) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"errors": {*field: message}}),
-        ),
-        DeskError::Action(ActionError::Policy(p)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"error": p.to_string()}),
-        ),
-        DeskError::Token(_) => (StatusCode::NOT_FOUND, json!({"error": e.to_string()})),
-        DeskError::TooManyConflicts => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": e.to_string()}),
-        ),
-        _ => return server_error(e),
-    };
-    (status, Json(body)).into_response()
+/// An error of the JSON API, rendered with its status: 422 with field errors for bad
+/// input, 404 for an unknown ticket or link, 409 for an illegal step, 503 when the ticket
+/// kept changing, 500 (logged, not shown) for the rest.
+#[derive(Debug)]
+pub enum ApiError {
+    Desk(DeskError),
+    /// Field → message.
+    Fields(serde_json::Map<String, Value>),
 }
 
-fn server_error(e: DeskError) -> Response {
-    tracing::error!(error = %e, "request failed");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({"error": "internal error; it has been logged"})),
-    )
-        .into_response()
-}
-
-async fn queue(State(state): State<Shared>) -> Response {
-    match state.desk.queue().await {
-        Ok(views) => Json(json!({"tickets": views})).into_response(),
-        Err(e) => error_response(e),
+impl ApiError {
+    fn field(name: &str, message: String) -> Self {
+        let mut m = serde_json::Map::new();
+        m.insert(name.to_string(), Value::String(message));
+        ApiError::Fields(m)
     }
+
+    fn bad_json(detail: &str) -> Self {
+        Self::field("body", format!("JSON no válido: {detail}"))
+    }
+}
+
+impl From<DeskError> for ApiError {
+    fn from(e: DeskError) -> Self {
+        ApiError::Desk(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Desk(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = match self {
+            ApiError::Fields(errors) => {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({"errors": errors})),
+                )
+                    .into_response();
+            }
+            ApiError::Desk(e) => e,
+        };
+        let (status, body) = match &e {
+            DeskError::Invalid(errors) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({"errors": errors}))
+            }
+            DeskError::UnknownFolio(_) | DeskError::Store(StoreError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, json!({"error": e.to_string()}))
+            }
+            DeskError::Action(ActionError::Illegal { .. }) => {
+                (StatusCode::CONFLICT, json!({"error": e.to_string()}))
+            }
+            DeskError::Action(ActionError::Invalid { field, message }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"errors": {*field: message}}),
+            ),
+            DeskError::Action(ActionError::Policy(p)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": p.to_string()}),
+            ),
+            DeskError::Token(_) => (StatusCode::NOT_FOUND, json!({"error": e.to_string()})),
+            DeskError::TooManyConflicts => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": e.to_string()}),
+            ),
+            _ => {
+                tracing::error!(error = %e, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "internal error; it has been logged"}),
+                )
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+async fn queue(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let views = state.desk.queue().await?;
+    Ok(Json(json!({"tickets": views})))
 }
 
 #[derive(Deserialize)]
@@ -584,19 +597,16 @@ struct ListQuery {
     limit: Option<usize>,
 }
 
-async fn list_tickets(State(state): State<Shared>, Query(q): Query<ListQuery>) -> Response {
+async fn list_tickets(
+    State(state): State<Shared>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let stage = match q.stage.as_deref() {
         None | Some("") => None,
-        Some(s) => match Stage::parse(s) {
-            Some(st) => Some(st),
-            None => {
-                return (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Json(json!({"errors": {"stage": format!("unknown stage {s:?}")}})),
-                )
-                    .into_response();
-            }
-        },
+        Some(s) => Some(
+            Stage::parse(s)
+                .ok_or_else(|| ApiError::field("stage", format!("unknown stage {s:?}")))?,
+        ),
     };
     let filter = ListFilter {
         stage,
@@ -606,17 +616,15 @@ async fn list_tickets(State(state): State<Shared>, Query(q): Query<ListQuery>) -
         after: q.after,
         limit: q.limit.unwrap_or(50).clamp(1, 200),
     };
-    match state.desk.store().list(&filter, &page).await {
-        Ok(p) => Json(json!({"tickets": p.items, "next": p.next})).into_response(),
-        Err(e) => error_response(e.into()),
-    }
+    let p = state.desk.store().list(&filter, &page).await?;
+    Ok(Json(json!({"tickets": p.items, "next": p.next})))
 }
 
-async fn ticket_detail(State(state): State<Shared>, Path(folio): Path<String>) -> Response {
-    match state.desk.detail(&folio).await {
-        Ok(d) => Json(d).into_response(),
-        Err(e) => error_response(e),
-    }
+async fn ticket_detail(
+    State(state): State<Shared>,
+    Path(folio): Path<String>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    Ok(Json(state.desk.detail(&folio).await?))
 }
 
 async fn ticket_action(
@@ -624,33 +632,24 @@ async fn ticket_action(
     Path(folio): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let action: Action = match serde_json::from_slice(&body) {
-        Ok(a) => a,
-        Err(e) => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({"errors": {"action": format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen)")}})),
-            )
-                .into_response();
-        }
-    };
-    match state.desk.act(&folio, &actor(&headers), &action).await {
-        Ok(t) => match state.desk.view(t).await {
-            Ok(v) => Json(v).into_response(),
-            Err(e) => error_response(e),
-        },
-        Err(e) => error_response(e),
-    }
+) -> Result<Json<TicketView>, ApiError> {
+    let action: Action = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::field(
+            "action",
+            format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen)"),
+        )
+    })?;
+    let ticket = state.desk.act(&folio, &actor(&headers), &action).await?;
+    Ok(Json(state.desk.view(ticket).await?))
 }
 
 /// `POST /staff/inbound-email`: a raw RFC 5322 message, as a mail server would hand it over.
-async fn inbound_email(State(state): State<Shared>, body: Bytes) -> Response {
+async fn inbound_email(
+    State(state): State<Shared>,
+    body: Bytes,
+) -> Result<Json<EmailOutcome>, ApiError> {
     let now = state.desk.now();
-    match state.desk.intake_email(&body, now).await {
-        Ok(outcome) => Json(outcome).into_response(),
-        Err(e) => error_response(e),
-    }
+    Ok(Json(state.desk.intake_email(&body, now).await?))
 }
 
 #[cfg(test)]
@@ -667,15 +666,15 @@ mod tests {
     #[test]
     fn actor_names_are_sanitised() {
         let mut h = HeaderMap::new();
-        assert_eq!(actor(&h), "staff:staff");
+        assert_eq!(actor(&h).to_string(), "staff:staff");
         h.insert("x-mesa-actor", "luis.garcia".parse().unwrap());
-        assert_eq!(actor(&h), "staff:luis.garcia");
+        assert_eq!(actor(&h).to_string(), "staff:luis.garcia");
         h.insert(
             "x-mesa-actor",
             "luis garcía; drop"
                 .parse()
                 .unwrap_or(axum::http::HeaderValue::from_static("x y")),
         );
-        assert_eq!(actor(&h), "staff:staff");
+        assert_eq!(actor(&h).to_string(), "staff:staff");
     }
 }

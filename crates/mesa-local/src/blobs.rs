@@ -22,7 +22,7 @@ impl DirBlobs {
         let rel = Path::new(key);
         let safe = !key.is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)));
         if !safe {
-            return Err(BlobError(format!(
+            return Err(BlobError::new(format!(
                 "blob key {key:?} is not a plain relative path"
             )));
         }
@@ -47,8 +47,8 @@ impl BlobStore for DirBlobs {
             std::fs::rename(&tmp, &path)
         })
         .await
-        .map_err(|e| BlobError(e.to_string()))?
-        .map_err(|e| BlobError(format!("{key}: {e}")))
+        .map_err(|e| BlobError::caused_by("the writer task failed", e))?
+        .map_err(|e| BlobError::caused_by(key.to_string(), e))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
@@ -56,7 +56,7 @@ impl BlobStore for DirBlobs {
         match tokio::fs::read(&path).await {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(BlobError(format!("{key}: {e}"))),
+            Err(e) => Err(BlobError::caused_by(key.to_string(), e)),
         }
     }
 }

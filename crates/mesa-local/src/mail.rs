@@ -52,7 +52,7 @@ impl Mailer for MaildirMailer {
         let tmp = self.root.join("tmp").join(&name);
         let new = self.root.join("new").join(&name);
         let io =
-            |e: std::io::Error| MailError::Temporary(format!("maildir {}: {e}", tmp.display()));
+            |e: std::io::Error| MailError::temporary_from(format!("maildir {}", tmp.display()), e);
         tokio::task::spawn_blocking({
             let (tmp, new) = (tmp.clone(), new.clone());
             move || -> std::io::Result<()> {
@@ -64,7 +64,7 @@ impl Mailer for MaildirMailer {
             }
         })
         .await
-        .map_err(|e| MailError::Temporary(e.to_string()))?
+        .map_err(|e| MailError::temporary_from("the maildir writer task failed", e))?
         .map_err(io)?;
         Ok(None)
     }
@@ -78,7 +78,7 @@ pub struct SmtpMailer {
 
 impl SmtpMailer {
     pub fn from_url(url: &str) -> Result<Self, MailError> {
-        let bad = || MailError::Permanent(format!("SMTP relay {url:?}: expected smtp://host:port"));
+        let bad = || MailError::permanent(format!("SMTP relay {url:?}: expected smtp://host:port"));
         let rest = url
             .strip_prefix("smtp://")
             .ok_or_else(bad)?
@@ -103,14 +103,16 @@ impl Mailer for SmtpMailer {
         let bytes = mail.to_mime()?;
         let parse = |a: &str| {
             a.parse::<Address>()
-                .map_err(|e| MailError::Permanent(format!("address {a:?}: {e}")))
+                .map_err(|e| MailError::permanent_from(format!("address {a:?}"), e))
         };
         let envelope = Envelope::new(Some(parse(&mail.from_address)?), vec![parse(&mail.to)?])
-            .map_err(|e| MailError::Permanent(e.to_string()))?;
+            .map_err(|e| MailError::permanent_from("envelope", e))?;
         match self.transport.send_raw(&envelope, &bytes).await {
             Ok(_) => Ok(None),
-            Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
-            Err(e) => Err(MailError::Temporary(e.to_string())),
+            Err(e) if e.is_permanent() => {
+                Err(MailError::permanent_from("SMTP relay refused it", e))
+            }
+            Err(e) => Err(MailError::temporary_from("SMTP relay", e)),
         }
     }
 }
@@ -173,6 +175,6 @@ mod tests {
     fn bad_recipient_is_permanent() {
         let mut m = sample();
         m.to = "not an address".into();
-        assert!(matches!(m.to_mime(), Err(MailError::Permanent(_))));
+        assert!(matches!(m.to_mime(), Err(MailError::Permanent { .. })));
     }
 }

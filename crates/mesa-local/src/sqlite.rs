@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use mesa::model::{CustomerRecord, Event, Folio, Ticket, TicketId};
-use mesa::outbox::{OutboxItem, OutboxStatus};
+use mesa::model::{CustomerRecord, DedupeKey, Event, Folio, Ticket, TicketId};
+use mesa::outbox::OutboxItem;
 use mesa::ports::{
-    CreateOutcome, ListFilter, NewTicket, Page, PageRequest, QuarantineRecord, StoreError,
-    TicketChange, TicketStore,
+    CreateOutcome, CustomerStore, HeartbeatStore, ListFilter, NewTicket, OutboxStore, Page,
+    PageRequest, QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -74,23 +74,6 @@ impl SqliteStore {
         })
         .await
         .map_err(backend)?
-    }
-}
-
-impl SqliteStore {
-    /// Reads an outbox item, changes it, writes it back.
-    async fn modify_outbox<F>(&self, id: &str, change: F) -> Result<(), StoreError>
-    where
-        F: FnOnce(&mut OutboxItem) + Send + 'static,
-    {
-        let id = id.to_string();
-        self.with(move |conn| {
-            let mut item =
-                read_outbox(conn, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
-            change(&mut item);
-            update_outbox(conn, &item)
-        })
-        .await
     }
 }
 
@@ -240,7 +223,7 @@ impl TicketStore for SqliteStore {
                 let existing: Option<String> = tx
                     .query_row(
                         "SELECT ticket_id FROM dedupe_keys WHERE key = ?1",
-                        [key],
+                        [key.as_key()],
                         |r| r.get(0),
                     )
                     .optional()
@@ -260,14 +243,13 @@ impl TicketStore for SqliteStore {
                     |r| r.get(0),
                 )
                 .map_err(backend)?;
-            let mut ticket = new.ticket;
-            ticket.folio = Folio::new(&new.folio_prefix, new.folio_year, number as u64);
+            let ticket = new.numbered(number as u64);
             write_ticket_row(&tx, &ticket, None)?;
-            insert_events(&tx, &ticket.id, &new.events)?;
+            insert_events(&tx, &ticket.id, new.events())?;
             for key in &new.dedupe_keys {
                 tx.execute(
                     "INSERT INTO dedupe_keys (key, ticket_id) VALUES (?1, ?2)",
-                    params![key, ticket.id.as_str()],
+                    params![key.as_key(), ticket.id.as_str()],
                 )
                 .map_err(backend)?;
             }
@@ -367,8 +349,8 @@ impl TicketStore for SqliteStore {
         .await
     }
 
-    async fn find_by_dedupe_key(&self, key: &str) -> Result<Option<TicketId>, StoreError> {
-        let key = key.to_string();
+    async fn find_by_dedupe_key(&self, key: &DedupeKey) -> Result<Option<TicketId>, StoreError> {
+        let key = key.as_key();
         self.with(move |conn| {
             Ok(conn
                 .query_row(
@@ -460,7 +442,10 @@ impl TicketStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl OutboxStore for SqliteStore {
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -486,8 +471,7 @@ impl TicketStore for SqliteStore {
             let mut items = Vec::with_capacity(rows.len());
             for row in rows {
                 let mut item: OutboxItem = from_json(&row)?;
-                item.attempts += 1;
-                item.not_before = now + lease;
+                item.claim(now, lease);
                 update_outbox(&tx, &item)?;
                 items.push(item);
             }
@@ -497,35 +481,13 @@ impl TicketStore for SqliteStore {
         .await
     }
 
-    async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.modify_outbox(id, move |item| {
-            item.status = OutboxStatus::Sent;
-            item.sent_at = Some(at);
-            item.last_error = None;
-        })
-        .await
-    }
-
-    async fn mark_skipped(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        let reason = reason.to_string();
-        self.modify_outbox(id, move |item| {
-            item.status = OutboxStatus::Skipped;
-            item.last_error = Some(reason);
-        })
-        .await
-    }
-
-    async fn mark_failed(
-        &self,
-        id: &str,
-        error: &str,
-        retry_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let error = error.to_string();
-        self.modify_outbox(id, move |item| {
-            item.status = OutboxStatus::Pending;
-            item.not_before = retry_at;
-            item.last_error = Some(error);
+    async fn save_outbox(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        let item = item.clone();
+        self.with(move |conn| {
+            if read_outbox(conn, &item.id)?.is_none() {
+                return Err(StoreError::NotFound(item.id.clone()));
+            }
+            update_outbox(conn, &item)
         })
         .await
     }
@@ -564,7 +526,10 @@ impl TicketStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl CustomerStore for SqliteStore {
     async fn upsert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError> {
         let c = customer.clone();
         self.with(move |conn| {
@@ -612,7 +577,10 @@ impl TicketStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl QuarantineStore for SqliteStore {
     async fn quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError> {
         let r = record.clone();
         self.with(move |conn| {
@@ -640,7 +608,10 @@ impl TicketStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl HeartbeatStore for SqliteStore {
     async fn record_heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let name = name.to_string();
         self.with(move |conn| {

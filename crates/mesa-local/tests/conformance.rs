@@ -22,7 +22,7 @@ fn reopening_keeps_data_and_schema() {
     let path = dir.path().join("mesa.sqlite");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        use mesa::ports::TicketStore;
+        use mesa::ports::HeartbeatStore;
         let store = SqliteStore::open(&path).unwrap();
         store
             .record_heartbeat("sweep", chrono::Utc::now())

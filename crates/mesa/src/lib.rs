@@ -7,13 +7,16 @@ pub mod calendar;
 pub mod desk;
 pub mod intake;
 pub mod lifecycle;
+pub mod messages;
 pub mod model;
 pub mod outbox;
 pub mod policy;
 pub mod ports;
 pub mod sla;
+pub mod telemetry;
 pub mod ticket;
 pub mod tokens;
+pub mod types;
 
 pub use calendar::{BusinessCalendar, CalendarError, WeeklyHours};
 pub use policy::{Bundle, LiveRules, Policy, PolicyError, RulesVersion};

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{EventKind, Stage, Ticket};
-use crate::outbox::MailKind;
+use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::{Diagnosis, Policy, PolicyError};
 use crate::ticket::Severity;
 
@@ -101,17 +101,57 @@ pub enum ActionError {
     Policy(#[from] PolicyError),
 }
 
-/// Mail an action asks to send; the service turns it into an outbox item.
+/// Mail an action asks to send; the service writes it as the outbox item `id`, in the same
+/// operation as the event that names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailDraft {
+    /// The outbox item's id, fixed here so the event can name it.
+    pub id: String,
     pub kind: MailKind,
     pub body: String,
 }
 
+impl MailDraft {
+    pub fn new(kind: MailKind, body: String) -> Self {
+        Self {
+            id: OutboxItem::new_id(),
+            kind,
+            body,
+        }
+    }
+}
+
+/// One event an action records, with the mail it sends, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub kind: EventKind,
+    pub mail: Option<MailDraft>,
+}
+
+impl Step {
+    /// An event that sends nothing.
+    pub fn event(kind: EventKind) -> Self {
+        Self { kind, mail: None }
+    }
+
+    /// An event and the mail it sends.
+    pub fn with_mail(kind: EventKind, mail: MailDraft) -> Self {
+        Self {
+            kind,
+            mail: Some(mail),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Decision {
-    pub events: Vec<EventKind>,
-    pub mail: Vec<MailDraft>,
+    pub steps: Vec<Step>,
+}
+
+impl Decision {
+    fn record(&mut self, kind: EventKind) {
+        self.steps.push(Step::event(kind));
+    }
 }
 
 const MAX_TEXT: usize = 20_000;
@@ -151,7 +191,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
             if !open {
                 return Err(illegal(action, stage, "reopen it first"));
             }
-            d.events.push(EventKind::SeverityChanged {
+            d.record(EventKind::SeverityChanged {
                 from: Some(ticket.severity),
                 to: *severity,
                 reason: text("reason", reason, true)?,
@@ -185,7 +225,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                 under_warranty: *under_warranty,
             };
             let assessment = policy.assess(&ticket.facts(), &diagnosis)?;
-            d.events.push(EventKind::Diagnosed {
+            d.record(EventKind::Diagnosed {
                 summary,
                 assessment,
             });
@@ -198,7 +238,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                     "record the first diagnosis before escalating",
                 ));
             }
-            d.events.push(EventKind::EscalatedToRnd {
+            d.record(EventKind::EscalatedToRnd {
                 note: text("note", note, true)?,
             });
         }
@@ -207,14 +247,12 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                 return Err(illegal(action, stage, "reopen it first"));
             }
             let message = text("message", message, true)?;
-            d.mail.push(MailDraft {
-                kind: MailKind::Reply,
-                body: message.clone(),
-            });
-            d.events.push(EventKind::Responded {
-                message,
-                outbox_id: String::new(),
-            });
+            let mail = MailDraft::new(MailKind::Reply, message.clone());
+            let outbox_id = mail.id.clone();
+            d.steps.push(Step::with_mail(
+                EventKind::Responded { message, outbox_id },
+                mail,
+            ));
         }
         Action::Answer { message } => {
             if !matches!(
@@ -227,14 +265,12 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                 return Err(illegal(action, stage, "record the first diagnosis first"));
             }
             let message = text("message", message, true)?;
-            d.mail.push(MailDraft {
-                kind: MailKind::Answer,
-                body: message.clone(),
-            });
-            d.events.push(EventKind::Answered {
-                message,
-                outbox_id: String::new(),
-            });
+            let mail = MailDraft::new(MailKind::Answer, message.clone());
+            let outbox_id = mail.id.clone();
+            d.steps.push(Step::with_mail(
+                EventKind::Answered { message, outbox_id },
+                mail,
+            ));
         }
         Action::Wait { note } => {
             if !open || stage == Stage::WaitingOnCustomer {
@@ -244,7 +280,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                     "only an open ticket that is not already waiting can wait",
                 ));
             }
-            d.events.push(EventKind::WaitingOnCustomer {
+            d.record(EventKind::WaitingOnCustomer {
                 note: text("note", note, true)?,
             });
         }
@@ -256,7 +292,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                     "the ticket is not waiting on the customer",
                 ));
             }
-            d.events.push(EventKind::Resumed {
+            d.record(EventKind::Resumed {
                 note: text("note", note, false)?,
             });
         }
@@ -267,7 +303,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                     message: format!("must be between 1 and 1440 (got {minutes})"),
                 });
             }
-            d.events.push(EventKind::WorkLogged {
+            d.record(EventKind::WorkLogged {
                 minutes: *minutes,
                 note: text("note", note, false)?,
             });
@@ -280,14 +316,12 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                     "send the answer to the customer before closing",
                 ));
             }
-            d.mail.push(MailDraft {
-                kind: MailKind::Csat,
-                body: String::new(),
-            });
-            d.events.push(EventKind::Closed {
+            let mail = MailDraft::new(MailKind::Csat, String::new());
+            let kind = EventKind::Closed {
                 note: text("note", note, false)?,
-                csat_outbox_id: None,
-            });
+                csat_outbox_id: Some(mail.id.clone()),
+            };
+            d.steps.push(Step::with_mail(kind, mail));
         }
         Action::Reopen { reason } => {
             if open {
@@ -297,7 +331,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                     "only a closed ticket can be reopened",
                 ));
             }
-            d.events.push(EventKind::Reopened {
+            d.record(EventKind::Reopened {
                 reason: text("reason", reason, true)?,
             });
         }

@@ -1,103 +1,12 @@
 //! Tickets and their events. Everything a ticket is and was is its event list; [`Ticket`] is
 //! the projection of those events, rebuilt by [`Ticket::apply`] and stored alongside them.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::outbox::MailKind;
-use crate::policy::{Assessment, RulesVersion};
+use crate::policy::terms::Assessment;
 use crate::ticket::{ClockSignal, Severity, TicketFacts};
-
-/// Internal ticket id (a ULID: sortable by creation time).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TicketId(String);
-
-impl TicketId {
-    pub fn new() -> Self {
-        Self(ulid::Ulid::new().to_string())
-    }
-
-    /// Accepts a ULID as written by [`TicketId::new`].
-    pub fn parse(s: &str) -> Option<Self> {
-        ulid::Ulid::from_string(s).ok().map(|u| Self(u.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Default for TicketId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for TicketId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Human folio, `ING-2026-000123`: gapless per prefix and year.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Folio(String);
-
-impl Folio {
-    pub fn new(prefix: &str, year: i32, number: u64) -> Self {
-        Self(format!("{prefix}-{year:04}-{number:06}"))
-    }
-
-    /// Parses `PREFIX-YYYY-NNNNNN` (prefix 2–10 capital letters, 6 or more digits).
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        let mut parts = s.split('-');
-        let (prefix, year, number) = (parts.next()?, parts.next()?, parts.next()?);
-        let ok = parts.next().is_none()
-            && (2..=10).contains(&prefix.len())
-            && prefix.bytes().all(|b| b.is_ascii_uppercase())
-            && year.len() == 4
-            && year.bytes().all(|b| b.is_ascii_digit())
-            && number.len() >= 6
-            && number.len() <= 12
-            && number.bytes().all(|b| b.is_ascii_digit());
-        ok.then(|| Self(s.to_string()))
-    }
-
-    /// The first folio tag `[PREFIX-YYYY-NNNNNN]` in a subject line.
-    pub fn find_in(subject: &str, prefix: &str) -> Option<Self> {
-        let mut rest = subject;
-        while let Some(open) = rest.find('[') {
-            rest = &rest[open + 1..];
-            if let Some(close) = rest.find(']') {
-                if let Some(f) = Self::parse(&rest[..close]) {
-                    if f.prefix() == prefix {
-                        return Some(f);
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    pub fn prefix(&self) -> &str {
-        self.0.split('-').next().unwrap_or_default()
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Folio {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::types::{Actor, DedupeKey, EmailAddress, Folio, MailKind, RulesVersion, TicketId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -239,9 +148,6 @@ pub struct MailDelivery {
     /// When the transport saw it happen.
     pub at: DateTime<Utc>,
 }
-
-/// Who did something: `system`, `customer`, `staff:<name>`, `rules`.
-pub type Actor = String;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -492,6 +398,85 @@ impl Ticket {
     }
 }
 
+/// A ticket about to be opened: everything but its folio, which the store assigns in the
+/// same atomic write that creates it (folios are gapless, so no number is taken before the
+/// write succeeds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opening {
+    pub id: TicketId,
+    pub channel: Channel,
+    pub customer: Customer,
+    pub verified: bool,
+    pub support_type: String,
+    pub subject: String,
+    pub description: String,
+    pub attachments: Vec<Attachment>,
+    pub missing_fields: Vec<String>,
+    pub received_at: DateTime<Utc>,
+    pub message_id: Option<String>,
+    pub rules_version: RulesVersion,
+    /// The rules' classification (its reason is in the `SeverityChanged` event).
+    pub severity: Severity,
+    /// The first instant the sweep must look at it (computed from its first events).
+    pub next_due: Option<DateTime<Utc>>,
+    /// Its first events: received, then the rules' severity.
+    pub events: Vec<Event>,
+}
+
+impl Opening {
+    /// The ticket as written, with its folio and its first events applied.
+    pub fn numbered(&self, folio: Folio) -> Ticket {
+        let mut ticket = Ticket {
+            id: self.id.clone(),
+            folio,
+            channel: self.channel,
+            customer: self.customer.clone(),
+            verified: self.verified,
+            support_type: self.support_type.clone(),
+            subject: self.subject.clone(),
+            description: self.description.clone(),
+            attachments: self.attachments.clone(),
+            missing_fields: self.missing_fields.clone(),
+            received_at: self.received_at,
+            severity: self.severity,
+            severity_reason: String::new(),
+            severity_set_by: Actor::Rules,
+            stage: Stage::Received,
+            acknowledged_at: None,
+            deliveries: Vec::new(),
+            stage_before_wait: None,
+            assessment: None,
+            work_minutes: 0,
+            satisfaction: None,
+            rules_version: self.rules_version.clone(),
+            message_id: self.message_id.clone(),
+            version: 0,
+            next_due: self.next_due,
+            updated_at: self.received_at,
+        };
+        for e in &self.events {
+            ticket.apply(e);
+        }
+        ticket
+    }
+
+    /// What the policy scripts see of it (before it has a folio).
+    pub fn facts(&self, severity: Option<Severity>) -> TicketFacts {
+        TicketFacts {
+            company: self.customer.company.clone(),
+            contact_name: self.customer.contact_name.clone(),
+            email: self.customer.email.clone(),
+            phone: self.customer.phone.clone(),
+            support_type: self.support_type.clone(),
+            subject: self.subject.clone(),
+            description: self.description.clone(),
+            channel: self.channel.as_str().to_string(),
+            received_at: Some(self.received_at),
+            severity,
+        }
+    }
+}
+
 /// The domain part of an address, lower case.
 pub fn domain_of(address: &str) -> Option<&str> {
     address
@@ -500,24 +485,7 @@ pub fn domain_of(address: &str) -> Option<&str> {
         .filter(|d| !d.is_empty())
 }
 
-/// Free-mail domains: the same domain there says nothing about being the same company.
-pub fn is_public_mail_domain(domain: &str) -> bool {
-    matches!(
-        domain,
-        "gmail.com"
-            | "googlemail.com"
-            | "hotmail.com"
-            | "outlook.com"
-            | "live.com"
-            | "yahoo.com"
-            | "yahoo.com.mx"
-            | "icloud.com"
-            | "aol.com"
-            | "prodigy.net.mx"
-            | "protonmail.com"
-            | "proton.me"
-    )
-}
+pub use crate::types::is_public_mail_domain;
 
 /// A row of the registry of subscribed customers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -536,37 +504,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn folio_format_and_parse() {
-        let f = Folio::new("ING", 2026, 123);
-        assert_eq!(f.as_str(), "ING-2026-000123");
-        assert_eq!(Folio::parse("ING-2026-000123"), Some(f.clone()));
-        assert_eq!(Folio::parse("ING-2026-1"), None);
-        assert_eq!(Folio::parse("ing-2026-000123"), None);
-        assert_eq!(Folio::parse("ING-2026-000123-x"), None);
-        assert_eq!(
-            Folio::find_in("Re: [ING-2026-000123] Lectores", "ING"),
-            Some(f)
-        );
-        assert_eq!(
-            Folio::find_in("Re: [XYZ-2026-000123] Lectores", "ING"),
-            None
-        );
-        assert_eq!(
-            Folio::find_in("Re: [nada] [ING-2027-000001]", "ING")
-                .unwrap()
-                .as_str(),
-            "ING-2027-000001"
-        );
-    }
-
-    #[test]
     fn event_json_is_flat_and_tagged() {
         let e = Event {
             seq: 1,
             at: DateTime::parse_from_rfc3339("2026-11-10T16:00:00Z")
                 .unwrap()
                 .with_timezone(&Utc),
-            actor: "system".into(),
+            actor: Actor::System,
             kind: EventKind::Received {
                 channel: Channel::Form,
                 message_id: None,

@@ -2,52 +2,75 @@
 //! them, and the composition of the message an adapter sends. Every header value is built
 //! here from validated text only: no CR, LF, NUL or encoded-word opener ever reaches one.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use crate::model::TicketId;
+use crate::model::Ticket;
+use crate::policy::{Policy, PolicyError};
+use crate::ticket::Severity;
+pub use crate::types::MailKind;
+use crate::types::{EmailAddress, TicketId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MailKind {
-    /// Automatic acknowledgement of a new ticket.
-    Ack,
-    /// A staff message to the customer.
-    Reply,
-    /// The solution sent to the customer.
-    Answer,
-    /// The satisfaction request sent on closing.
-    Csat,
+/// Why a message could not be sent. The cause is kept where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Worth trying again later (connection refused, throttled, …).
+    #[error("temporary mail failure: {message}")]
+    Temporary {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// Will never work (bad address, rejected content).
+    #[error("permanent mail failure: {message}")]
+    Permanent {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
-impl MailKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailKind::Ack => "ack",
-            MailKind::Reply => "reply",
-            MailKind::Answer => "answer",
-            MailKind::Csat => "csat",
+impl MailError {
+    pub fn temporary(message: impl Into<String>) -> Self {
+        MailError::Temporary {
+            message: message.into(),
+            source: None,
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            MailKind::Ack,
-            MailKind::Reply,
-            MailKind::Answer,
-            MailKind::Csat,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+    pub fn permanent(message: impl Into<String>) -> Self {
+        MailError::Permanent {
+            message: message.into(),
+            source: None,
+        }
     }
 
-    pub fn template(self) -> &'static str {
-        match self {
-            MailKind::Ack => "ack.txt",
-            MailKind::Reply => "reply.txt",
-            MailKind::Answer => "answer.txt",
-            MailKind::Csat => "csat.txt",
+    /// A temporary failure caused by `source` (whose text joins the message, so a log line
+    /// that prints only this error still says why).
+    pub fn temporary_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        MailError::Temporary {
+            message: format!("{}: {source}", message.into()),
+            source: Some(Box::new(source)),
         }
+    }
+
+    /// A permanent failure caused by `source` (its text joins the message).
+    pub fn permanent_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        MailError::Permanent {
+            message: format!("{}: {source}", message.into()),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, MailError::Permanent { .. })
     }
 }
 
@@ -104,7 +127,10 @@ pub struct OutboxItem {
 }
 
 impl OutboxItem {
+    /// A pending item with id `id` (see [`OutboxItem::new_id`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        id: String,
         ticket_id: TicketId,
         kind: MailKind,
         to: &str,
@@ -113,7 +139,6 @@ impl OutboxItem {
         body: String,
         now: DateTime<Utc>,
     ) -> Self {
-        let id = ulid::Ulid::new().to_string();
         Self {
             message_id: format!(
                 "<{}.{}@{}>",
@@ -134,6 +159,46 @@ impl OutboxItem {
             sent_at: None,
             last_error: None,
         }
+    }
+
+    /// A fresh outbox item id (a ULID), fixed when an action decides to send mail so the
+    /// event that records it can name it.
+    pub fn new_id() -> String {
+        ulid::Ulid::new().to_string()
+    }
+
+    /// Whether a worker may take it at `now`: pending, and its lease or back-off is over.
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.status == OutboxStatus::Pending && self.not_before <= now
+    }
+
+    /// Taken by a worker until `now + lease`: no other worker takes it meanwhile.
+    pub fn claim(&mut self, now: DateTime<Utc>, lease: Duration) {
+        self.attempts += 1;
+        self.not_before = now + lease;
+    }
+
+    /// The transport accepted it.
+    pub fn sent(&mut self, at: DateTime<Utc>) {
+        self.status = OutboxStatus::Sent;
+        self.sent_at = Some(at);
+        self.last_error = None;
+    }
+
+    /// A temporary failure: tried again after an exponential back-off (1 min after the first
+    /// attempt, then 2, 4, … up to 32 min); gives the instant of the next try.
+    pub fn failed(&mut self, error: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+        let backoff = Duration::seconds(30 * 2i64.pow(self.attempts.min(6)));
+        self.status = OutboxStatus::Pending;
+        self.not_before = now + backoff;
+        self.last_error = Some(error.to_string());
+        self.not_before
+    }
+
+    /// Given up on for good (a permanent failure, or a ticket that is gone); kept with why.
+    pub fn skipped(&mut self, reason: &str) {
+        self.status = OutboxStatus::Skipped;
+        self.last_error = Some(reason.to_string());
     }
 }
 
@@ -156,18 +221,17 @@ pub struct OutgoingMail {
 impl OutgoingMail {
     /// Encodes the message as RFC 5322 bytes (lettre's builder: UTF-8 subjects as encoded
     /// words, bodies quoted-printable), with our threading and Auto-Submitted headers.
-    pub fn to_mime(&self) -> Result<Vec<u8>, crate::ports::MailError> {
-        use crate::ports::MailError;
+    pub fn to_mime(&self) -> Result<Vec<u8>, MailError> {
         use lettre::message::header::{ContentType, HeaderName, HeaderValue};
         use lettre::message::{Mailbox, Message};
 
         let from_addr = self.from_address.parse().map_err(|e| {
-            MailError::Permanent(format!("from address {:?}: {e}", self.from_address))
+            MailError::permanent_from(format!("from address {:?}", self.from_address), e)
         })?;
         let to_addr = self
             .to
             .parse()
-            .map_err(|e| MailError::Permanent(format!("recipient {:?}: {e}", self.to)))?;
+            .map_err(|e| MailError::permanent_from(format!("recipient {:?}", self.to), e))?;
         let mut builder = Message::builder()
             .message_id(Some(self.message_id.clone()))
             .from(Mailbox::new(Some(self.from_name.clone()), from_addr))
@@ -183,7 +247,7 @@ impl OutgoingMail {
         let mut message = builder
             .header(ContentType::TEXT_PLAIN)
             .body(self.text.clone())
-            .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))?;
+            .map_err(|e| MailError::permanent_from("cannot build the message", e))?;
         if self.auto_replied {
             // RFC 3834: an automatic reply, so other robots do not answer it.
             message.headers_mut().insert_raw(HeaderValue::new(
@@ -221,20 +285,117 @@ pub fn clean_message_id(raw: &str) -> Option<String> {
     ok.then(|| format!("<{left}@{right}>"))
 }
 
-/// An address we are willing to send to: one `@`, no spaces, no control characters.
+/// An address we are willing to send to (see [`EmailAddress::parse`]).
 pub fn valid_address(address: &str) -> bool {
-    let a = address.trim();
-    let Some((local, domain)) = a.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && a.len() <= 254
-        && a.matches('@').count() == 1
-        && a.chars()
-            .all(|c| c.is_ascii_graphic() && !"<>()[],;:\"\\".contains(c))
+    EmailAddress::parse(address).is_ok()
+}
+
+/// Links a message may carry, made by the service that signs them.
+#[derive(Debug, Clone, Default)]
+pub struct MailLinks {
+    /// The satisfaction survey of this closing.
+    pub survey_url: String,
+}
+
+/// Renders an outbox item into a message with safe headers: the template of its kind, with
+/// the ticket, its deadlines in local time and the staff text.
+pub fn compose(
+    policy: &Policy,
+    ticket: &Ticket,
+    item: &OutboxItem,
+    links: &MailLinks,
+) -> Result<OutgoingMail, PolicyError> {
+    let settings = policy.settings();
+    let facts = ticket.facts();
+    let response_hours: Vec<serde_json::Value> = std::iter::once(serde_json::Value::Null)
+        .chain((1..=4).map(|level| {
+            let hours = Severity::new(level)
+                .ok()
+                .and_then(|s| policy.milestones(&facts, s).ok())
+                .and_then(|defs| defs.into_iter().find(|d| d.name == "response"))
+                .map(|d| d.target.duration(policy.calendar()).num_hours());
+            json!(hours)
+        }))
+        .collect();
+    let plan = policy.plan(&facts, ticket.received_at, ticket.severity)?;
+    let response_due = plan
+        .milestones
+        .iter()
+        .find(|m| m.name == "response")
+        .and_then(|m| DateTime::parse_from_rfc3339(&m.due).ok())
+        .map(|d| human_time(policy, d.with_timezone(&Utc)))
+        .unwrap_or_default();
+    let context = json!({
+        "folio": ticket.folio.as_str(),
+        "subject": ticket.subject,
+        "company": ticket.customer.company,
+        "contact_name": ticket.customer.contact_name,
+        "email": ticket.customer.email,
+        "phone": ticket.customer.phone,
+        "support_type_label": policy.support_type_label(&ticket.support_type).unwrap_or_default(),
+        "description": ticket.description,
+        "attachments": ticket.attachments.iter().map(|a| a.filename.clone()).collect::<Vec<_>>(),
+        "missing_fields": ticket.missing_fields,
+        "received_local": human_time(policy, ticket.received_at),
+        "severity": ticket.severity.level(),
+        "severity_reason": ticket.severity_reason,
+        "response_due_local": response_due,
+        "response_hours": response_hours,
+        "company_name": settings.company_name,
+        "body": item.body,
+        "survey_url": links.survey_url,
+    });
+    let rendered = policy.render_mail(item.kind.template(), &context)?;
+    Ok(OutgoingMail {
+        outbox_id: item.id.clone(),
+        message_id: item.message_id.clone(),
+        from_name: header_text(&format!("Soporte {}", settings.company_name), 100),
+        from_address: settings.support_address.clone(),
+        to: item.to.clone(),
+        subject: header_text(&rendered.subject, 250),
+        text: rendered.body,
+        in_reply_to: item.in_reply_to.clone(),
+        references: item.in_reply_to.iter().cloned().collect(),
+        auto_replied: item.kind == MailKind::Ack,
+    })
+}
+
+/// "martes 10 de noviembre de 2026, 16:00 (hora de la Ciudad de México)".
+pub fn human_time(policy: &Policy, t: DateTime<Utc>) -> String {
+    const DAYS: [&str; 7] = [
+        "lunes",
+        "martes",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "domingo",
+    ];
+    const MONTHS: [&str; 12] = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ];
+    let l = policy.calendar().local(t);
+    format!(
+        "{} {} de {} de {}, {:02}:{:02} ({})",
+        DAYS[l.weekday().num_days_from_monday() as usize],
+        l.day(),
+        MONTHS[l.month0() as usize],
+        l.year(),
+        l.hour(),
+        l.minute(),
+        policy.settings().time_zone_label
+    )
 }
 
 #[cfg(test)]
@@ -259,6 +420,37 @@ mod tests {
         assert_eq!(clean_message_id("<a b@x>"), None);
         assert_eq!(clean_message_id("<a@x>\r\nBcc: y"), None);
         assert_eq!(clean_message_id("no-at-sign"), None);
+    }
+
+    #[test]
+    fn the_outbox_state_machine_backs_off_and_keeps_why() {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-10T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut item = OutboxItem::new(
+            OutboxItem::new_id(),
+            TicketId::new(),
+            MailKind::Ack,
+            "ana@bajio.mx",
+            "mesa.test",
+            None,
+            String::new(),
+            t0,
+        );
+        assert!(item.is_due(t0));
+        item.claim(t0, Duration::seconds(60));
+        assert_eq!(item.attempts, 1);
+        assert!(!item.is_due(t0 + Duration::seconds(59)));
+        assert!(item.is_due(t0 + Duration::seconds(60)));
+        assert_eq!(item.failed("refused", t0), t0 + Duration::seconds(60));
+        item.claim(t0, Duration::seconds(60));
+        assert_eq!(item.failed("refused", t0), t0 + Duration::seconds(120));
+        assert_eq!(item.last_error.as_deref(), Some("refused"));
+        item.sent(t0);
+        assert_eq!(item.status, OutboxStatus::Sent);
+        assert!(item.last_error.is_none() && !item.is_due(t0));
+        item.skipped("gone");
+        assert_eq!(item.status, OutboxStatus::Skipped);
     }
 
     #[test]

@@ -6,8 +6,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CustomerRecord, Event, Folio, Stage, Ticket, TicketId};
+use crate::model::{CustomerRecord, Event, Folio, Opening, Stage, Ticket, TicketId};
+pub use crate::outbox::MailError;
 use crate::outbox::{OutboxItem, OutgoingMail};
+pub use crate::telemetry::{DomainEvent, Metric};
+use crate::types::DedupeKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -16,6 +19,10 @@ pub enum StoreError {
     Conflict(TicketId),
     #[error("no ticket {0}")]
     NotFound(String),
+    /// The store is busy (throttled, a lock held, a contended counter): the same call may
+    /// succeed later. The cause is kept.
+    #[error("store busy: {0}")]
+    Busy(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The store itself failed; the cause is kept.
     #[error("store failure: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -25,18 +32,30 @@ impl StoreError {
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Backend(Box::new(e))
     }
+
+    pub fn busy(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Busy(Box::new(e))
+    }
+
+    /// Whether the same call may succeed if tried again (a conflict, a throttle, a
+    /// timeout), as opposed to one that never will.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict(_) | StoreError::Busy(_) | StoreError::Backend(_)
+        )
+    }
 }
 
 /// A new ticket, written in one atomic operation with its first events, outbox items and
 /// keys. The store assigns the folio (next number of `folio_prefix`/`folio_year`).
 #[derive(Debug, Clone)]
 pub struct NewTicket {
-    /// Its `folio` is a placeholder the store replaces.
-    pub ticket: Ticket,
-    pub events: Vec<Event>,
+    /// The ticket without its folio, with its first events.
+    pub opening: Opening,
     pub outbox: Vec<OutboxItem>,
     /// If any of these keys exists already, nothing is written: it is a duplicate.
-    pub dedupe_keys: Vec<String>,
+    pub dedupe_keys: Vec<DedupeKey>,
     /// Message-IDs (inbound and ours) that identify this ticket for threading.
     pub message_ids: Vec<String>,
     pub folio_prefix: String,
@@ -91,6 +110,24 @@ pub struct QuarantineRecord {
     pub raw_key: String,
 }
 
+impl NewTicket {
+    pub fn id(&self) -> &TicketId {
+        &self.opening.id
+    }
+
+    /// Its first events.
+    pub fn events(&self) -> &[Event] {
+        &self.opening.events
+    }
+
+    /// The ticket as written once the store has numbered it.
+    pub fn numbered(&self, number: u64) -> Ticket {
+        self.opening
+            .numbered(Folio::new(&self.folio_prefix, self.folio_year, number))
+    }
+}
+
+/// Tickets, their events and the keys that find them.
 #[async_trait]
 pub trait TicketStore: Send + Sync {
     async fn create_ticket(&self, new: NewTicket) -> Result<CreateOutcome, StoreError>;
@@ -100,7 +137,7 @@ pub trait TicketStore: Send + Sync {
     async fn events(&self, id: &TicketId) -> Result<Vec<Event>, StoreError>;
     /// The ticket a Message-ID (the customer's or ours) belongs to.
     async fn find_by_message_id(&self, message_id: &str) -> Result<Option<TicketId>, StoreError>;
-    async fn find_by_dedupe_key(&self, key: &str) -> Result<Option<TicketId>, StoreError>;
+    async fn find_by_dedupe_key(&self, key: &DedupeKey) -> Result<Option<TicketId>, StoreError>;
     /// Tickets whose `next_due` is at or before `t`, earliest first (an index, not a scan).
     async fn due_before(&self, t: DateTime<Utc>, limit: usize) -> Result<Vec<Ticket>, StoreError>;
     /// Tickets newest first.
@@ -109,7 +146,12 @@ pub trait TicketStore: Send + Sync {
         filter: &ListFilter,
         page: &PageRequest,
     ) -> Result<Page<Ticket>, StoreError>;
+}
 
+/// Mail waiting to be sent. The item's state machine is [`OutboxItem`]'s: the store only
+/// persists what it decided.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Pending items due now, leased for `lease` so no other worker takes them meanwhile.
     async fn claim_outbox(
         &self,
@@ -117,38 +159,47 @@ pub trait TicketStore: Send + Sync {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError>;
-    async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
-    async fn mark_skipped(&self, id: &str, reason: &str) -> Result<(), StoreError>;
-    async fn mark_failed(
-        &self,
-        id: &str,
-        error: &str,
-        retry_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    /// Writes back an item after a transition ([`OutboxItem::sent`], `failed`, `skipped`).
+    async fn save_outbox(&self, item: &OutboxItem) -> Result<(), StoreError>;
     async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError>;
     /// Pending items created at or before `t` (for the sweep's re-drive).
     async fn pending_outbox_before(&self, t: DateTime<Utc>) -> Result<Vec<OutboxItem>, StoreError>;
     /// Acknowledgements sent or pending to `to` since `since` (for the per-address cap).
     async fn acks_to_since(&self, to: &str, since: DateTime<Utc>) -> Result<u64, StoreError>;
+}
 
+/// The registry of subscribed customers.
+#[async_trait]
+pub trait CustomerStore: Send + Sync {
     async fn upsert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError>;
     /// The registered customer of an address: by exact address, else by its domain.
     async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError>;
+}
 
+/// Messages that could not be taken in, kept for a person.
+#[async_trait]
+pub trait QuarantineStore: Send + Sync {
     async fn quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError>;
     async fn list_quarantine(&self) -> Result<Vec<QuarantineRecord>, StoreError>;
+}
+
+/// Liveness marks of the scheduled jobs (the sweep).
+#[async_trait]
+pub trait HeartbeatStore: Send + Sync {
     async fn record_heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     async fn last_heartbeat(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    /// Worth trying again later (connection refused, throttled, …).
-    #[error("temporary mail failure: {0}")]
-    Temporary(String),
-    /// Will never work (bad address, rejected content).
-    #[error("permanent mail failure: {0}")]
-    Permanent(String),
+/// Everything a store adapter provides; services name only the parts they use, the wiring
+/// holds one of these.
+pub trait Store:
+    TicketStore + OutboxStore + CustomerStore + QuarantineStore + HeartbeatStore
+{
+}
+
+impl<T> Store for T where
+    T: TicketStore + OutboxStore + CustomerStore + QuarantineStore + HeartbeatStore
+{
 }
 
 #[async_trait]
@@ -160,26 +211,35 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<Option<String>, MailError>;
 }
 
-/// A domain event for other systems (EventBridge on AWS): `source` is `mesa`, and each
-/// `detail_type` has a fixed JSON `detail` (documented in the README).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DomainEvent {
-    pub detail_type: String,
-    pub detail: serde_json::Value,
+/// The event bus did not take the events; the cause is kept.
+#[derive(Debug, thiserror::Error)]
+#[error("event bus failure: {message}")]
+pub struct BusError {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("event bus failure: {0}")]
-pub struct BusError(pub String);
+impl BusError {
+    pub fn new(
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source,
+        }
+    }
+}
 
 #[async_trait]
 pub trait EventBus: Send + Sync {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError>;
 }
 
-/// Operational metrics (CloudWatch EMF on AWS, logs on one machine).
+/// Operational metrics (CloudWatch EMF on AWS, logs on one machine): one count of `metric`.
 pub trait Metrics: Send + Sync {
-    fn count(&self, name: &str, value: f64, dimensions: &[(&str, &str)]);
+    fn count(&self, metric: &Metric);
 }
 
 /// Events go nowhere: the one-machine default.
@@ -196,14 +256,39 @@ impl EventBus for NoEvents {
 pub struct LogMetrics;
 
 impl Metrics for LogMetrics {
-    fn count(&self, name: &str, value: f64, dimensions: &[(&str, &str)]) {
-        tracing::debug!(metric = name, value, ?dimensions, "metric");
+    fn count(&self, metric: &Metric) {
+        tracing::debug!(metric = metric.name(), dimensions = ?metric.dimensions(), "metric");
     }
 }
 
+/// The blob store failed; the cause is kept.
 #[derive(Debug, thiserror::Error)]
-#[error("blob store failure: {0}")]
-pub struct BlobError(pub String);
+#[error("blob store failure: {message}")]
+pub struct BlobError {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl BlobError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure caused by `source` (its text joins the message).
+    pub fn caused_by(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: format!("{}: {source}", message.into()),
+            source: Some(Box::new(source)),
+        }
+    }
+}
 
 #[async_trait]
 pub trait BlobStore: Send + Sync {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::model::TicketId;
+use crate::types::TicketId;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -6,7 +6,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{Error, LambdaEvent};
 use mesa::outbox::OutboxStatus;
-use mesa::ports::TicketStore;
+use mesa::ports::OutboxStore;
 use mesa_aws::Wiring;
 
 /// The outbox id of a stream record's new image (`pk = OUTBOX#<id>`).

@@ -2,11 +2,11 @@
 //! memory as relative path → bytes, and identified by a hash of its content.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Component, Path};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::types::RulesVersion;
 
 /// Caps that keep a bundle small enough to hash, ship and load in a Lambda's cold start.
 pub const MAX_FILES: usize = 500;
@@ -24,23 +24,6 @@ pub enum BundleError {
     BadPath(String),
     #[error("rules bundle is too large (more than {MAX_FILES} files or {MAX_BYTES} bytes)")]
     TooLarge,
-}
-
-/// Content hash of a bundle; every ticket records the one it was handled under.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RulesVersion(String);
-
-impl RulesVersion {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RulesVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,7 +107,7 @@ impl Bundle {
         }
         let digest = h.finalize();
         let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        RulesVersion(format!("r-{hex}"))
+        RulesVersion::from_digest_hex(&hex)
     }
 }
 

@@ -4,6 +4,9 @@
 
 mod bundle;
 pub mod engine;
+mod live;
+mod load;
+pub mod terms;
 mod vectors;
 
 use std::collections::{BTreeSet, HashMap};
@@ -14,7 +17,16 @@ use rhai::{AST, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use bundle::{Bundle, BundleError, RulesVersion};
+pub use crate::types::RulesVersion;
+pub use bundle::{Bundle, BundleError};
+pub use live::LiveRules;
+use load::{
+    Scripts, bad_output, holidays, load_calendar, load_settings, load_support_types, load_templates,
+};
+pub use terms::{
+    Assessment, Classification, Coverage, Diagnosis, Holiday, PlannedMilestone, Quote, QuoteLine,
+    RenderedMail, Settings, SlaPlan, SupportType, Work,
+};
 pub use vectors::{VectorOutcome, VectorReport};
 
 use crate::calendar::{
@@ -83,127 +95,6 @@ pub enum PolicyError {
     Template { file: String, message: String },
     #[error("{} of {} test vectors failed:\n{}", .0.failed(), .0.outcomes.len(), .0.failures_text())]
     VectorsFailed(VectorReport),
-}
-
-/// Operating settings of the contract (`intake.rhai` `settings()`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    pub folio_prefix: String,
-    pub company_name: String,
-    pub support_address: String,
-    pub time_zone_label: String,
-    pub ack_limit_per_address_per_hour: u32,
-    pub sla_warning_percent: u32,
-    pub reopen_closed_on_reply: bool,
-    pub accept_unregistered_senders: bool,
-}
-
-/// A rendered mail template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedMail {
-    pub subject: String,
-    pub body: String,
-}
-
-/// One public holiday, as the calendar script names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holiday {
-    pub date: NaiveDate,
-    pub name: String,
-}
-
-/// A choice of the "Tipo de Soporte" list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SupportType {
-    pub id: String,
-    pub label: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Classification {
-    pub severity: Severity,
-    pub reason: String,
-}
-
-/// What the first diagnosis found, as staff record it; the exclusions script judges it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Diagnosis {
-    /// A cause category the rules know (e.g. `software_defect`, `third_party`, `misuse`).
-    pub cause: String,
-    pub summary: String,
-    /// The third party whose product is at fault, when there is one.
-    pub vendor: Option<String>,
-    /// For biometric hardware faults: whether the warranty conditions are met.
-    pub under_warranty: Option<bool>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Coverage {
-    Covered,
-    ThirdParty,
-    CustomerAttributable,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Assessment {
-    pub coverage: Coverage,
-    /// The cause category the rules settled on.
-    pub cause: String,
-    pub billable: bool,
-    /// Biometric hardware replaced at no cost under warranty.
-    #[serde(default)]
-    pub no_cost_replacement: bool,
-    /// Whom to refer the customer to, when not covered.
-    #[serde(default)]
-    pub refer_to: Option<String>,
-    /// Why, in Spanish, for the customer and the staff.
-    pub reason: String,
-}
-
-/// Billable work to quote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Work {
-    pub minutes: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QuoteLine {
-    pub description: String,
-    pub quantity: i64,
-    pub unit_cents: i64,
-    pub amount_cents: i64,
-}
-
-/// A charge in integer cents; never floating point.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Quote {
-    pub lines: Vec<QuoteLine>,
-    pub subtotal_cents: i64,
-    pub iva_cents: i64,
-    pub total_cents: i64,
-    pub currency: String,
-}
-
-/// One milestone's deadline for a ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedMilestone {
-    pub name: String,
-    pub due: String,
-    pub due_local: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SlaPlan {
-    pub rules_version: RulesVersion,
-    pub severity: Severity,
-    pub milestones: Vec<PlannedMilestone>,
 }
 
 /// A loaded, checked rules bundle.
@@ -625,223 +516,10 @@ impl Policy {
     }
 }
 
-/// The compiled scripts and the engine that runs them.
-struct Scripts {
-    engine: Engine,
-    asts: HashMap<&'static str, AST>,
-}
-
-impl Scripts {
-    fn call<T: DeserializeOwned>(
-        &self,
-        file: &'static str,
-        function: &str,
-        args: impl FuncArgs,
-    ) -> Result<T, PolicyError> {
-        let ast = self
-            .asts
-            .get(file)
-            .ok_or_else(|| PolicyError::MissingScript { file: file.into() })?;
-        let _deadline = engine::CallDeadline::arm();
-        let options = CallFnOptions::new().eval_ast(false).rewind_scope(false);
-        let out: Dynamic = self
-            .engine
-            .call_fn_with_options(options, &mut Scope::new(), ast, function, args)
-            .map_err(|e| PolicyError::Script {
-                file: file.into(),
-                function: function.into(),
-                message: e.to_string(),
-            })?;
-        rhai::serde::from_dynamic(&out).map_err(|e| PolicyError::BadOutput {
-            file: file.into(),
-            function: function.into(),
-            message: e.to_string(),
-        })
-    }
-}
-
-fn bad_output(file: &str, function: &str, message: impl Into<String>) -> PolicyError {
-    PolicyError::BadOutput {
-        file: file.into(),
-        function: function.into(),
-        message: message.into(),
-    }
-}
-
-fn load_calendar(scripts: &Scripts) -> Result<BusinessCalendar, PolicyError> {
-    let raw: RawCalendar = scripts.call(BUSINESS_HOURS, "calendar", ())?;
-    let cal_err = |source| PolicyError::Calendar {
-        file: BUSINESS_HOURS.into(),
-        source,
-    };
-    let tz: chrono_tz::Tz = raw
-        .time_zone
-        .parse()
-        .map_err(|_| cal_err(CalendarError::UnknownTimeZone(raw.time_zone.clone())))?;
-    let mut days: [Vec<OpenInterval>; 7] = Default::default();
-    for key in raw.weekly.keys() {
-        if !WEEKDAY_KEYS.contains(&key.as_str()) {
-            return Err(bad_output(
-                BUSINESS_HOURS,
-                "calendar",
-                format!("weekly has unknown day {key:?} (use mon, tue, wed, thu, fri, sat, sun)"),
-            ));
-        }
-    }
-    for (i, key) in WEEKDAY_KEYS.iter().enumerate() {
-        for (start, end) in raw.weekly.get(*key).into_iter().flatten() {
-            days[i].push(OpenInterval::parse(key, start, end).map_err(cal_err)?);
-        }
-    }
-    let weekly = WeeklyHours::new(days).map_err(cal_err)?;
-    let mut closed = Vec::new();
-    for year in DEFAULT_YEARS {
-        closed.extend(holidays(scripts, year)?.into_iter().map(|h| h.date));
-    }
-    Ok(BusinessCalendar::new(tz, weekly, closed, DEFAULT_YEARS))
-}
-
-fn load_settings(scripts: &Scripts) -> Result<Settings, PolicyError> {
-    let s: Settings = scripts.call(INTAKE, "settings", ())?;
-    let bad = |m: String| bad_output(INTAKE, "settings", m);
-    if !(2..=10).contains(&s.folio_prefix.len())
-        || !s.folio_prefix.bytes().all(|b| b.is_ascii_uppercase())
-    {
-        return Err(bad(format!(
-            "folio_prefix {:?} must be 2 to 10 capital letters",
-            s.folio_prefix
-        )));
-    }
-    if !(1..=99).contains(&s.sla_warning_percent) {
-        return Err(bad(format!(
-            "sla_warning_percent {} must be 1 to 99",
-            s.sla_warning_percent
-        )));
-    }
-    if !crate::outbox::valid_address(&s.support_address) {
-        return Err(bad(format!(
-            "support_address {:?} is not an e-mail address",
-            s.support_address
-        )));
-    }
-    Ok(s)
-}
-
-fn load_templates(bundle: &Bundle) -> Result<minijinja::Environment<'static>, PolicyError> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    // Plain-text mail: no HTML escaping.
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_keep_trailing_newline(true);
-    for (path, _) in bundle.files() {
-        let Some(name) = path.strip_prefix("templates/") else {
-            continue;
-        };
-        let source = bundle.text(path).ok_or_else(|| PolicyError::Template {
-            file: name.to_string(),
-            message: "is not UTF-8 text".into(),
-        })?;
-        env.add_template_owned(name.to_string(), source.to_string())
-            .map_err(|e| PolicyError::Template {
-                file: name.to_string(),
-                message: format!("{e:#}"),
-            })?;
-    }
-    for name in MAIL_TEMPLATES {
-        if env.get_template(name).is_err() {
-            return Err(PolicyError::Template {
-                file: name.to_string(),
-                message: "missing from the rules bundle".into(),
-            });
-        }
-    }
-    Ok(env)
-}
-
-fn load_support_types(scripts: &Scripts) -> Result<Vec<SupportType>, PolicyError> {
-    let types: Vec<SupportType> = scripts.call(SEVERITY, "support_types", ())?;
-    let mut seen = BTreeSet::new();
-    for t in &types {
-        if t.id.is_empty() || !seen.insert(t.id.clone()) {
-            return Err(bad_output(
-                SEVERITY,
-                "support_types",
-                format!("support type ids must be unique and not empty ({:?})", t.id),
-            ));
-        }
-    }
-    if types.is_empty() {
-        return Err(bad_output(SEVERITY, "support_types", "an empty list"));
-    }
-    Ok(types)
-}
-
-/// The holidays of `year`, in date order, as the calendar script computes them.
-fn holidays(scripts: &Scripts, year: i32) -> Result<Vec<Holiday>, PolicyError> {
-    let raw: Vec<RawHoliday> = scripts.call(BUSINESS_HOURS, "holidays", (i64::from(year),))?;
-    let mut out = Vec::with_capacity(raw.len());
-    for h in raw {
-        let date = NaiveDate::parse_from_str(&h.date, "%Y-%m-%d").map_err(|_| {
-            bad_output(
-                BUSINESS_HOURS,
-                "holidays",
-                format!("{:?} is not a YYYY-MM-DD date", h.date),
-            )
-        })?;
-        if chrono::Datelike::year(&date) != year {
-            return Err(bad_output(
-                BUSINESS_HOURS,
-                "holidays",
-                format!("{date} is not in the year asked for ({year})"),
-            ));
-        }
-        out.push(Holiday { date, name: h.name });
-    }
-    out.sort_by_key(|h| h.date);
-    out.dedup_by_key(|h| h.date);
-    Ok(out)
-}
-
 pub fn format_utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn signal_names() -> String {
     ClockSignal::ALL.map(ClockSignal::name).join(", ")
-}
-
-/// The bundle a process runs, replaced only by one that loads and passes its vectors.
-pub struct LiveRules {
-    current: RwLock<Arc<Policy>>,
-}
-
-impl LiveRules {
-    pub fn new(policy: Policy) -> Self {
-        Self {
-            current: RwLock::new(Arc::new(policy)),
-        }
-    }
-
-    pub fn current(&self) -> Arc<Policy> {
-        match self.current.read() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Activates `bundle` if it compiles and passes its vectors; otherwise the running
-    /// bundle stays (last known good) and the error says why.
-    pub fn try_replace(&self, bundle: Bundle) -> Result<RulesVersion, PolicyError> {
-        if bundle.version() == *self.current().version() {
-            return Ok(bundle.version());
-        }
-        let next = Policy::activate(bundle)?;
-        let version = next.version.clone();
-        let mut slot = match self.current.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *slot = Arc::new(next);
-        Ok(version)
-    }
 }

@@ -1,0 +1,259 @@
+//! The outbox worker (claim, compose, send, record) and what the mail transport reports
+//! afterwards about the messages it took (delivered, bounced, complained, …).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{ChangePlan, Desk, DeskError};
+use crate::model::{DeliveryStatus, EventKind, Folio, MailDelivery, Ticket};
+use crate::outbox::{self, MailError, MailKind, MailLinks, OutboxItem, OutgoingMail};
+use crate::policy::Policy;
+use crate::ports::{DomainEvent, Metric};
+use crate::types::Actor;
+
+/// Most items one call of [`Desk::deliver_outbox`] handles before it returns.
+const MAX_PER_RUN: usize = 1000;
+/// Items claimed at a time.
+const CLAIM_BATCH: usize = 20;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// A report of the mail transport about one message we sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFeedback {
+    /// The transport's Message-ID, as recorded when the message was sent.
+    pub provider_message_id: String,
+    /// Our outbox item id, when the transport carried it back.
+    pub outbox_id: Option<String>,
+    pub status: DeliveryStatus,
+    pub recipients: Vec<String>,
+    pub detail: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedbackOutcome {
+    /// Recorded on the ticket with this folio.
+    Recorded(Folio),
+    /// This report was already on the ticket.
+    AlreadyRecorded(Folio),
+    /// No ticket sent this message (not ours, or sent before mesa).
+    UnknownMail,
+}
+
+/// How one delivery attempt ended.
+enum Attempt {
+    Sent,
+    /// Worth trying again after a back-off.
+    Retry(String),
+    /// Will never work; the item is kept as skipped with the reason.
+    GiveUp(String),
+}
+
+impl Desk {
+    /// Sends the mail that is due: claims items (a lease, so two workers never send the
+    /// same one at once), renders, sends, marks. An acknowledgement that went out is
+    /// recorded on its ticket.
+    #[tracing::instrument(skip(self), err(level = "warn"))]
+    pub async fn deliver_outbox(&self) -> Result<DeliveryReport, DeskError> {
+        let mut report = DeliveryReport::default();
+        loop {
+            let now = self.now();
+            let items = self
+                .store
+                .claim_outbox(now, self.config.outbox_lease, CLAIM_BATCH)
+                .await?;
+            if items.is_empty() {
+                return Ok(report);
+            }
+            for mut item in items {
+                match self.deliver_one(&item).await {
+                    Attempt::Sent => report.sent += 1,
+                    Attempt::Retry(e) => {
+                        report.failed += 1;
+                        let retry_at = item.failed(&e, now);
+                        tracing::warn!(outbox = %item.id, error = %e, %retry_at, "mail not sent; will retry");
+                        self.store.save_outbox(&item).await?;
+                    }
+                    Attempt::GiveUp(e) => {
+                        report.skipped += 1;
+                        tracing::error!(outbox = %item.id, error = %e, "mail given up");
+                        item.skipped(&e);
+                        self.store.save_outbox(&item).await?;
+                    }
+                }
+            }
+            if report.sent + report.failed + report.skipped >= MAX_PER_RUN {
+                return Ok(report);
+            }
+        }
+    }
+
+    async fn deliver_one(&self, item: &OutboxItem) -> Attempt {
+        let ticket = match self.store.get(&item.ticket_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return Attempt::GiveUp(format!("ticket {} is gone", item.ticket_id)),
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let policy = self.policy();
+        let mail = match self.compose(&policy, &ticket, item) {
+            Ok(m) => m,
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let provider_id = match self.mailer.send(&mail).await {
+            Ok(id) => id,
+            Err(e @ MailError::Temporary { .. }) => return Attempt::Retry(e.to_string()),
+            Err(e @ MailError::Permanent { .. }) => return Attempt::GiveUp(e.to_string()),
+        };
+        let now = self.now();
+        let mut sent = item.clone();
+        sent.sent(now);
+        if let Err(e) = self.store.save_outbox(&sent).await {
+            return Attempt::Retry(e.to_string());
+        }
+        self.record_sent(&ticket, item, provider_id, now).await;
+        self.metrics.count(&Metric::MailSent { kind: item.kind });
+        tracing::info!(folio = %ticket.folio, kind = item.kind.as_str(), to = %item.to, "mail sent");
+        Attempt::Sent
+    }
+
+    /// An acknowledgement that went out stops the acknowledgement clock; a transport's own
+    /// Message-ID (SES assigns one) threads replies back like ours does.
+    async fn record_sent(
+        &self,
+        ticket: &Ticket,
+        item: &OutboxItem,
+        provider_id: Option<String>,
+        now: DateTime<Utc>,
+    ) {
+        let is_ack = item.kind == MailKind::Ack;
+        if !is_ack && provider_id.is_none() {
+            return;
+        }
+        let recorded = self
+            .change(&ticket.id, |t, _| {
+                let mut plan = ChangePlan::default();
+                if is_ack && t.acknowledged_at.is_none() {
+                    plan = ChangePlan::event(
+                        Actor::System,
+                        now,
+                        EventKind::Acknowledged {
+                            message_id: item.message_id.clone(),
+                        },
+                    );
+                }
+                if plan.events.is_empty() && provider_id.is_none() {
+                    return Ok(None);
+                }
+                plan.message_ids.extend(provider_id.iter().cloned());
+                Ok(Some(plan))
+            })
+            .await;
+        if let Err(e) = recorded {
+            // The mail went out; the ack clock will show it as late rather than lose it.
+            tracing::error!(folio = %ticket.folio, error = %e, "mail sent but not recorded on the ticket");
+        }
+    }
+
+    /// Renders an outbox item into a message, with safe headers.
+    pub fn compose(
+        &self,
+        policy: &Policy,
+        ticket: &Ticket,
+        item: &OutboxItem,
+    ) -> Result<OutgoingMail, DeskError> {
+        let links = MailLinks {
+            survey_url: format!(
+                "{}/csat/{}",
+                self.config.public_url,
+                self.signer.survey_token(&ticket.id)
+            ),
+        };
+        Ok(outbox::compose(policy, ticket, item, &links)?)
+    }
+
+    /// Records what the mail transport reported about a message we sent (SES
+    /// configuration-set events): the ticket is found by our outbox id when the transport
+    /// gave it back, else by the transport's Message-ID. Idempotent: the same report for
+    /// the same message is recorded once, however often it is delivered.
+    #[tracing::instrument(skip_all, fields(status = feedback.status.as_str()), err(level = "warn"))]
+    pub async fn record_mail_feedback(
+        &self,
+        feedback: MailFeedback,
+    ) -> Result<FeedbackOutcome, DeskError> {
+        let mut mail_kind = None;
+        let mut ticket_id = None;
+        if let Some(outbox_id) = &feedback.outbox_id {
+            if let Some(item) = self.store.outbox_item(outbox_id).await? {
+                mail_kind = Some(item.kind);
+                ticket_id = Some(item.ticket_id);
+            }
+        }
+        if ticket_id.is_none() {
+            ticket_id = self
+                .store
+                .find_by_message_id(&feedback.provider_message_id)
+                .await?;
+        }
+        let Some(ticket_id) = ticket_id else {
+            tracing::warn!(message_id = %feedback.provider_message_id, status = feedback.status.as_str(),
+                "mail feedback for a message no ticket knows; ignored");
+            self.metrics.count(&Metric::MailFeedbackUnmatched);
+            return Ok(FeedbackOutcome::UnknownMail);
+        };
+        let delivery = MailDelivery {
+            provider_message_id: feedback.provider_message_id.clone(),
+            outbox_id: feedback.outbox_id.clone(),
+            mail_kind,
+            status: feedback.status,
+            recipients: feedback.recipients.clone(),
+            detail: feedback.detail.clone(),
+            at: feedback.at,
+        };
+        let now = self.now();
+        let changed = self
+            .change(&ticket_id, |t, _| {
+                let seen = t.deliveries.iter().any(|d| {
+                    d.provider_message_id == delivery.provider_message_id
+                        && d.status == delivery.status
+                });
+                if seen {
+                    return Ok(None);
+                }
+                let kind = EventKind::MailFeedback {
+                    delivery: delivery.clone(),
+                };
+                Ok(Some(ChangePlan::event(Actor::System, now, kind)))
+            })
+            .await?;
+        let ticket = changed.ticket;
+        if changed.recorded.is_empty() {
+            return Ok(FeedbackOutcome::AlreadyRecorded(ticket.folio));
+        }
+        self.metrics.count(&Metric::MailFeedback {
+            status: delivery.status,
+            kind: mail_kind,
+        });
+        if delivery.status.is_failure() {
+            let kind = mail_kind.map_or("unknown", MailKind::as_str);
+            tracing::warn!(folio = %ticket.folio, kind, status = delivery.status.as_str(),
+                detail = %delivery.detail, "mail did not reach the customer");
+            self.publish(vec![DomainEvent::MailUndeliverable {
+                ticket_id: ticket.id.clone(),
+                folio: ticket.folio.clone(),
+                mail_kind,
+                status: delivery.status,
+                recipients: delivery.recipients,
+                detail: delivery.detail,
+                at: delivery.at,
+            }])
+            .await;
+        }
+        Ok(FeedbackOutcome::Recorded(ticket.folio))
+    }
+}

@@ -1,0 +1,333 @@
+//! E-mail intake: the raw message is kept first; then quarantine (receiver verdicts, parse
+//! failures), robots (auto-replies, bounces, lists), duplicates (receiver id, Message-ID,
+//! raw digest), threading (our Message-IDs, then the folio tag) and, failing all that, a new
+//! ticket.
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::open::Draft;
+use super::{ChangePlan, Desk, DeskError, PlannedEvent};
+use crate::intake::{self, InboundMail};
+use crate::messages;
+use crate::model::{Channel, Customer, EventKind, Folio, Stage, Ticket, TicketId};
+use crate::policy::Policy;
+use crate::ports::{CreateOutcome, Metric, QuarantineRecord};
+use crate::types::{Actor, DedupeKey};
+
+/// What the mail receiver already knows about an inbound message.
+#[derive(Debug, Clone, Default)]
+pub struct InboundMeta {
+    /// The receiver's own id of the message (SES message id): a redelivery is a duplicate.
+    pub receiver_id: Option<String>,
+    /// The receiver's verdict says this message must not be taken in (virus, spam, DMARC).
+    pub quarantine: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailOutcomeKind {
+    Created,
+    Appended,
+    Duplicate,
+    Ignored,
+    Quarantined,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmailOutcome {
+    pub outcome: EmailOutcomeKind,
+    pub folio: Option<Folio>,
+    pub reason: Option<String>,
+}
+
+impl EmailOutcome {
+    fn ignored(reason: String) -> Self {
+        Self {
+            outcome: EmailOutcomeKind::Ignored,
+            folio: None,
+            reason: Some(reason),
+        }
+    }
+}
+
+impl Desk {
+    /// Takes in one raw e-mail received at `received_at`. The raw message is always kept
+    /// in the blob store first, so nothing accepted is lost whatever happens next.
+    pub async fn intake_email(
+        &self,
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+    ) -> Result<EmailOutcome, DeskError> {
+        self.intake_email_with(raw, received_at, &InboundMeta::default())
+            .await
+    }
+
+    /// [`Desk::intake_email`] with what the mail receiver knows (its id, its verdicts).
+    #[tracing::instrument(skip_all, fields(channel = "email", receiver_id = ?meta.receiver_id), err(level = "warn"))]
+    pub async fn intake_email_with(
+        &self,
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+        meta: &InboundMeta,
+    ) -> Result<EmailOutcome, DeskError> {
+        let policy = self.policy();
+        let receiver_key = meta.receiver_id.clone().map(DedupeKey::Receiver);
+        if let Some(key) = &receiver_key {
+            if let Some(existing) = self.store.find_by_dedupe_key(key).await? {
+                return self.duplicate_outcome(&existing).await;
+            }
+        }
+        let digest: String = Sha256::digest(raw)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let raw_key = format!(
+            "inbound/{}/{:02}/{}.eml",
+            received_at.year(),
+            received_at.month(),
+            &digest[..32]
+        );
+        self.blobs.put(&raw_key, raw, "message/rfc822").await?;
+        let own = vec![policy.settings().support_address.clone()];
+        let parsed = match &meta.quarantine {
+            Some(verdict) => Err(verdict.clone()),
+            None => intake::parse_email(raw, &own).map_err(|e| e.to_string()),
+        };
+        let mail = match parsed {
+            Ok(m) => m,
+            Err(reason) => return self.quarantine(reason, raw_key, received_at).await,
+        };
+        if let Some(why) = &mail.automatic {
+            return Ok(EmailOutcome::ignored(format!(
+                "automatic message ({why}): no ticket, no acknowledgement"
+            )));
+        }
+        if let Some(id) = self.seen_before(&mail, &digest).await? {
+            return self.duplicate_outcome(&id).await;
+        }
+        let mut note = None;
+        if let Some(ticket) = self.thread_of(&policy, &mail).await? {
+            if ticket.sender_matches(&mail.from_address) {
+                return self.append_reply(&policy, ticket, &mail, received_at).await;
+            }
+            note = Some(format!(
+                "refers to {} but {} is not its contact nor of the same company: opened as a new ticket",
+                ticket.folio, mail.from_address
+            ));
+        }
+        let mut dedupe_keys = vec![DedupeKey::Raw(digest)];
+        dedupe_keys.extend(mail.message_id.clone().map(DedupeKey::MessageId));
+        dedupe_keys.extend(receiver_key);
+        self.open_from_mail(&policy, mail, received_at, dedupe_keys, note)
+            .await
+    }
+
+    async fn quarantine(
+        &self,
+        reason: String,
+        raw_key: String,
+        received_at: DateTime<Utc>,
+    ) -> Result<EmailOutcome, DeskError> {
+        let record = QuarantineRecord {
+            id: ulid::Ulid::new().to_string(),
+            received_at,
+            reason,
+            raw_key,
+        };
+        self.store.quarantine(&record).await?;
+        tracing::warn!(reason = %record.reason, raw = %record.raw_key, "inbound mail quarantined");
+        self.metrics.count(&Metric::MailQuarantined);
+        Ok(EmailOutcome {
+            outcome: EmailOutcomeKind::Quarantined,
+            folio: None,
+            reason: Some(record.reason),
+        })
+    }
+
+    /// The ticket this very message already made or joined: by its Message-ID (ours or a
+    /// customer's), else by the digest of its bytes.
+    async fn seen_before(
+        &self,
+        mail: &InboundMail,
+        digest: &str,
+    ) -> Result<Option<TicketId>, DeskError> {
+        if let Some(mid) = &mail.message_id {
+            if let Some(id) = self.store.find_by_message_id(mid).await? {
+                return Ok(Some(id));
+            }
+            let key = DedupeKey::MessageId(mid.clone());
+            if let Some(id) = self.store.find_by_dedupe_key(&key).await? {
+                return Ok(Some(id));
+            }
+        }
+        let key = DedupeKey::Raw(digest.to_string());
+        Ok(self.store.find_by_dedupe_key(&key).await?)
+    }
+
+    /// The ticket a message answers: one of our Message-IDs in In-Reply-To/References
+    /// first, then the folio tag in the subject.
+    async fn thread_of(
+        &self,
+        policy: &Policy,
+        mail: &InboundMail,
+    ) -> Result<Option<Ticket>, DeskError> {
+        for id in &mail.thread_ids {
+            if let Some(t) = self.store.find_by_message_id(id).await? {
+                return Ok(self.store.get(&t).await?);
+            }
+        }
+        match Folio::find_in(&mail.subject, &policy.settings().folio_prefix) {
+            Some(folio) => Ok(self.store.get_by_folio(&folio).await?),
+            None => Ok(None),
+        }
+    }
+
+    async fn duplicate_outcome(&self, id: &TicketId) -> Result<EmailOutcome, DeskError> {
+        let folio = self.store.get(id).await?.map(|t| t.folio);
+        Ok(EmailOutcome {
+            outcome: EmailOutcomeKind::Duplicate,
+            folio,
+            reason: Some("this message was already taken in".into()),
+        })
+    }
+
+    async fn open_from_mail(
+        &self,
+        policy: &Policy,
+        mail: InboundMail,
+        received_at: DateTime<Utc>,
+        dedupe_keys: Vec<DedupeKey>,
+        note: Option<String>,
+    ) -> Result<EmailOutcome, DeskError> {
+        let registered = self.store.find_customer(&mail.from_address).await?;
+        if registered.is_none() && !policy.settings().accept_unregistered_senders {
+            return Ok(EmailOutcome::ignored(format!(
+                "{} is not a registered customer",
+                mail.from_address
+            )));
+        }
+        let customer = Customer {
+            company: registered
+                .as_ref()
+                .map(|c| c.company.clone())
+                .unwrap_or_default(),
+            contact_name: registered
+                .as_ref()
+                .map(|c| c.contact_name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| mail.from_name.clone()),
+            email: mail.from_address.clone(),
+            phone: registered
+                .as_ref()
+                .map(|c| c.phone.clone())
+                .unwrap_or_default(),
+        };
+        let missing_fields = missing_fields(&customer, &mail);
+        let id = TicketId::new();
+        let attachments = self.store_uploads(&id, &mail.attachments).await?;
+        let draft = Draft {
+            channel: Channel::Email,
+            customer,
+            verified: registered.is_some(),
+            support_type: String::new(),
+            subject: if mail.subject.is_empty() {
+                messages::NO_SUBJECT.into()
+            } else {
+                mail.subject.clone()
+            },
+            description: mail.text.clone(),
+            attachments,
+            missing_fields,
+            received_at,
+            message_id: mail.message_id.clone(),
+            dedupe_keys,
+        };
+        match self.open_ticket(policy, id, draft).await? {
+            CreateOutcome::Created(t) => Ok(EmailOutcome {
+                outcome: EmailOutcomeKind::Created,
+                folio: Some(t.folio),
+                reason: note.or_else(|| {
+                    (!t.verified).then(|| {
+                        "sender not in the customer registry: ticket marked unverified".into()
+                    })
+                }),
+            }),
+            CreateOutcome::Duplicate(existing) => self.duplicate_outcome(&existing).await,
+        }
+    }
+
+    /// The customer wrote again on a ticket: their message joins its timeline; a ticket
+    /// waiting on them resumes, a closed one reopens if the rules say so.
+    async fn append_reply(
+        &self,
+        policy: &Policy,
+        ticket: Ticket,
+        mail: &InboundMail,
+        received_at: DateTime<Utc>,
+    ) -> Result<EmailOutcome, DeskError> {
+        let attachments = self.store_uploads(&ticket.id, &mail.attachments).await?;
+        let reopen = policy.settings().reopen_closed_on_reply;
+        let mail_id = mail.message_id.clone();
+        self.change(&ticket.id, |t, _| {
+            if let Some(mid) = &mail_id {
+                // A concurrent delivery of the same message got here first.
+                if t.message_id.as_deref() == Some(mid.as_str()) {
+                    return Ok(None);
+                }
+            }
+            let mut kinds = vec![EventKind::CustomerReplied {
+                message_id: mail_id.clone(),
+                text: mail.text.clone(),
+                attachments: attachments.clone(),
+            }];
+            match t.stage {
+                Stage::WaitingOnCustomer => kinds.push(EventKind::Resumed {
+                    note: messages::CUSTOMER_REPLIED.into(),
+                }),
+                Stage::Closed if reopen => kinds.push(EventKind::Reopened {
+                    reason: messages::REOPENED_BY_REPLY.into(),
+                }),
+                _ => {}
+            }
+            Ok(Some(ChangePlan {
+                events: kinds
+                    .into_iter()
+                    .map(|kind| PlannedEvent {
+                        actor: Actor::Customer,
+                        at: received_at,
+                        kind,
+                        mail: None,
+                    })
+                    .collect(),
+                message_ids: mail_id.iter().cloned().collect(),
+            }))
+        })
+        .await?;
+        Ok(EmailOutcome {
+            outcome: EmailOutcomeKind::Appended,
+            folio: Some(ticket.folio),
+            reason: None,
+        })
+    }
+}
+
+/// The contract's required data an e-mail did not give (asked for in the acknowledgement).
+fn missing_fields(customer: &Customer, mail: &InboundMail) -> Vec<String> {
+    let mut missing = Vec::new();
+    if customer.company.is_empty() {
+        missing.push(messages::MISSING_COMPANY.to_string());
+    }
+    if customer.contact_name.split_whitespace().count() < 2 {
+        missing.push(messages::MISSING_CONTACT_NAME.to_string());
+    }
+    if customer.phone.is_empty() {
+        missing.push(messages::MISSING_PHONE.to_string());
+    }
+    missing.push(messages::MISSING_SUPPORT_TYPE.to_string());
+    if mail.text.trim().is_empty() {
+        missing.push(messages::MISSING_DESCRIPTION.to_string());
+    }
+    missing
+}

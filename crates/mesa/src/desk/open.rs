@@ -1,0 +1,181 @@
+//! Opening a ticket from either channel: classify it, compute its clocks, and write it with
+//! its first events, its acknowledgement and its dedupe keys in one atomic operation.
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+
+use super::{Desk, DeskError, next_due};
+use crate::intake::CheckedUpload;
+use crate::model::{Attachment, Channel, Customer, Event, EventKind, Opening, TicketId};
+use crate::outbox::{MailKind, OutboxItem};
+use crate::policy::Policy;
+use crate::ports::{CreateOutcome, DomainEvent, Metric, NewTicket};
+use crate::ticket::TicketFacts;
+use crate::types::{Actor, DedupeKey};
+
+/// Data of a ticket about to be opened, from either channel.
+pub(super) struct Draft {
+    pub channel: Channel,
+    pub customer: Customer,
+    pub verified: bool,
+    pub support_type: String,
+    pub subject: String,
+    pub description: String,
+    pub attachments: Vec<Attachment>,
+    pub missing_fields: Vec<String>,
+    pub received_at: DateTime<Utc>,
+    pub message_id: Option<String>,
+    pub dedupe_keys: Vec<DedupeKey>,
+}
+
+impl Draft {
+    /// What the rules see of it when they classify it.
+    fn facts(&self) -> TicketFacts {
+        TicketFacts {
+            company: self.customer.company.clone(),
+            contact_name: self.customer.contact_name.clone(),
+            email: self.customer.email.clone(),
+            phone: self.customer.phone.clone(),
+            support_type: self.support_type.clone(),
+            subject: self.subject.clone(),
+            description: self.description.clone(),
+            channel: self.channel.as_str().to_string(),
+            received_at: Some(self.received_at),
+            severity: None,
+        }
+    }
+}
+
+impl Desk {
+    /// Stores the customer's files under server-generated keys; the customer's file name is
+    /// only ever shown.
+    pub(super) async fn store_uploads(
+        &self,
+        id: &TicketId,
+        uploads: &[CheckedUpload],
+    ) -> Result<Vec<Attachment>, DeskError> {
+        let mut out = Vec::with_capacity(uploads.len());
+        for (i, u) in uploads.iter().enumerate() {
+            let key = format!(
+                "attachments/{id}/{}-{}",
+                i + 1,
+                ulid::Ulid::new().to_string().to_ascii_lowercase()
+            );
+            self.blobs.put(&key, &u.bytes, &u.content_type).await?;
+            out.push(Attachment {
+                key,
+                filename: u.filename.clone(),
+                content_type: u.content_type.clone(),
+                size: u.bytes.len() as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Classifies, computes the clocks and writes ticket + first events + acknowledgement
+    /// atomically. The acknowledgement is capped per address and hour (a loop breaker).
+    pub(super) async fn open_ticket(
+        &self,
+        policy: &Policy,
+        id: TicketId,
+        d: Draft,
+    ) -> Result<CreateOutcome, DeskError> {
+        let now = self.now();
+        let settings = policy.settings();
+        let class = policy.classify(&d.facts())?;
+        let events = vec![
+            Event {
+                seq: 1,
+                at: d.received_at,
+                actor: Actor::Customer,
+                kind: EventKind::Received {
+                    channel: d.channel,
+                    message_id: d.message_id.clone(),
+                },
+            },
+            Event {
+                seq: 2,
+                at: d.received_at,
+                actor: Actor::Rules,
+                kind: EventKind::SeverityChanged {
+                    from: None,
+                    to: class.severity,
+                    reason: class.reason,
+                },
+            },
+        ];
+        let mut opening = Opening {
+            id: id.clone(),
+            channel: d.channel,
+            customer: d.customer,
+            verified: d.verified,
+            support_type: d.support_type,
+            subject: d.subject,
+            description: d.description,
+            attachments: d.attachments,
+            missing_fields: d.missing_fields,
+            received_at: d.received_at,
+            message_id: d.message_id.clone(),
+            rules_version: policy.version().clone(),
+            severity: class.severity,
+            next_due: None,
+            events,
+        };
+        opening.next_due = next_due(
+            policy,
+            &opening.facts(Some(class.severity)),
+            class.severity,
+            &opening.events,
+        )?;
+        let mut outbox = Vec::new();
+        let cap = u64::from(settings.ack_limit_per_address_per_hour);
+        let recent = self
+            .store
+            .acks_to_since(&opening.customer.email, now - Duration::hours(1))
+            .await?;
+        if recent < cap {
+            outbox.push(OutboxItem::new(
+                OutboxItem::new_id(),
+                id.clone(),
+                MailKind::Ack,
+                &opening.customer.email,
+                &self.config.mail_domain,
+                d.message_id.clone(),
+                String::new(),
+                now,
+            ));
+        } else {
+            tracing::warn!(to = %opening.customer.email, recent, cap, "acknowledgement cap reached; no ack for this ticket");
+        }
+        let mut message_ids: Vec<String> = outbox.iter().map(|o| o.message_id.clone()).collect();
+        message_ids.extend(d.message_id);
+        let local = policy.calendar().local(opening.received_at);
+        let outcome = self
+            .store
+            .create_ticket(NewTicket {
+                opening,
+                outbox,
+                dedupe_keys: d.dedupe_keys,
+                message_ids,
+                folio_prefix: settings.folio_prefix.clone(),
+                folio_year: local.year(),
+            })
+            .await?;
+        if let CreateOutcome::Created(t) = &outcome {
+            tracing::info!(folio = %t.folio, severity = %t.severity, channel = t.channel.as_str(), "ticket created");
+            self.metrics.count(&Metric::TicketCreated {
+                severity: t.severity,
+                channel: t.channel,
+            });
+            self.publish(vec![DomainEvent::TicketCreated {
+                ticket_id: t.id.clone(),
+                folio: t.folio.clone(),
+                severity: t.severity,
+                channel: t.channel,
+                received_at: t.received_at,
+                verified: t.verified,
+            }])
+            .await;
+        }
+        Ok(outcome)
+    }
+}

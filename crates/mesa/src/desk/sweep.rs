@@ -1,0 +1,144 @@
+//! The SLA sweep: tickets due (through the store's index, never a scan) get their warnings
+//! and breaches recorded, each once; unsent mail older than the re-drive delay is sent; a
+//! heartbeat is recorded.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::clocks::recorded;
+use super::{ChangePlan, Desk, DeskError, PlannedEvent, clocks};
+use crate::model::{EventKind, Ticket};
+use crate::ports::{DomainEvent, Metric};
+use crate::telemetry::SlaEvent;
+use crate::types::Actor;
+
+/// Most due tickets one pass looks at (the rest wait for the next minute).
+const MAX_DUE_PER_PASS: usize = 1000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub examined: usize,
+    pub warnings: usize,
+    pub breaches: usize,
+    pub redriven: usize,
+}
+
+impl Desk {
+    /// One pass of the SLA sweep at `now`.
+    #[tracing::instrument(skip(self), err(level = "warn"))]
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, DeskError> {
+        let mut report = SweepReport::default();
+        for ticket in self.store.due_before(now, MAX_DUE_PER_PASS).await? {
+            report.examined += 1;
+            match self.sweep_ticket(&ticket, now).await {
+                Ok(published) => {
+                    for e in &published {
+                        match e {
+                            DomainEvent::SlaAtRisk(_) => report.warnings += 1,
+                            DomainEvent::SlaBreached(_) => report.breaches += 1,
+                            _ => {}
+                        }
+                    }
+                    self.publish(published).await;
+                }
+                Err(e) => {
+                    tracing::error!(folio = %ticket.folio, error = %e, "sweep could not update ticket")
+                }
+            }
+        }
+        let stale = self
+            .store
+            .pending_outbox_before(now - self.config.redrive_after)
+            .await?;
+        if !stale.is_empty() {
+            report.redriven = stale.len();
+            tracing::warn!(count = stale.len(), "re-driving unsent mail");
+            self.deliver_outbox().await?;
+        }
+        self.store.record_heartbeat("sweep", now).await?;
+        self.metrics.count(&Metric::SweepHeartbeat);
+        Ok(report)
+    }
+
+    /// Records the warnings and breaches of one ticket due at `now` (through the one
+    /// change loop, so a concurrent staff action is never overwritten) and gives the domain
+    /// events to publish for them.
+    async fn sweep_ticket(
+        &self,
+        ticket: &Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DomainEvent>, DeskError> {
+        let policy = self.policy();
+        let share = f64::from(policy.settings().sla_warning_percent) / 100.0;
+        let changed = self
+            .change(&ticket.id, |current, events| {
+                let statuses = clocks(&policy, current, events, now)?;
+                let mut plan = ChangePlan::default();
+                for s in statuses.iter().filter(|s| s.running) {
+                    let Some(due) = s.due else { continue };
+                    let kind = if now > due && !recorded(events, &s.name, true) {
+                        EventKind::SlaBreached {
+                            milestone: s.name.clone(),
+                            due,
+                        }
+                    } else if now <= due
+                        && s.elapsed_share >= share
+                        && !recorded(events, &s.name, false)
+                        && !recorded(events, &s.name, true)
+                    {
+                        EventKind::SlaWarning {
+                            milestone: s.name.clone(),
+                            due,
+                        }
+                    } else {
+                        continue;
+                    };
+                    plan.events.push(PlannedEvent {
+                        actor: Actor::Sweep,
+                        at: now,
+                        kind,
+                        mail: None,
+                    });
+                }
+                // No events still refreshes the ticket's next due instant.
+                Ok(Some(plan))
+            })
+            .await?;
+        let t = &changed.ticket;
+        let mut out = Vec::new();
+        for e in &changed.recorded {
+            tracing::warn!(folio = %t.folio, event = e.kind.name(), "SLA");
+            let (milestone, due) = match &e.kind {
+                EventKind::SlaWarning { milestone, due }
+                | EventKind::SlaBreached { milestone, due } => (milestone.clone(), *due),
+                _ => continue,
+            };
+            let sla = SlaEvent {
+                ticket_id: t.id.clone(),
+                folio: t.folio.clone(),
+                severity: t.severity,
+                milestone: milestone.clone(),
+                due,
+                at: e.at,
+            };
+            let breached = matches!(e.kind, EventKind::SlaBreached { .. });
+            self.metrics.count(&if breached {
+                Metric::SlaBreached {
+                    severity: t.severity,
+                    milestone,
+                }
+            } else {
+                Metric::SlaAtRisk {
+                    severity: t.severity,
+                    milestone,
+                }
+            });
+            out.push(if breached {
+                DomainEvent::SlaBreached(sla)
+            } else {
+                DomainEvent::SlaAtRisk(sla)
+            });
+        }
+        Ok(out)
+    }
+}

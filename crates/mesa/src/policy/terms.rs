@@ -1,0 +1,130 @@
+//! The contract's value types: what the scripts decide (classification, coverage, quotes,
+//! deadlines, settings), as plain data the rest of the domain stores and shows. A leaf:
+//! no dependency on the policy host, the model or the services.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::ticket::Severity;
+use crate::types::RulesVersion;
+
+/// Operating settings of the contract (`intake.rhai` `settings()`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub folio_prefix: String,
+    pub company_name: String,
+    pub support_address: String,
+    pub time_zone_label: String,
+    pub ack_limit_per_address_per_hour: u32,
+    pub sla_warning_percent: u32,
+    pub reopen_closed_on_reply: bool,
+    pub accept_unregistered_senders: bool,
+}
+
+/// A rendered mail template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub body: String,
+}
+
+/// One public holiday, as the calendar script names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holiday {
+    pub date: NaiveDate,
+    pub name: String,
+}
+
+/// A choice of the "Tipo de Soporte" list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportType {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Classification {
+    pub severity: Severity,
+    pub reason: String,
+}
+
+/// What the first diagnosis found, as staff record it; the exclusions script judges it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Diagnosis {
+    /// A cause category the rules know (e.g. `software_defect`, `third_party`, `misuse`).
+    pub cause: String,
+    pub summary: String,
+    /// The third party whose product is at fault, when there is one.
+    pub vendor: Option<String>,
+    /// For biometric hardware faults: whether the warranty conditions are met.
+    pub under_warranty: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    Covered,
+    ThirdParty,
+    CustomerAttributable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assessment {
+    pub coverage: Coverage,
+    /// The cause category the rules settled on.
+    pub cause: String,
+    pub billable: bool,
+    /// Biometric hardware replaced at no cost under warranty.
+    #[serde(default)]
+    pub no_cost_replacement: bool,
+    /// Whom to refer the customer to, when not covered.
+    #[serde(default)]
+    pub refer_to: Option<String>,
+    /// Why, in Spanish, for the customer and the staff.
+    pub reason: String,
+}
+
+/// Billable work to quote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Work {
+    pub minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteLine {
+    pub description: String,
+    pub quantity: i64,
+    pub unit_cents: i64,
+    pub amount_cents: i64,
+}
+
+/// A charge in integer cents; never floating point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quote {
+    pub lines: Vec<QuoteLine>,
+    pub subtotal_cents: i64,
+    pub iva_cents: i64,
+    pub total_cents: i64,
+    pub currency: String,
+}
+
+/// One milestone's deadline for a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedMilestone {
+    pub name: String,
+    pub due: String,
+    pub due_local: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaPlan {
+    pub rules_version: RulesVersion,
+    pub severity: Severity,
+    pub milestones: Vec<PlannedMilestone>,
+}
