@@ -145,7 +145,7 @@ impl Wiring {
     pub async fn refresh_rules(&self) {
         if let Some(source) = &self.rules {
             if let Err(e) = source.refresh(self.desk.rules()).await {
-                tracing::error!(error = %e, "published rules rejected; the running rules stay");
+                self.desk.rules_rejected(&e);
             }
         }
     }

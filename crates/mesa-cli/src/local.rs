@@ -233,9 +233,7 @@ async fn sweep_loop(
                 Ok(bundle) => match desk.rules().try_replace(bundle) {
                     Ok(v) if v != *desk.policy().version() => {}
                     Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "edited rules rejected; the running rules stay")
-                    }
+                    Err(e) => desk.rules_rejected(&e),
                 },
                 Err(e) => tracing::error!(error = %e, "cannot read the rules directory"),
             }

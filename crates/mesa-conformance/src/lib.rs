@@ -2,6 +2,8 @@
 //! way against SQLite and DynamoDB. Adapters call [`run_all`] from their tests with a
 //! factory that gives a fresh, empty store.
 
+pub mod memory;
+
 use std::future::Future;
 use std::sync::Arc;
 

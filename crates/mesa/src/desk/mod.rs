@@ -243,6 +243,13 @@ impl Desk {
         &self.config
     }
 
+    /// A rules bundle failed its checks and was not activated: logged in full and counted,
+    /// while the running rules stay (last known good).
+    pub fn rules_rejected(&self, error: &dyn std::fmt::Display) {
+        tracing::error!(error = %error, "rules bundle rejected; the running rules stay");
+        self.metrics.count(&Metric::RulesRejected);
+    }
+
     /// A token for a fresh copy of the customer form.
     pub fn form_token(&self) -> String {
         self.signer.form_token(self.now())

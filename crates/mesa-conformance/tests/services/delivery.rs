@@ -1,0 +1,191 @@
+use chrono::Duration;
+use mesa::desk::{FeedbackOutcome, MailFeedback};
+use mesa::model::DeliveryStatus;
+use mesa::outbox::{MailError, MailKind, OutboxStatus};
+use mesa::ports::{DomainEvent, OutboxStore};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn the_acknowledgement_goes_out_and_stops_its_clock() {
+    let h = harness();
+    let s = h.submit("El reporte no exporta.").await;
+    let report = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!(report.sent, 1);
+    let sent = h.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].auto_replied,
+        "acknowledgements are marked Auto-Submitted"
+    );
+    assert!(sent[0].subject.contains(s.ticket.folio.as_str()));
+    let t = h.ticket(s.ticket.folio.as_str()).await;
+    assert_eq!(t.acknowledged_at, Some(h.desk.now()));
+    let view = h.desk.view(t).await.unwrap();
+    let ack = view
+        .clocks
+        .iter()
+        .find(|c| c.name == "acknowledgement")
+        .unwrap();
+    assert!(!ack.running);
+    assert_eq!(h.metrics.count_of("MailSent"), 1);
+}
+
+#[tokio::test]
+async fn the_acknowledgement_states_the_severity_and_the_response_deadline() {
+    let h = harness();
+    h.submit("El sistema está caído por completo, no opera ningún equipo biométrico.")
+        .await;
+    h.desk.deliver_outbox().await.unwrap();
+    let text = &h.mailer.sent()[0].text;
+    assert!(text.contains('1'), "{text}");
+    assert!(text.contains("hora de la Ciudad de México"), "{text}");
+}
+
+#[tokio::test]
+async fn mail_is_sent_once_even_when_delivery_runs_twice() {
+    let h = harness();
+    h.submit("Consulta sobre el reporte de asistencias").await;
+    h.desk.deliver_outbox().await.unwrap();
+    let again = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!(again.sent, 0);
+    assert_eq!(h.mailer.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_temporary_failure_is_retried_after_a_back_off() {
+    let h = harness();
+    h.submit("Consulta sobre el reporte de asistencias").await;
+    h.mailer.fail_next(MailError::temporary("relay down"));
+    let first = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!(first.failed, 1);
+    let item = &h.store.outbox_items()[0];
+    assert_eq!(item.status, OutboxStatus::Pending);
+    assert!(item.last_error.as_deref().unwrap().contains("relay down"));
+    assert_eq!(
+        h.desk.deliver_outbox().await.unwrap().sent,
+        0,
+        "not before the back-off"
+    );
+    h.advance(Duration::minutes(2));
+    assert_eq!(h.desk.deliver_outbox().await.unwrap().sent, 1);
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_kept_as_skipped_with_why() {
+    let h = harness();
+    h.submit("Consulta sobre el reporte de asistencias").await;
+    h.mailer
+        .fail_next(MailError::permanent("mailbox does not exist"));
+    let report = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!(report.skipped, 1);
+    let item = &h.store.outbox_items()[0];
+    assert_eq!(item.status, OutboxStatus::Skipped);
+    assert!(item.last_error.as_deref().unwrap().contains("mailbox"));
+}
+
+#[tokio::test]
+async fn a_claimed_item_is_not_taken_by_a_second_worker_during_its_lease() {
+    let h = harness();
+    h.submit("Consulta sobre el reporte de asistencias").await;
+    let now = h.desk.now();
+    let first = h
+        .store
+        .claim_outbox(now, Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(h.desk.deliver_outbox().await.unwrap().sent, 0);
+    h.advance(Duration::seconds(61));
+    assert_eq!(h.desk.deliver_outbox().await.unwrap().sent, 1);
+}
+
+#[tokio::test]
+async fn a_staff_reply_is_sent_threaded_to_the_customers_message() {
+    let h = harness();
+    let out = h
+        .email(&mail(
+            "ana@bajio.com.mx",
+            "<c1@bajio.com.mx>",
+            "Lectores",
+            "No registran.",
+        ))
+        .await;
+    let folio = out.folio.unwrap().to_string();
+    h.act(
+        &folio,
+        mesa::lifecycle::Action::Reply {
+            message: "¿Cuántos lectores?".into(),
+        },
+    )
+    .await;
+    h.desk.deliver_outbox().await.unwrap();
+    let reply = h
+        .mailer
+        .sent()
+        .into_iter()
+        .find(|m| m.text.contains("¿Cuántos lectores?"))
+        .unwrap();
+    assert_eq!(reply.in_reply_to.as_deref(), Some("<c1@bajio.com.mx>"));
+    assert!(!reply.auto_replied);
+}
+
+fn feedback(id: &str, outbox: Option<String>, status: DeliveryStatus) -> MailFeedback {
+    MailFeedback {
+        provider_message_id: id.into(),
+        outbox_id: outbox,
+        status,
+        recipients: vec!["ana@bajio.com.mx".into()],
+        detail: "250 ok".into(),
+        at: t(MONDAY_MORNING),
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_report_is_recorded_on_the_ticket_once() {
+    let h = harness();
+    let s = h.submit("Consulta sobre el reporte de asistencias").await;
+    let ack = h.outbox_of(&s.ticket, MailKind::Ack)[0].clone();
+    let f = feedback("<ses-1@x>", Some(ack.id.clone()), DeliveryStatus::Delivered);
+    let first = h.desk.record_mail_feedback(f.clone()).await.unwrap();
+    assert_eq!(first, FeedbackOutcome::Recorded(s.ticket.folio.clone()));
+    let again = h.desk.record_mail_feedback(f).await.unwrap();
+    assert_eq!(
+        again,
+        FeedbackOutcome::AlreadyRecorded(s.ticket.folio.clone())
+    );
+    let t = h.ticket(s.ticket.folio.as_str()).await;
+    assert_eq!(t.deliveries.len(), 1);
+    assert_eq!(t.deliveries[0].mail_kind, Some(MailKind::Ack));
+}
+
+#[tokio::test]
+async fn a_bounced_acknowledgement_is_announced_for_staff() {
+    let h = harness();
+    let s = h.submit("Consulta sobre el reporte de asistencias").await;
+    let ack = h.outbox_of(&s.ticket, MailKind::Ack)[0].clone();
+    h.desk
+        .record_mail_feedback(feedback("<ses-2@x>", Some(ack.id), DeliveryStatus::Bounced))
+        .await
+        .unwrap();
+    assert!(h.bus.published().iter().any(|e| matches!(
+        e,
+        DomainEvent::MailUndeliverable {
+            status: DeliveryStatus::Bounced,
+            ..
+        }
+    )));
+    assert_eq!(h.metrics.count_of("MailFeedback"), 1);
+}
+
+#[tokio::test]
+async fn a_report_about_mail_no_ticket_sent_is_counted_and_ignored() {
+    let h = harness();
+    let out = h
+        .desk
+        .record_mail_feedback(feedback("<other@x>", None, DeliveryStatus::Delivered))
+        .await
+        .unwrap();
+    assert_eq!(out, FeedbackOutcome::UnknownMail);
+    assert_eq!(h.metrics.count_of("MailFeedbackUnmatched"), 1);
+}

@@ -1,0 +1,155 @@
+use mesa::desk::DeskError;
+use mesa::model::{Channel, Stage};
+use mesa::outbox::MailKind;
+use mesa::ports::{DomainEvent, TicketStore};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn a_form_becomes_a_ticket_with_the_first_folio_of_the_year() {
+    let h = harness();
+    let s = h.submit("No puedo dar de alta un departamento.").await;
+    assert_eq!(s.ticket.folio.as_str(), "ING-2026-000001");
+    assert_eq!(s.ticket.channel, Channel::Form);
+    assert_eq!(s.ticket.stage, Stage::Received);
+    assert!(!s.duplicate);
+    assert!(s.plan.milestones.iter().any(|m| m.name == "response"));
+}
+
+#[tokio::test]
+async fn folios_are_consecutive_without_gaps() {
+    let h = harness();
+    let mut folios = Vec::new();
+    for i in 0..3 {
+        folios.push(h.submit(&format!("Consulta número {i}")).await.ticket.folio);
+    }
+    let names: Vec<&str> = folios.iter().map(|f| f.as_str()).collect();
+    assert_eq!(
+        names,
+        ["ING-2026-000001", "ING-2026-000002", "ING-2026-000003"]
+    );
+}
+
+#[tokio::test]
+async fn every_new_ticket_has_its_acknowledgement_queued_in_the_same_write() {
+    let h = harness();
+    let s = h.submit("El reporte de asistencias sale vacío.").await;
+    let acks = h.outbox_of(&s.ticket, MailKind::Ack);
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].to, "ana@bajio.com.mx");
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_twice_is_one_ticket() {
+    let h = harness();
+    let mut input = form("Lectores sin registrar.");
+    input.idempotency_key = Some("cliente-42".into());
+    let first = h.desk.submit_form(&input, &[], None, "").await.unwrap();
+    let again = h.desk.submit_form(&input, &[], None, "").await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.ticket.id, first.ticket.id);
+    assert_eq!(h.store.outbox_items().len(), 1, "one acknowledgement");
+}
+
+#[tokio::test]
+async fn a_web_form_sent_twice_is_one_ticket() {
+    let h = harness();
+    let token = h.desk.form_token();
+    h.advance(chrono::Duration::seconds(30));
+    let input = form("No abre el portal.");
+    let first = h
+        .desk
+        .submit_form(&input, &[], Some(&token), "")
+        .await
+        .unwrap();
+    let again = h
+        .desk
+        .submit_form(&input, &[], Some(&token), "")
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.ticket.folio, first.ticket.folio);
+}
+
+#[tokio::test]
+async fn a_form_sent_faster_than_a_person_can_type_is_refused() {
+    let h = harness();
+    let token = h.desk.form_token();
+    let err = h
+        .desk
+        .submit_form(&form("Hola"), &[], Some(&token), "")
+        .await
+        .unwrap_err();
+    let DeskError::Invalid(errors) = err else {
+        panic!("expected invalid input")
+    };
+    assert!(errors.contains_key("form_token"), "{errors:?}");
+}
+
+#[tokio::test]
+async fn a_filled_honeypot_is_refused() {
+    let h = harness();
+    let err = h
+        .desk
+        .submit_form(&form("Hola"), &[], None, "http://spam.example")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeskError::Invalid(e) if e.contains_key("website")));
+    assert!(h.store.outbox_items().is_empty(), "nothing written");
+}
+
+#[tokio::test]
+async fn a_bad_contact_address_is_a_field_error_in_spanish() {
+    let h = harness();
+    let mut input = form("Hola");
+    input.email = "ana arroba bajio".into();
+    let err = h.desk.submit_form(&input, &[], None, "").await.unwrap_err();
+    let DeskError::Invalid(errors) = err else {
+        panic!("expected invalid input")
+    };
+    assert!(errors["email"].contains("correo"), "{errors:?}");
+}
+
+#[tokio::test]
+async fn a_registered_customer_is_verified_and_a_stranger_is_not() {
+    let h = harness();
+    h.register("", "bajio.com.mx").await;
+    let known = h.submit("Consulta sobre el reporte de asistencias").await;
+    assert!(known.ticket.verified);
+    let mut other = form("Consulta sobre el reporte de asistencias");
+    other.email = "pedro@otra.mx".into();
+    let stranger = h.desk.submit_form(&other, &[], None, "").await.unwrap();
+    assert!(!stranger.ticket.verified);
+}
+
+#[tokio::test]
+async fn a_new_ticket_is_announced_and_counted() {
+    let h = harness();
+    let s = h.submit("El portal no carga para nadie.").await;
+    let events = h.bus.published();
+    assert!(
+        matches!(&events[..], [DomainEvent::TicketCreated { folio, .. }] if *folio == s.ticket.folio)
+    );
+    assert_eq!(h.metrics.count_of("TicketCreated"), 1);
+}
+
+#[tokio::test]
+async fn a_bus_outage_does_not_lose_the_ticket() {
+    let h = harness();
+    h.bus.set_failing(true);
+    let s = h.submit("Consulta sobre el reporte de asistencias").await;
+    assert!(h.store.get(&s.ticket.id).await.unwrap().is_some());
+    assert_eq!(h.metrics.count_of("EventPublishErrors"), 1);
+}
+
+#[tokio::test]
+async fn the_rules_classify_the_ticket_and_record_why() {
+    let h = harness();
+    let s = h
+        .submit("El sistema está caído por completo, no opera ningún equipo biométrico.")
+        .await;
+    assert_eq!(s.ticket.severity.level(), 1);
+    assert!(!s.ticket.severity_reason.is_empty());
+    let events = h.events(&s.ticket).await;
+    assert_eq!(events[1].actor, mesa::model::Actor::Rules);
+}

@@ -1,0 +1,512 @@
+use mesa::desk::DeskError;
+use mesa::lifecycle::{Action, ActionError};
+use mesa::model::{Actor, EventKind, Stage};
+use mesa::outbox::MailKind;
+use mesa::ports::OutboxStore;
+
+use crate::harness::*;
+
+fn diagnose() -> Action {
+    Action::Diagnose {
+        summary: "Se replicó: el lector 3 no sincroniza.".into(),
+        cause: "software_defect".into(),
+        vendor: None,
+        under_warranty: None,
+    }
+}
+
+async fn new_folio(h: &Harness) -> String {
+    h.submit("Algunos lectores no registran.")
+        .await
+        .ticket
+        .folio
+        .to_string()
+}
+
+fn illegal(e: DeskError) -> bool {
+    matches!(e, DeskError::Action(ActionError::Illegal { .. }))
+}
+
+#[tokio::test]
+async fn staff_confirm_a_severity_with_a_reason_and_their_name() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let sev = mesa::Severity::new(1).unwrap();
+    let t = h
+        .act(
+            &folio,
+            Action::SetSeverity {
+                severity: sev,
+                reason: "Ningún lector registra.".into(),
+            },
+        )
+        .await;
+    assert_eq!(t.severity, sev);
+    assert_eq!(t.severity_set_by, staff());
+    assert_eq!(t.severity_reason, "Ningún lector registra.");
+}
+
+#[tokio::test]
+async fn a_severity_change_without_a_reason_is_refused() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let e = h
+        .desk
+        .act(
+            &folio,
+            &staff(),
+            &Action::SetSeverity {
+                severity: mesa::Severity::new(2).unwrap(),
+                reason: "  ".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        DeskError::Action(ActionError::Invalid {
+            field: "reason",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn a_diagnosis_records_the_coverage_assessment() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h.act(&folio, diagnose()).await;
+    assert_eq!(t.stage, Stage::Diagnosed);
+    assert!(t.assessment.is_some());
+}
+
+#[tokio::test]
+async fn escalating_to_rnd_needs_a_diagnosis_first() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let escalate = Action::Escalate {
+        note: "Falla en el servicio de sincronización.".into(),
+    };
+    assert!(illegal(
+        h.desk.act(&folio, &staff(), &escalate).await.unwrap_err()
+    ));
+    h.act(&folio, diagnose()).await;
+    assert_eq!(h.act(&folio, escalate).await.stage, Stage::EscalatedToRnd);
+}
+
+#[tokio::test]
+async fn a_reply_queues_mail_and_its_event_names_the_outbox_item() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h
+        .act(
+            &folio,
+            Action::Reply {
+                message: "Estamos revisando.".into(),
+            },
+        )
+        .await;
+    let replies = h.outbox_of(&t, MailKind::Reply);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].body, "Estamos revisando.");
+    let events = h.events(&t).await;
+    let named = events.iter().find_map(|e| match &e.kind {
+        EventKind::Responded { outbox_id, .. } => Some(outbox_id.clone()),
+        _ => None,
+    });
+    assert_eq!(named.as_deref(), Some(replies[0].id.as_str()));
+}
+
+#[tokio::test]
+async fn an_empty_reply_is_refused() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let e = h
+        .desk
+        .act(
+            &folio,
+            &staff(),
+            &Action::Reply {
+                message: "\n ".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DeskError::Action(ActionError::Invalid { .. })));
+    assert_eq!(h.store.outbox_items().len(), 1, "only the acknowledgement");
+}
+
+#[tokio::test]
+async fn the_answer_follows_a_diagnosis() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let answer = Action::Answer {
+        message: "Quedó corregido.".into(),
+    };
+    assert!(illegal(
+        h.desk.act(&folio, &staff(), &answer).await.unwrap_err()
+    ));
+    let t = h.answered(&folio).await;
+    assert_eq!(t.stage, Stage::Answered);
+    assert_eq!(h.outbox_of(&t, MailKind::Answer).len(), 1);
+}
+
+#[tokio::test]
+async fn waiting_on_the_customer_pauses_and_resume_goes_back() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.act(&folio, diagnose()).await;
+    let t = h
+        .act(
+            &folio,
+            Action::Wait {
+                note: "Necesitamos el número de serie.".into(),
+            },
+        )
+        .await;
+    assert_eq!(t.stage, Stage::WaitingOnCustomer);
+    let t = h
+        .act(
+            &folio,
+            Action::Resume {
+                note: String::new(),
+            },
+        )
+        .await;
+    assert_eq!(t.stage, Stage::Diagnosed);
+}
+
+#[tokio::test]
+async fn resuming_a_ticket_that_is_not_waiting_is_refused() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let e = h
+        .desk
+        .act(
+            &folio,
+            &staff(),
+            &Action::Resume {
+                note: String::new(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(illegal(e));
+}
+
+#[tokio::test]
+async fn logged_work_adds_up() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    for minutes in [30, 45] {
+        h.act(
+            &folio,
+            Action::LogWork {
+                minutes,
+                note: String::new(),
+            },
+        )
+        .await;
+    }
+    assert_eq!(h.ticket(&folio).await.work_minutes, 75);
+}
+
+#[tokio::test]
+async fn work_outside_one_minute_to_one_day_is_refused() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    for minutes in [0, -5, 24 * 60 + 1] {
+        let e = h
+            .desk
+            .act(
+                &folio,
+                &staff(),
+                &Action::LogWork {
+                    minutes,
+                    note: String::new(),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            DeskError::Action(ActionError::Invalid {
+                field: "minutes",
+                ..
+            })
+        ));
+    }
+}
+
+#[tokio::test]
+async fn closing_needs_the_answer_sent_first() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let close = Action::Close {
+        note: String::new(),
+    };
+    assert!(illegal(
+        h.desk.act(&folio, &staff(), &close).await.unwrap_err()
+    ));
+    h.answered(&folio).await;
+    assert_eq!(h.act(&folio, close).await.stage, Stage::Closed);
+}
+
+#[tokio::test]
+async fn closing_sends_the_survey_named_by_the_closing_event() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.answered(&folio).await;
+    let t = h
+        .act(
+            &folio,
+            Action::Close {
+                note: String::new(),
+            },
+        )
+        .await;
+    let csat = h.outbox_of(&t, MailKind::Csat);
+    assert_eq!(csat.len(), 1);
+    let events = h.events(&t).await;
+    let named = events.iter().find_map(|e| match &e.kind {
+        EventKind::Closed { csat_outbox_id, .. } => csat_outbox_id.clone(),
+        _ => None,
+    });
+    assert_eq!(named.as_deref(), Some(csat[0].id.as_str()));
+    assert!(h.store.outbox_item(&csat[0].id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_closed_ticket_reopens_with_a_reason_and_an_open_one_cannot() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let reopen = Action::Reopen {
+        reason: "Volvió a fallar.".into(),
+    };
+    assert!(illegal(
+        h.desk.act(&folio, &staff(), &reopen).await.unwrap_err()
+    ));
+    h.answered(&folio).await;
+    h.act(
+        &folio,
+        Action::Close {
+            note: String::new(),
+        },
+    )
+    .await;
+    assert_eq!(h.act(&folio, reopen).await.stage, Stage::Reopened);
+}
+
+#[tokio::test]
+async fn nothing_but_a_reopen_is_done_to_a_closed_ticket() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.answered(&folio).await;
+    h.act(
+        &folio,
+        Action::Close {
+            note: String::new(),
+        },
+    )
+    .await;
+    for action in [
+        Action::Reply {
+            message: "hola".into(),
+        },
+        Action::Wait {
+            note: "datos".into(),
+        },
+        Action::SetSeverity {
+            severity: mesa::Severity::new(2).unwrap(),
+            reason: "x".into(),
+        },
+        diagnose(),
+    ] {
+        let e = h.desk.act(&folio, &staff(), &action).await.unwrap_err();
+        assert!(illegal(e), "{action:?} allowed on a closed ticket");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_folio_is_reported_as_such() {
+    let h = harness();
+    for folio in ["ING-2026-999999", "no es folio"] {
+        let e = h
+            .desk
+            .act(
+                folio,
+                &staff(),
+                &Action::Resume {
+                    note: String::new(),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, DeskError::UnknownFolio(_)));
+    }
+}
+
+#[tokio::test]
+async fn every_staff_event_records_who_did_it() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h.answered(&folio).await;
+    let events = h.events(&t).await;
+    let staff_events: Vec<_> = events.iter().filter(|e| e.actor.is_staff()).collect();
+    assert_eq!(staff_events.len(), 2);
+    assert!(
+        staff_events
+            .iter()
+            .all(|e| e.actor == Actor::staff("luisa"))
+    );
+}
+
+#[tokio::test]
+async fn a_change_retries_after_someone_else_wrote_first() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.store.inject_conflicts(3);
+    let t = h.act(&folio, diagnose()).await;
+    assert_eq!(t.stage, Stage::Diagnosed);
+    let diagnoses = h
+        .events(&t)
+        .await
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Diagnosed { .. }))
+        .count();
+    assert_eq!(diagnoses, 1, "recorded once");
+}
+
+#[tokio::test]
+async fn a_ticket_that_keeps_changing_gives_a_clear_error_not_a_lost_write() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.store.inject_conflicts(100);
+    let e = h.desk.act(&folio, &staff(), &diagnose()).await.unwrap_err();
+    assert!(matches!(e, DeskError::TooManyConflicts));
+    assert!(e.is_retryable());
+    h.store.inject_conflicts(0);
+    assert_eq!(h.ticket(&folio).await.stage, Stage::Received);
+}
+
+#[tokio::test]
+async fn the_customer_answers_the_survey_once() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h.answered(&folio).await;
+    h.act(
+        &folio,
+        Action::Close {
+            note: String::new(),
+        },
+    )
+    .await;
+    let token = survey_token(&h, &t).await;
+    let t = h
+        .desk
+        .record_satisfaction(&token, true, "Gracias")
+        .await
+        .unwrap();
+    assert!(t.satisfaction.as_ref().is_some_and(|s| s.satisfied));
+    let e = h
+        .desk
+        .record_satisfaction(&token, true, "")
+        .await
+        .unwrap_err();
+    assert!(illegal(e));
+}
+
+#[tokio::test]
+async fn an_unsatisfied_customer_reopens_the_ticket() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h.answered(&folio).await;
+    h.act(
+        &folio,
+        Action::Close {
+            note: String::new(),
+        },
+    )
+    .await;
+    let token = survey_token(&h, &t).await;
+    let t = h
+        .desk
+        .record_satisfaction(&token, false, "Sigue fallando")
+        .await
+        .unwrap();
+    assert_eq!(t.stage, Stage::Reopened);
+    assert_eq!(h.events(&t).await.last().unwrap().actor, Actor::Customer);
+}
+
+#[tokio::test]
+async fn a_forged_survey_link_is_refused() {
+    let h = harness();
+    let e = h
+        .desk
+        .record_satisfaction("not-a-token", true, "")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DeskError::Token(_)));
+    assert!(!e.is_retryable());
+}
+
+#[tokio::test]
+async fn the_queue_puts_the_most_severe_first_then_the_nearest_deadline() {
+    let h = harness();
+    let minor = h.submit("¿Cómo cambio el logotipo del reporte?").await;
+    h.advance(chrono::Duration::minutes(5));
+    let outage = h
+        .submit("El sistema está caído por completo, no opera ningún equipo biométrico.")
+        .await;
+    let queue = h.desk.queue().await.unwrap();
+    let order: Vec<_> = queue.iter().map(|v| v.ticket.folio.clone()).collect();
+    assert_eq!(order, [outage.ticket.folio, minor.ticket.folio]);
+    assert!(queue.iter().all(|v| v.next_deadline.is_some()));
+}
+
+#[tokio::test]
+async fn a_billable_ticket_shows_its_quote_in_integer_cents() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.act(
+        &folio,
+        Action::Diagnose {
+            summary: "Modificaron la base de datos a mano.".into(),
+            cause: "modified_code".into(),
+            vendor: None,
+            under_warranty: None,
+        },
+    )
+    .await;
+    h.act(
+        &folio,
+        Action::LogWork {
+            minutes: 90,
+            note: String::new(),
+        },
+    )
+    .await;
+    let detail = h.desk.detail(&folio).await.unwrap();
+    let quote = detail.view.quote.expect("billable work is quoted");
+    // USD 65 the first hour + 45 the second, plus 16 % IVA.
+    assert_eq!(quote.subtotal_cents, 11_000);
+    assert_eq!(quote.iva_cents, 1_760);
+    assert_eq!(quote.total_cents, 12_760);
+    assert!(!detail.events.is_empty());
+}
+
+/// The survey link the closing mail carries, taken from the composed message.
+async fn survey_token(h: &Harness, t: &mesa::model::Ticket) -> String {
+    h.desk.deliver_outbox().await.unwrap();
+    let sent = h.mailer.sent();
+    let csat = sent
+        .iter()
+        .find(|m| m.text.contains("/csat/") && m.to == t.customer.email)
+        .expect("survey mail sent");
+    let at = csat.text.find("/csat/").unwrap() + "/csat/".len();
+    csat.text[at..]
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_string()
+}
