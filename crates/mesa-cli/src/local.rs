@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use mesa::Severity;
 use mesa::desk::{Desk, DeskConfig};
 use mesa::lifecycle::Action;
-use mesa::model::{Actor, CustomerRecord, Stage};
+use mesa::model::{Actor, CustomerRecord, ResponseChannel, Stage};
 use mesa::policy::{LiveRules, Policy};
 use mesa::ports::{
     Clock, CustomerStore, FixedClock, ListFilter, Mailer, PageRequest, SystemClock, TicketStore,
@@ -259,7 +259,7 @@ pub async fn intake_email(
     received_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let local = open(data, source, "http://127.0.0.1:8080", None)?;
+    let local = open(data, source, "http://127.0.0.1:8080", received_at)?;
     let at = received_at.unwrap_or_else(|| local.desk.now());
     let outcome = local.desk.intake_email(&raw, at).await?;
     print(&outcome)
@@ -271,8 +271,8 @@ pub async fn sweep(data: &Path, source: &RulesSource, now: Option<DateTime<Utc>>
     print(&report)
 }
 
-pub async fn deliver(data: &Path, source: &RulesSource) -> Result<()> {
-    let local = open(data, source, "http://127.0.0.1:8080", None)?;
+pub async fn deliver(data: &Path, source: &RulesSource, now: Option<DateTime<Utc>>) -> Result<()> {
+    let local = open(data, source, "http://127.0.0.1:8080", now)?;
     print(&local.desk.deliver_outbox().await?)
 }
 
@@ -408,10 +408,13 @@ pub enum ActionCommand {
         #[arg(long)]
         note: String,
     },
-    /// Write to the customer
+    /// Write to the customer (or record a response given by phone, chat or in person)
     Reply {
         #[arg(long)]
         message: String,
+        /// email (sends it), or phone, chat, in-person (records it; sends nothing)
+        #[arg(long, default_value = "email", value_parser = ["email", "phone", "chat", "in-person"])]
+        channel: String,
     },
     /// Send the solution to the customer
     Answer {
@@ -465,7 +468,15 @@ impl ActionCommand {
                 under_warranty,
             },
             ActionCommand::Escalate { note } => Action::Escalate { note },
-            ActionCommand::Reply { message } => Action::Reply { message },
+            ActionCommand::Reply { message, channel } => Action::Reply {
+                message,
+                channel: match channel.as_str() {
+                    "phone" => ResponseChannel::Phone,
+                    "chat" => ResponseChannel::Chat,
+                    "in-person" => ResponseChannel::InPerson,
+                    _ => ResponseChannel::Email,
+                },
+            },
             ActionCommand::Answer { message } => Action::Answer { message },
             ActionCommand::Wait { note } => Action::Wait { note },
             ActionCommand::Resume { note } => Action::Resume { note },
@@ -582,8 +593,12 @@ pub async fn tickets(cmd: TicketsCommand, source: &RulesSource) -> Result<()> {
             }
             if let Some(q) = &detail.view.quote {
                 println!(
-                    "  billable: {} cents + IVA {} = {} {}",
-                    q.subtotal_cents, q.iva_cents, q.total_cents, q.currency
+                    "  billable: {} {} + IVA {} = {} {}",
+                    q.currency,
+                    money(q.subtotal_cents),
+                    money(q.iva_cents),
+                    q.currency,
+                    money(q.total_cents)
                 );
             }
             Ok(())
@@ -616,4 +631,22 @@ fn open_existing(data: &Path, source: &RulesSource) -> Result<Local> {
         );
     }
     open(data, source, "http://127.0.0.1:8080", None)
+}
+
+/// Integer cents as money: `17980` → `179.80`.
+fn money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let c = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", c / 100, c % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_is_shown_with_two_decimals() {
+        assert_eq!(super::money(17980), "179.80");
+        assert_eq!(super::money(6500), "65.00");
+        assert_eq!(super::money(5), "0.05");
+        assert_eq!(super::money(-250), "-2.50");
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Every command prints JSON on stdout; errors go to stderr with a non-zero exit.
 
+mod evaluate;
 mod local;
 mod rules_source;
 
@@ -98,7 +99,8 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         data: local::DataArg,
-        /// When the message was received [default: now]
+        /// When the message was received: the desk takes it in as of that instant
+        /// [default: now]
         #[arg(long, value_name = "RFC 3339")]
         received_at: Option<String>,
     },
@@ -137,6 +139,9 @@ enum OutboxCommand {
     Deliver {
         #[command(flatten)]
         data: local::DataArg,
+        /// Deliver as if it were this instant
+        #[arg(long, value_name = "RFC 3339")]
+        now: Option<String>,
     },
 }
 
@@ -167,10 +172,20 @@ struct PublishArgs {
 
 #[derive(Subcommand)]
 enum EvalCommand {
-    /// Provisional severity of a ticket (JSON file: company, contact_name, support_type, subject, description, …)
+    /// Provisional severity of a ticket (JSON file: company, contact_name, support_type, subject, description, impact, …),
+    /// or, with --batch, accuracy on labelled tickets
     Classify {
-        #[arg(long, value_name = "FILE.json")]
-        ticket: PathBuf,
+        #[arg(long, value_name = "FILE.json", required_unless_present = "batch")]
+        ticket: Option<PathBuf>,
+        /// JSON lines `{"id","ticket","expected","acceptable"}`; repeat for several sets
+        #[arg(long, value_name = "FILE.jsonl", conflicts_with = "ticket")]
+        batch: Vec<PathBuf>,
+        /// Fail (exit 1) when the accuracy of any set is under this share (0 to 1)
+        #[arg(long, requires = "batch")]
+        min_accuracy: Option<f64>,
+        /// Fail (exit 1) when any set has more dangerous misses than this
+        #[arg(long, requires = "batch")]
+        max_dangerous: Option<usize>,
     },
     /// Coverage of a diagnosed ticket (diagnosis JSON: cause, summary, vendor, under_warranty)
     Assess {
@@ -302,8 +317,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let now = now.map(|s| parse_instant("--now", &s)).transpose()?;
             runtime()?.block_on(local::sweep(&data.data, &source, now))?;
         }
-        Command::Outbox(OutboxCommand::Deliver { data }) => {
-            runtime()?.block_on(local::deliver(&data.data, &source))?
+        Command::Outbox(OutboxCommand::Deliver { data, now }) => {
+            let now = now.map(|s| parse_instant("--now", &s)).transpose()?;
+            runtime()?.block_on(local::deliver(&data.data, &source, now))?
         }
         Command::Rules(RulesCommand::Check) => {
             let (policy, report) = Policy::activate_with_report(source.bundle()?)?;
@@ -339,9 +355,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(RulesCommand::Eval(eval)) => {
             let policy = Policy::compile(source.bundle()?)?;
             match eval {
-                EvalCommand::Classify { ticket } => {
+                EvalCommand::Classify {
+                    ticket: Some(ticket),
+                    ..
+                } => {
                     let facts: TicketFacts = read_json(&ticket)?;
                     print(&policy.classify(&facts)?)?;
+                }
+                EvalCommand::Classify {
+                    ticket: None,
+                    batch,
+                    min_accuracy,
+                    max_dangerous,
+                } => {
+                    if !evaluate::classify_batch(&policy, &batch, min_accuracy, max_dangerous)? {
+                        return Ok(ExitCode::FAILURE);
+                    }
                 }
                 EvalCommand::Assess { ticket, diagnosis } => {
                     let facts: TicketFacts = match ticket {

@@ -338,7 +338,7 @@ fn rules_eval_classify_a_ticket_file() {
         ticket.to_str().unwrap(),
     ]));
     assert_eq!(v["severity"], 2);
-    assert!(v["reason"].as_str().unwrap().contains("algunos lectores"));
+    assert!(v["reason"].as_str().unwrap().contains("«algunos»"), "{v}");
     std::fs::write(&ticket, "{not json").unwrap();
     let out = mesa(&[
         "rules",

@@ -59,6 +59,7 @@ pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Opening {
         missing_fields: Vec::new(),
         received_at,
         message_id: None,
+        impact: None,
         rules_version: rules_version(),
         severity: Severity::new(2).unwrap(),
         next_due: None,
@@ -613,9 +614,21 @@ pub async fn quarantine_and_heartbeats(store: Store) {
         received_at: t("2026-11-10T16:00:00Z"),
         reason: "malformed".into(),
         raw_key: "inbound/2026/11/x.eml".into(),
+        ignored: false,
     };
     store.quarantine(&record).await.unwrap();
-    assert_eq!(store.list_quarantine().await.unwrap(), vec![record]);
+    let ignored = QuarantineRecord {
+        id: "q2".into(),
+        received_at: t("2026-11-10T16:01:00Z"),
+        reason: "automatic message".into(),
+        raw_key: "inbound/2026/11/y.eml".into(),
+        ignored: true,
+    };
+    store.quarantine(&ignored).await.unwrap();
+    assert_eq!(
+        store.list_quarantine().await.unwrap(),
+        vec![record, ignored]
+    );
     assert_eq!(store.last_heartbeat("sweep").await.unwrap(), None);
     store
         .record_heartbeat("sweep", t("2026-11-10T16:00:00Z"))

@@ -11,7 +11,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use mesa::desk::{Desk, DeskError, EmailOutcome, Submitted, TicketDetail, TicketView};
-use mesa::intake::{FieldErrors, FormInput, MAX_EMAIL_BYTES, MAX_TOTAL_ATTACHMENT_BYTES, Upload};
+use mesa::intake::{
+    FieldErrors, FormInput, MAX_EMAIL_BYTES, MAX_TOTAL_ATTACHMENT_BYTES, Upload, YesNo,
+};
 use mesa::lifecycle::{Action, ActionError};
 use mesa::model::{Actor, Stage};
 use mesa::ports::{ListFilter, PageRequest, StoreError};
@@ -298,6 +300,9 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
             "phone" => input.phone = value,
             "support_type" => input.support_type = value,
             "description" => input.description = value,
+            "impact_scope" => input.impact_scope = Some(value),
+            "operation_continues" => input.operation_continues = Some(YesNo::Text(value)),
+            "workaround" => input.workaround = Some(YesNo::Text(value)),
             "form_token" => token = value,
             "upload_token" if !value.trim().is_empty() => input.upload_tokens.push(value),
             "website" => honeypot = value,
@@ -358,18 +363,38 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
 // ------------------------------------------------------------------ satisfaction
 
 async fn csat_page(State(state): State<Shared>, Path(token): Path<String>) -> Response {
-    match state.desk.survey_ticket(&token).await {
-        Ok(t) => state.page(
-            "csat.html",
-            json!({
-                "company_name": state.company(),
-                "folio": t.folio,
-                "subject": t.subject,
-                "open": t.satisfaction.is_none() && t.stage == Stage::Closed,
-                "message": if t.satisfaction.is_some() { "Ya recibimos su respuesta. ¡Gracias!" } else if t.stage != Stage::Closed { "Este ticket ya no está cerrado: seguimos atendiéndolo." } else { "" },
-            }),
+    match state.desk.survey(&token).await {
+        Ok((t, open)) => {
+            let message = match &open {
+                Ok(()) => "",
+                Err(ActionError::Illegal { hint, .. })
+                    if *hint == "this survey was already answered" =>
+                {
+                    "Ya recibimos su respuesta. ¡Gracias!"
+                }
+                Err(_) if t.stage != Stage::Closed => {
+                    "Este ticket ya no está cerrado: seguimos atendiéndolo."
+                }
+                Err(_) => {
+                    "Esta encuesta es de un cierre anterior del ticket; use el enlace del correo más reciente."
+                }
+            };
+            state.page(
+                "csat.html",
+                json!({
+                    "company_name": state.company(),
+                    "folio": t.folio,
+                    "subject": t.subject,
+                    "open": open.is_ok(),
+                    "message": message,
+                }),
+            )
+        }
+        Err(_) => state.message(
+            StatusCode::NOT_FOUND,
+            "Enlace no válido",
+            "Este enlace de encuesta no es válido.",
         ),
-        Err(_) => state.message(StatusCode::NOT_FOUND, "Enlace no válido", "Este enlace de encuesta no es válido."),
     }
 }
 
@@ -444,7 +469,9 @@ async fn csat_answer(
 fn spanish_hint(hint: &str) -> &str {
     match hint {
         "this survey was already answered" => "esta encuesta ya fue respondida.",
-        "the survey is for closed tickets" => "el ticket ya no está cerrado.",
+        "the survey is for closed tickets" => {
+            "el ticket ya no está cerrado, o la encuesta es de un cierre anterior."
+        }
         other => other,
     }
 }

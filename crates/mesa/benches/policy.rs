@@ -32,7 +32,23 @@ fn ticket() -> TicketFacts {
                 .with_timezone(&Utc),
         ),
         severity: None,
+        impact: None,
     }
+}
+
+/// A long, messy e-mail as customers write them: the worst case of the text classifier.
+fn long_ticket() -> TicketFacts {
+    let mut t = ticket();
+    t.subject = "URGENTE!!! checadores de la planta 2 y 3 no jalan".into();
+    t.description = "Buenos dias, porfa su apoyo xq desde las 6 am los checadores de la \
+        planta 2 y 3 no registran, ya reiniciamos el switch y nada, los de oficinas si \
+        funcionan bien pero son como 300 personas sin poder checar, no se si sea el \
+        sistema o la red, el dashboard tarda mucho en abrir y el reporte de asistencia de \
+        ayer sale incompleto. Adjunto fotos. Quedo atenta, saludos.\n\n-- \nLic. Ana \
+        Perez\nRecursos Humanos\nTel. 442 123 4567\n\n> El 10/11/2026 escribio soporte:\n\
+        > Recibimos su solicitud."
+        .repeat(2);
+    t
 }
 
 fn policy(c: &mut Criterion) {
@@ -43,6 +59,21 @@ fn policy(c: &mut Criterion) {
             let class = policy.classify(black_box(&facts)).unwrap();
             black_box(policy.milestones(&facts, class.severity).unwrap())
         })
+    });
+    let messy = long_ticket();
+    c.bench_function("classify a long, messy e-mail", |b| {
+        b.iter(|| black_box(policy.classify(black_box(&messy)).unwrap()))
+    });
+    let form = TicketFacts {
+        impact: Some(mesa::ticket::Impact {
+            scope: mesa::ticket::ImpactScope::Several,
+            operation_continues: true,
+            workaround: false,
+        }),
+        ..ticket()
+    };
+    c.bench_function("classify a form with impact answers", |b| {
+        b.iter(|| black_box(policy.classify(black_box(&form)).unwrap()))
     });
     let received = facts.received_at.unwrap();
     c.bench_function("classify + plan (deadlines) of a ticket", |b| {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{EventKind, Stage, Ticket};
+use crate::model::{EventKind, ResponseChannel, Stage, Ticket};
 use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::{Diagnosis, Policy, PolicyError};
 use crate::ticket::Severity;
@@ -34,15 +34,20 @@ pub enum Action {
     Escalate {
         note: String,
     },
-    /// Write to the customer (stops the response clock); the stage does not change.
+    /// Write to the customer (stops the response clock); the stage does not change. With
+    /// `channel` phone, chat or in_person, support already answered that way: it is recorded
+    /// and no e-mail is sent.
     Reply {
         message: String,
+        #[serde(default)]
+        channel: ResponseChannel,
     },
     /// Send the solution to the customer.
     Answer {
         message: String,
     },
-    /// Wait on the customer: pauses the clocks the rules say.
+    /// Wait on the customer: pauses the clocks the rules say, and tells the customer what is
+    /// needed from them (`note`).
     Wait {
         note: String,
     },
@@ -191,11 +196,18 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
             if !open {
                 return Err(illegal(action, stage, "reopen it first"));
             }
-            d.record(EventKind::SeverityChanged {
-                from: Some(ticket.severity),
-                to: *severity,
-                reason: text("reason", reason, true)?,
-            });
+            // The customer is told the severity staff settled on, why, and its deadlines.
+            let reason = text("reason", reason, true)?;
+            let mail = MailDraft::new(MailKind::Severity, reason.clone());
+            d.steps.push(Step::with_mail(
+                EventKind::SeverityChanged {
+                    from: Some(ticket.severity),
+                    to: *severity,
+                    reason,
+                    confidence: None,
+                },
+                mail,
+            ));
         }
         Action::Diagnose {
             summary,
@@ -203,6 +215,11 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
             vendor,
             under_warranty,
         } => {
+            // While waiting on the customer, what counts is where the ticket was before.
+            let stage = match stage {
+                Stage::WaitingOnCustomer => ticket.stage_before_wait.unwrap_or(Stage::Acknowledged),
+                other => other,
+            };
             if !matches!(
                 stage,
                 Stage::Received
@@ -242,17 +259,29 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                 note: text("note", note, true)?,
             });
         }
-        Action::Reply { message } => {
+        Action::Reply { message, channel } => {
             if !open {
                 return Err(illegal(action, stage, "reopen it first"));
             }
             let message = text("message", message, true)?;
-            let mail = MailDraft::new(MailKind::Reply, message.clone());
-            let outbox_id = mail.id.clone();
-            d.steps.push(Step::with_mail(
-                EventKind::Responded { message, outbox_id },
-                mail,
-            ));
+            if *channel == ResponseChannel::Email {
+                let mail = MailDraft::new(MailKind::Reply, message.clone());
+                let outbox_id = Some(mail.id.clone());
+                d.steps.push(Step::with_mail(
+                    EventKind::Responded {
+                        message,
+                        outbox_id,
+                        channel: *channel,
+                    },
+                    mail,
+                ));
+            } else {
+                d.record(EventKind::Responded {
+                    message,
+                    outbox_id: None,
+                    channel: *channel,
+                });
+            }
         }
         Action::Answer { message } => {
             if !matches!(
@@ -280,9 +309,10 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                     "only an open ticket that is not already waiting can wait",
                 ));
             }
-            d.record(EventKind::WaitingOnCustomer {
-                note: text("note", note, true)?,
-            });
+            let note = text("note", note, true)?;
+            let mail = MailDraft::new(MailKind::Waiting, note.clone());
+            d.steps
+                .push(Step::with_mail(EventKind::WaitingOnCustomer { note }, mail));
         }
         Action::Resume { note } => {
             if stage != Stage::WaitingOnCustomer {
@@ -324,11 +354,12 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
             d.steps.push(Step::with_mail(kind, mail));
         }
         Action::Reopen { reason } => {
-            if open {
+            // An answer the customer says did not solve it reopens the follow-up too.
+            if !matches!(stage, Stage::Closed | Stage::Answered) {
                 return Err(illegal(
                     action,
                     stage,
-                    "only a closed ticket can be reopened",
+                    "only an answered or closed ticket can be reopened",
                 ));
             }
             d.record(EventKind::Reopened {
@@ -339,30 +370,42 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
     Ok(d)
 }
 
-/// The customer's answer to the satisfaction request: recorded once; "not satisfied" reopens.
+/// Whether the survey of `closing` can still be answered: the ticket is closed by that
+/// closing and nobody answered its survey yet.
+pub fn survey_open(ticket: &Ticket, closing: u32) -> Result<(), ActionError> {
+    let illegal = |hint| ActionError::Illegal {
+        action: "record satisfaction for",
+        stage: ticket.stage.as_str(),
+        hint,
+    };
+    if ticket.stage != Stage::Closed || closing != ticket.closings.max(1) {
+        return Err(illegal("the survey is for closed tickets"));
+    }
+    // Answers recorded before closings were numbered count as the first closing's.
+    if ticket
+        .satisfaction
+        .as_ref()
+        .is_some_and(|s| s.closing.max(1) == closing)
+    {
+        return Err(illegal("this survey was already answered"));
+    }
+    Ok(())
+}
+
+/// The customer's answer to the survey of one closing: recorded once per closing; "not
+/// satisfied" reopens the ticket.
 pub fn satisfaction(
     ticket: &Ticket,
+    closing: u32,
     satisfied: bool,
     comment: &str,
 ) -> Result<Vec<EventKind>, ActionError> {
-    if ticket.stage != Stage::Closed {
-        return Err(ActionError::Illegal {
-            action: "record satisfaction for",
-            stage: ticket.stage.as_str(),
-            hint: "the survey is for closed tickets",
-        });
-    }
-    if ticket.satisfaction.is_some() {
-        return Err(ActionError::Illegal {
-            action: "record satisfaction for",
-            stage: ticket.stage.as_str(),
-            hint: "this survey was already answered",
-        });
-    }
+    survey_open(ticket, closing)?;
     let comment = text("comment", comment, false)?;
     let mut events = vec![EventKind::SatisfactionRecorded {
         satisfied,
         comment: comment.clone(),
+        closing,
     }];
     if !satisfied {
         events.push(EventKind::Reopened {

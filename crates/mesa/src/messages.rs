@@ -39,3 +39,5 @@ pub const MISSING_DESCRIPTION: &str = "Descripción del problema";
 /// Timeline notes of what the customer's mail did.
 pub const CUSTOMER_REPLIED: &str = "El cliente respondió.";
 pub const REOPENED_BY_REPLY: &str = "El cliente respondió a un ticket cerrado.";
+pub const REOPENED_BY_REPLY_TO_ANSWER: &str =
+    "El cliente respondió a la solución: se reabre el seguimiento.";

@@ -124,6 +124,10 @@ pub struct OutboxItem {
     pub not_before: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// An acknowledgement past the hourly limit: sent together with the other tickets of
+    /// the same address due at the same instant, as one digest.
+    #[serde(default)]
+    pub digest: bool,
 }
 
 impl OutboxItem {
@@ -158,7 +162,16 @@ impl OutboxItem {
             not_before: now,
             sent_at: None,
             last_error: None,
+            digest: false,
         }
+    }
+
+    /// The acknowledgement of a ticket past the hourly limit: held until `at` (the end of
+    /// the digest period) and sent in one digest with the others of its address.
+    pub fn into_digest(mut self, at: DateTime<Utc>) -> Self {
+        self.digest = true;
+        self.not_before = at;
+        self
     }
 
     /// A fresh outbox item id (a ULID), fixed when an action decides to send mail so the
@@ -318,13 +331,23 @@ pub fn compose(
         }))
         .collect();
     let plan = policy.plan(&facts, ticket.received_at, ticket.severity)?;
+    let local = |due: &str| {
+        DateTime::parse_from_rfc3339(due)
+            .ok()
+            .map(|d| human_time(policy, d.with_timezone(&Utc)))
+            .unwrap_or_default()
+    };
     let response_due = plan
         .milestones
         .iter()
         .find(|m| m.name == "response")
-        .and_then(|m| DateTime::parse_from_rfc3339(&m.due).ok())
-        .map(|d| human_time(policy, d.with_timezone(&Utc)))
+        .map(|m| local(&m.due))
         .unwrap_or_default();
+    let deadlines: Vec<serde_json::Value> = plan
+        .milestones
+        .iter()
+        .map(|m| json!({"name": m.name, "label": milestone_label(&m.name), "due_local": local(&m.due)}))
+        .collect();
     let context = json!({
         "folio": ticket.folio.as_str(),
         "subject": ticket.subject,
@@ -340,6 +363,7 @@ pub fn compose(
         "severity": ticket.severity.level(),
         "severity_reason": ticket.severity_reason,
         "response_due_local": response_due,
+        "deadlines": deadlines,
         "response_hours": response_hours,
         "company_name": settings.company_name,
         "body": item.body,
@@ -358,6 +382,74 @@ pub fn compose(
         references: item.in_reply_to.iter().cloned().collect(),
         auto_replied: item.kind == MailKind::Ack,
     })
+}
+
+/// One acknowledgement for several tickets of one address (see [`OutboxItem::digest`]):
+/// every folio with its subject, severity and response deadline.
+pub fn compose_digest(
+    policy: &Policy,
+    tickets: &[(Ticket, OutboxItem)],
+) -> Result<OutgoingMail, PolicyError> {
+    let settings = policy.settings();
+    let Some((first, item)) = tickets.first() else {
+        return Err(PolicyError::BadInput(
+            "a digest needs at least one ticket".into(),
+        ));
+    };
+    let mut listed = Vec::new();
+    for (t, _) in tickets {
+        let plan = policy.plan(&t.facts(), t.received_at, t.severity)?;
+        let due = plan
+            .milestones
+            .iter()
+            .find(|m| m.name == "response")
+            .and_then(|m| DateTime::parse_from_rfc3339(&m.due).ok())
+            .map(|d| human_time(policy, d.with_timezone(&Utc)))
+            .unwrap_or_default();
+        listed.push(json!({
+            "folio": t.folio.as_str(),
+            "subject": t.subject,
+            "severity": t.severity.level(),
+            "severity_reason": t.severity_reason,
+            "received_local": human_time(policy, t.received_at),
+            "response_due_local": due,
+            "missing_fields": t.missing_fields,
+        }));
+    }
+    let context = json!({
+        "contact_name": first.customer.contact_name,
+        "company_name": settings.company_name,
+        "tickets": listed,
+        "count": tickets.len(),
+    });
+    let rendered = policy.render_mail(ACK_DIGEST_TEMPLATE, &context)?;
+    Ok(OutgoingMail {
+        outbox_id: item.id.clone(),
+        message_id: item.message_id.clone(),
+        from_name: header_text(&format!("Soporte {}", settings.company_name), 100),
+        from_address: settings.support_address.clone(),
+        to: item.to.clone(),
+        subject: header_text(&rendered.subject, 250),
+        text: rendered.body,
+        in_reply_to: None,
+        references: Vec::new(),
+        auto_replied: true,
+    })
+}
+
+/// The template of a digest acknowledgement.
+pub const ACK_DIGEST_TEMPLATE: &str = "ack_digest.txt";
+
+/// How the customer's mail names a milestone (the contract's words).
+pub fn milestone_label(name: &str) -> &str {
+    match name {
+        "acknowledgement" => "Confirmación de recepción",
+        "response" => "Respuesta",
+        "recovery" => "Recuperación del servicio",
+        "resolution" => "Solución del problema",
+        "root_cause" => "Solución de raíz",
+        other => other,
+    }
 }
 
 /// "martes 10 de noviembre de 2026, 16:00 (hora de la Ciudad de México)".

@@ -108,6 +108,10 @@ pub struct QuarantineRecord {
     pub reason: String,
     /// Blob key of the raw message.
     pub raw_key: String,
+    /// Set aside on purpose (a robot's mail, an unregistered sender) rather than failed:
+    /// listed for staff apart from the quarantine.
+    #[serde(default)]
+    pub ignored: bool,
 }
 
 impl NewTicket {

@@ -39,11 +39,14 @@ pub enum Metric {
     EventPublishErrors,
     /// A rules bundle failed to compile or its vectors, and was not activated.
     RulesRejected,
+    /// An address got more acknowledgements in a day than the rules allow: a mail loop,
+    /// or a customer staff should call.
+    AckLimitReached,
 }
 
 impl Metric {
     /// Every metric name mesa emits (the SAM template's alarms may use only these).
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "TicketCreated",
         "MailSent",
         "MailQuarantined",
@@ -54,6 +57,7 @@ impl Metric {
         "MailFeedbackUnmatched",
         "EventPublishErrors",
         "RulesRejected",
+        "AckLimitReached",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -68,6 +72,7 @@ impl Metric {
             Metric::MailFeedbackUnmatched => "MailFeedbackUnmatched",
             Metric::EventPublishErrors => "EventPublishErrors",
             Metric::RulesRejected => "RulesRejected",
+            Metric::AckLimitReached => "AckLimitReached",
         }
     }
 
@@ -98,7 +103,8 @@ impl Metric {
             | Metric::SweepHeartbeat
             | Metric::MailFeedbackUnmatched
             | Metric::EventPublishErrors
-            | Metric::RulesRejected => Vec::new(),
+            | Metric::RulesRejected
+            | Metric::AckLimitReached => Vec::new(),
         }
     }
 }
@@ -194,6 +200,7 @@ mod tests {
             Metric::MailFeedbackUnmatched,
             Metric::EventPublishErrors,
             Metric::RulesRejected,
+            Metric::AckLimitReached,
         ];
         let names: Vec<_> = all.iter().map(Metric::name).collect();
         assert_eq!(names, Metric::NAMES);

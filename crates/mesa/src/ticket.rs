@@ -48,6 +48,54 @@ impl fmt::Display for Severity {
     }
 }
 
+/// How much of the service a problem affects, as the customer answers on the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImpactScope {
+    /// Nothing works: no reader, no user, no site.
+    All,
+    /// Several readers or sites.
+    Several,
+    /// One reader, one user or one function.
+    One,
+    /// Nothing in production: a question, a document, a cosmetic detail.
+    None,
+}
+
+impl ImpactScope {
+    pub const ALL: [ImpactScope; 4] = [
+        ImpactScope::All,
+        ImpactScope::Several,
+        ImpactScope::One,
+        ImpactScope::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImpactScope::All => "all",
+            ImpactScope::Several => "several",
+            ImpactScope::One => "one",
+            ImpactScope::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s.trim())
+    }
+}
+
+/// The customer's answers to the form's three impact questions (the way service desks
+/// derive priority from impact and urgency); the severity rules weigh them with the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Impact {
+    pub scope: ImpactScope,
+    /// Whether the customer's operation goes on (people can still clock in some way).
+    pub operation_continues: bool,
+    /// Whether there is a way around the problem meanwhile.
+    pub workaround: bool,
+}
+
 /// The facts about a ticket that the policy scripts see (as a Rhai map).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -64,6 +112,8 @@ pub struct TicketFacts {
     pub received_at: Option<DateTime<Utc>>,
     /// The severity in force, when one has been set.
     pub severity: Option<Severity>,
+    /// The form's impact answers (absent for e-mail, optional for the JSON API).
+    pub impact: Option<Impact>,
 }
 
 /// Events of a ticket's life that move its SLA clocks. The rules name them in

@@ -64,13 +64,21 @@ impl Signer {
         Ok(payload)
     }
 
-    /// Token for the satisfaction survey of a ticket.
-    pub fn survey_token(&self, ticket: &TicketId) -> String {
-        self.sign("survey", ticket.as_str())
+    /// Token for the satisfaction survey of one closing (1, 2, …) of a ticket: each closing
+    /// has its own survey, and a link of an earlier one cannot answer a later one.
+    pub fn survey_token(&self, ticket: &TicketId, closing: u32) -> String {
+        self.sign("survey", &format!("{}.{closing}", ticket.as_str()))
     }
 
-    pub fn verify_survey(&self, token: &str) -> Result<TicketId, TokenError> {
-        TicketId::parse(self.verify("survey", token)?).ok_or(TokenError::Invalid)
+    /// The ticket and closing a survey token is for (links sent before closings were
+    /// numbered are for the first).
+    pub fn verify_survey(&self, token: &str) -> Result<(TicketId, u32), TokenError> {
+        let payload = self.verify("survey", token)?;
+        let (id, closing) = match payload.split_once('.') {
+            Some((id, n)) => (id, n.parse().map_err(|_| TokenError::Invalid)?),
+            None => (payload, 1),
+        };
+        Ok((TicketId::parse(id).ok_or(TokenError::Invalid)?, closing))
     }
 
     /// A fresh form token: when it was served and a random nonce (the form's idempotency key).
@@ -157,8 +165,15 @@ mod tests {
     fn survey_tokens_verify_and_resist_tampering() {
         let s = Signer::new(b"secret");
         let id = TicketId::new();
-        let token = s.survey_token(&id);
-        assert_eq!(s.verify_survey(&token), Ok(id.clone()));
+        let token = s.survey_token(&id, 2);
+        assert_eq!(s.verify_survey(&token), Ok((id.clone(), 2)));
+        assert_ne!(
+            s.survey_token(&id, 1),
+            token,
+            "each closing has its own link"
+        );
+        let legacy = s.sign("survey", id.as_str());
+        assert_eq!(s.verify_survey(&legacy), Ok((id.clone(), 1)));
         assert_eq!(
             Signer::new(b"other").verify_survey(&token),
             Err(TokenError::Invalid)

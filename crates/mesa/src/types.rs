@@ -131,14 +131,20 @@ pub enum MailKind {
     Answer,
     /// The satisfaction request sent on closing.
     Csat,
+    /// Staff confirmed or changed the severity: the new one, why, and the new deadlines.
+    Severity,
+    /// The ticket waits on the customer: what support needs from them.
+    Waiting,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 4] = [
+    pub const ALL: [MailKind; 6] = [
         MailKind::Ack,
         MailKind::Reply,
         MailKind::Answer,
         MailKind::Csat,
+        MailKind::Severity,
+        MailKind::Waiting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -147,6 +153,8 @@ impl MailKind {
             MailKind::Reply => "reply",
             MailKind::Answer => "answer",
             MailKind::Csat => "csat",
+            MailKind::Severity => "severity",
+            MailKind::Waiting => "waiting",
         }
     }
 
@@ -160,6 +168,8 @@ impl MailKind {
             MailKind::Reply => "reply.txt",
             MailKind::Answer => "answer.txt",
             MailKind::Csat => "csat.txt",
+            MailKind::Severity => "severity.txt",
+            MailKind::Waiting => "waiting.txt",
         }
     }
 }

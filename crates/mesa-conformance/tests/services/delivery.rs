@@ -116,6 +116,7 @@ async fn a_staff_reply_is_sent_threaded_to_the_customers_message() {
         &folio,
         mesa::lifecycle::Action::Reply {
             message: "¿Cuántos lectores?".into(),
+            channel: Default::default(),
         },
     )
     .await;

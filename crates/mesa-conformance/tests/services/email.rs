@@ -247,24 +247,126 @@ async fn a_registered_senders_data_fills_the_ticket() {
 }
 
 #[tokio::test]
-async fn acknowledgements_to_one_address_are_capped_each_hour() {
-    // The loop breaker: a robot that answers every acknowledgement cannot make mesa answer
-    // it forever. (Issue 10 keeps genuine customers acknowledged past the cap.)
+async fn seven_tickets_in_an_hour_are_all_acknowledged_within_fifteen_minutes() {
     let h = harness();
-    for i in 0..8 {
+    let mut folios = Vec::new();
+    for i in 0..7 {
+        let out = h
+            .email(&mail(
+                FROM,
+                &format!("<c{i}@bajio.com.mx>"),
+                &format!("Caso {i}"),
+                "El lector no registra.",
+            ))
+            .await;
+        folios.push(out.folio.unwrap());
+        h.advance(chrono::Duration::minutes(1));
+    }
+    assert_eq!(
+        h.desk.deliver_outbox().await.unwrap().sent,
+        5,
+        "five at once"
+    );
+    // The end of the 15-minute period (16:15): the other two, together.
+    h.clock.set(t("2026-11-10T16:15:00Z"));
+    assert_eq!(h.desk.deliver_outbox().await.unwrap().sent, 2);
+    let mails = h.mailer.sent();
+    assert_eq!(mails.len(), 6, "five acknowledgements and one digest");
+    let digest = mails.last().unwrap();
+    assert!(digest.auto_replied);
+    assert!(
+        digest.subject.contains(folios[5].as_str()) && digest.subject.contains(folios[6].as_str())
+    );
+    for folio in &folios {
+        assert!(
+            h.ticket(folio.as_str()).await.acknowledged_at.is_some(),
+            "{folio}"
+        );
+    }
+    let report = h.desk.sweep(t("2026-11-10T16:40:00Z")).await.unwrap();
+    assert_eq!(report.breaches, 0);
+}
+
+#[tokio::test]
+async fn an_autoresponder_answering_every_mail_cannot_make_mesa_write_without_end() {
+    let h = harness();
+    // A robot that hides what it is and writes a new message every minute for two hours.
+    for i in 0..120 {
         h.email(&mail(
-            FROM,
-            &format!("<loop{i}@bajio.com.mx>"),
-            &format!("Caso {i}"),
-            "texto",
+            "alertas@fabrica.mx",
+            &format!("<r{i}@fabrica.mx>"),
+            &format!("Alerta {i}"),
+            "Evento del sistema.",
         ))
         .await;
+        h.desk.deliver_outbox().await.unwrap();
+        h.advance(chrono::Duration::minutes(1));
     }
-    let acks = h
+    let sent = h.mailer.sent().len();
+    // Five the first hour, then one digest every 15 minutes, until the daily limit.
+    assert!(sent <= 5 + 8, "{sent} messages to a robot in two hours");
+    assert!(h.metrics.count_of("AckLimitReached") > 0, "staff are told");
+    let tickets = h
         .store
         .outbox_items()
-        .into_iter()
-        .filter(|o| o.kind == MailKind::Ack)
-        .count();
-    assert_eq!(acks, 5);
+        .iter()
+        .map(|o| o.ticket_id.clone())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    assert!(tickets <= 60, "acknowledgements stop at the daily limit");
+}
+
+#[tokio::test]
+async fn mail_from_robots_is_kept_and_listed_for_staff() {
+    let h = harness();
+    let raw = format!(
+        "From: {FROM}\r\nTo: zendesk@ingressio.com\r\nSubject: Respuesta automática: Lectores\r\n\
+         Message-ID: <ooo@x.mx>\r\n\r\nEstoy fuera de la oficina.\r\n"
+    );
+    let out = h.email(raw.as_bytes()).await;
+    assert_eq!(out.outcome, EmailOutcomeKind::Ignored);
+    let listed = h.store.list_quarantine().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].ignored);
+    assert!(h.blobs.keys().contains(&listed[0].raw_key));
+}
+
+#[tokio::test]
+async fn a_reply_to_an_answered_ticket_reopens_the_follow_up_and_its_clock() {
+    let h = harness();
+    let s = h
+        .submit("Algunos lectores de la planta no registran.")
+        .await;
+    let folio = s.ticket.folio.to_string();
+    h.answered(&folio).await;
+    let view = h.desk.view(h.ticket(&folio).await).await.unwrap();
+    let resolution = |v: &mesa::desk::TicketView| {
+        v.clocks
+            .iter()
+            .find(|c| c.name == "resolution")
+            .map(|c| c.running)
+            .unwrap()
+    };
+    assert!(
+        !resolution(&view),
+        "the answer stopped the resolution clock"
+    );
+    h.advance(chrono::Duration::hours(1));
+    let out = h
+        .email(&mail(
+            FROM,
+            "<m6@bajio.com.mx>",
+            &format!("Re: [{folio}] Solución"),
+            "Sigue igual, no registran.",
+        ))
+        .await;
+    assert_eq!(out.outcome, EmailOutcomeKind::Appended);
+    let t = h.ticket(&folio).await;
+    assert_eq!(t.stage, Stage::Reopened);
+    assert!(
+        resolution(&h.desk.view(t).await.unwrap()),
+        "the resolution clock runs again"
+    );
+    let queue = h.desk.queue().await.unwrap();
+    assert!(queue.iter().any(|v| v.ticket.folio.as_str() == folio));
 }

@@ -1,4 +1,5 @@
 use mesa::desk::DeskError;
+use mesa::intake::{FormInput, YesNo};
 use mesa::model::{Channel, Stage};
 use mesa::outbox::MailKind;
 use mesa::ports::{DomainEvent, TicketStore};
@@ -56,7 +57,10 @@ async fn a_web_form_sent_twice_is_one_ticket() {
     let h = harness();
     let token = h.desk.form_token();
     h.advance(chrono::Duration::seconds(30));
-    let input = form("No abre el portal.");
+    let mut input = form("No abre el portal para ninguno de nosotros.");
+    input.impact_scope = Some("all".into());
+    input.operation_continues = Some(YesNo::Text("no".into()));
+    input.workaround = Some(YesNo::Text("no".into()));
     let first = h
         .desk
         .submit_form(&input, &[], Some(&token), "")
@@ -152,4 +156,104 @@ async fn the_rules_classify_the_ticket_and_record_why() {
     assert!(!s.ticket.severity_reason.is_empty());
     let events = h.events(&s.ticket).await;
     assert_eq!(events[1].actor, mesa::model::Actor::Rules);
+}
+
+fn with_impact(description: &str, scope: &str, continues: bool, workaround: bool) -> FormInput {
+    let mut f = form(description);
+    f.impact_scope = Some(scope.into());
+    f.operation_continues = Some(YesNo::Bool(continues));
+    f.workaround = Some(YesNo::Bool(workaround));
+    f
+}
+
+#[tokio::test]
+async fn nothing_works_with_operation_stopped_and_no_workaround_is_severity_one_whatever_the_text()
+{
+    let h = harness();
+    for text in [
+        "¿Cómo cambio el logotipo del reporte?",
+        "Tengo una duda sobre el manual de usuario.",
+        "Lento.......... el portal",
+    ] {
+        let input = with_impact(text, "all", false, false);
+        let s = h.desk.submit_form(&input, &[], None, "").await.unwrap();
+        assert_eq!(s.ticket.severity.level(), 1, "{text}");
+        assert!(
+            s.ticket.severity_reason.contains("nada funciona"),
+            "{}",
+            s.ticket.severity_reason
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_user_with_operation_continuing_is_never_severity_one_or_two() {
+    let h = harness();
+    for text in [
+        "El sistema está caído por completo, no opera ningún equipo biométrico. URGENTE",
+        "Todos los lectores dejaron de funcionar, nadie ha podido marcar entrada",
+        "Algunos lectores no registran en la planta",
+    ] {
+        for workaround in [true, false] {
+            let input = with_impact(text, "one", true, workaround);
+            let s = h.desk.submit_form(&input, &[], None, "").await.unwrap();
+            assert!(
+                s.ticket.severity.level() >= 3,
+                "{text}: {}",
+                s.ticket.severity
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_web_page_requires_the_impact_answers() {
+    let h = harness();
+    let token = h.desk.form_token();
+    h.advance(chrono::Duration::seconds(30));
+    let err = h
+        .desk
+        .submit_form(
+            &form("No abre el portal para nadie."),
+            &[],
+            Some(&token),
+            "",
+        )
+        .await
+        .unwrap_err();
+    let DeskError::Invalid(errors) = err else {
+        panic!("expected invalid input")
+    };
+    for field in ["impact_scope", "operation_continues", "workaround"] {
+        assert!(errors.contains_key(field), "{field}: {errors:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_json_client_may_leave_the_impact_out_and_the_text_decides() {
+    let h = harness();
+    let s = h
+        .desk
+        .submit_form(
+            &form("Todos los lectores dejaron de funcionar, nadie ha podido marcar entrada."),
+            &[],
+            None,
+            "",
+        )
+        .await
+        .unwrap();
+    assert!(s.ticket.impact.is_none());
+    assert_eq!(s.ticket.severity.level(), 1);
+}
+
+#[tokio::test]
+async fn an_impact_answer_out_of_the_list_is_a_field_error() {
+    let h = harness();
+    let mut input = with_impact("No abre el portal.", "everything", false, false);
+    input.workaround = Some(YesNo::Text("quizá".into()));
+    let err = h.desk.submit_form(&input, &[], None, "").await.unwrap_err();
+    let DeskError::Invalid(errors) = err else {
+        panic!("expected invalid input")
+    };
+    assert!(errors.contains_key("impact_scope") && errors.contains_key("workaround"));
 }

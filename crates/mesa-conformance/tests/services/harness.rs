@@ -31,6 +31,17 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
 }
 
+/// The shipped rules, compiled and checked once for all the tests of this binary.
+fn shipped_rules() -> Arc<LiveRules> {
+    static RULES: std::sync::OnceLock<Arc<LiveRules>> = std::sync::OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            let policy = Policy::activate(Bundle::built_in()).expect("the shipped rules activate");
+            Arc::new(LiveRules::new(policy))
+        })
+        .clone()
+}
+
 pub fn harness() -> Harness {
     harness_at(t(MONDAY_MORNING))
 }
@@ -42,12 +53,11 @@ pub fn harness_at(now: DateTime<Utc>) -> Harness {
     let bus = Arc::new(MemoryBus::default());
     let metrics = Arc::new(MemoryMetrics::default());
     let clock = Arc::new(TestClock::at(now));
-    let policy = Policy::activate(Bundle::built_in()).expect("the shipped rules activate");
     let desk = Desk::new(
         store.clone(),
         mailer.clone(),
         blobs.clone(),
-        Arc::new(LiveRules::new(policy)),
+        shipped_rules(),
         clock.clone(),
         DeskConfig::new("https://soporte.test", b"service-test-secret-0123456789ab"),
     )
@@ -74,6 +84,9 @@ pub fn form(description: &str) -> FormInput {
         description: description.into(),
         idempotency_key: None,
         upload_tokens: Vec::new(),
+        impact_scope: None,
+        operation_continues: None,
+        workaround: None,
     }
 }
 

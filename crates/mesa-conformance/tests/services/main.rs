@@ -3,6 +3,7 @@
 //! named for the behaviour a customer or a support lead relies on. They run in milliseconds;
 //! the end-to-end tests through the binary and the emulator tests stay the top layer.
 
+mod corpus;
 mod delivery;
 mod email;
 mod form;

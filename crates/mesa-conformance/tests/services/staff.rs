@@ -47,6 +47,56 @@ async fn staff_confirm_a_severity_with_a_reason_and_their_name() {
 }
 
 #[tokio::test]
+async fn a_severity_change_tells_the_customer_the_new_severity_and_deadlines() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h
+        .act(
+            &folio,
+            Action::SetSeverity {
+                severity: mesa::Severity::new(1).unwrap(),
+                reason: "Ningún lector de la empresa registra.".into(),
+            },
+        )
+        .await;
+    assert_eq!(h.outbox_of(&t, MailKind::Severity).len(), 1);
+    h.desk.deliver_outbox().await.unwrap();
+    let mail = h
+        .mailer
+        .sent()
+        .into_iter()
+        .find(|m| m.subject.contains("Severidad 1 confirmada"))
+        .expect("the severity mail");
+    assert!(mail.text.contains("Ningún lector de la empresa registra."));
+    // Severity 1 from Tuesday 10:00: response within 6 business hours, 16:00 the same day.
+    assert!(
+        mail.text
+            .contains("Respuesta: martes 10 de noviembre de 2026, 16:00"),
+        "{}",
+        mail.text
+    );
+    assert!(mail.text.contains("Recuperación del servicio"));
+}
+
+#[tokio::test]
+async fn the_queue_marks_a_severity_staff_have_not_confirmed() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let queue = h.desk.queue().await.unwrap();
+    assert!(queue[0].severity_provisional);
+    h.act(
+        &folio,
+        Action::SetSeverity {
+            severity: mesa::Severity::new(2).unwrap(),
+            reason: "Confirmada en el diagnóstico.".into(),
+        },
+    )
+    .await;
+    let queue = h.desk.queue().await.unwrap();
+    assert!(!queue[0].severity_provisional && !queue[0].needs_confirmation);
+}
+
+#[tokio::test]
 async fn a_severity_change_without_a_reason_is_refused() {
     let h = harness();
     let folio = new_folio(&h).await;
@@ -103,6 +153,7 @@ async fn a_reply_queues_mail_and_its_event_names_the_outbox_item() {
             &folio,
             Action::Reply {
                 message: "Estamos revisando.".into(),
+                channel: Default::default(),
             },
         )
         .await;
@@ -111,7 +162,7 @@ async fn a_reply_queues_mail_and_its_event_names_the_outbox_item() {
     assert_eq!(replies[0].body, "Estamos revisando.");
     let events = h.events(&t).await;
     let named = events.iter().find_map(|e| match &e.kind {
-        EventKind::Responded { outbox_id, .. } => Some(outbox_id.clone()),
+        EventKind::Responded { outbox_id, .. } => outbox_id.clone(),
         _ => None,
     });
     assert_eq!(named.as_deref(), Some(replies[0].id.as_str()));
@@ -128,6 +179,7 @@ async fn an_empty_reply_is_refused() {
             &staff(),
             &Action::Reply {
                 message: "\n ".into(),
+                channel: Default::default(),
             },
         )
         .await
@@ -174,6 +226,81 @@ async fn waiting_on_the_customer_pauses_and_resume_goes_back() {
         )
         .await;
     assert_eq!(t.stage, Stage::Diagnosed);
+}
+
+#[tokio::test]
+async fn waiting_on_the_customer_tells_them_what_is_needed() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h
+        .act(
+            &folio,
+            Action::Wait {
+                note: "Envíenos el número de serie del lector.".into(),
+            },
+        )
+        .await;
+    assert_eq!(h.outbox_of(&t, MailKind::Waiting).len(), 1);
+    h.desk.deliver_outbox().await.unwrap();
+    assert!(
+        h.mailer
+            .sent()
+            .iter()
+            .any(|m| m.text.contains("Envíenos el número de serie del lector."))
+    );
+}
+
+#[tokio::test]
+async fn a_diagnosis_while_waiting_is_recorded_and_the_ticket_keeps_waiting() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.act(
+        &folio,
+        Action::Wait {
+            note: "Necesitamos una captura.".into(),
+        },
+    )
+    .await;
+    let t = h.act(&folio, diagnose()).await;
+    assert_eq!(t.stage, Stage::WaitingOnCustomer);
+    assert!(t.assessment.is_some());
+    let t = h
+        .act(
+            &folio,
+            Action::Resume {
+                note: String::new(),
+            },
+        )
+        .await;
+    assert_eq!(t.stage, Stage::Diagnosed);
+}
+
+#[tokio::test]
+async fn a_phone_response_is_recorded_without_an_email_and_stops_the_response_clock() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h
+        .act(
+            &folio,
+            Action::Reply {
+                message: "Le llamamos y revisamos juntos la configuración.".into(),
+                channel: mesa::model::ResponseChannel::Phone,
+            },
+        )
+        .await;
+    assert!(h.outbox_of(&t, MailKind::Reply).is_empty(), "no e-mail");
+    let view = h.desk.view(t).await.unwrap();
+    let response = view.clocks.iter().find(|c| c.name == "response").unwrap();
+    assert!(!response.running);
+    let events = h.events(&view.ticket).await;
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Responded {
+            outbox_id: None,
+            channel: mesa::model::ResponseChannel::Phone,
+            ..
+        }
+    )));
 }
 
 #[tokio::test]
@@ -312,6 +439,7 @@ async fn nothing_but_a_reopen_is_done_to_a_closed_ticket() {
     for action in [
         Action::Reply {
             message: "hola".into(),
+            channel: Default::default(),
         },
         Action::Wait {
             note: "datos".into(),
@@ -439,6 +567,80 @@ async fn an_unsatisfied_customer_reopens_the_ticket() {
 }
 
 #[tokio::test]
+async fn each_closing_has_its_own_survey_and_every_answer_stays_in_the_timeline() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let t = h.answered(&folio).await;
+    h.act(
+        &folio,
+        Action::Close {
+            note: String::new(),
+        },
+    )
+    .await;
+    let first = survey_token(&h, &t).await;
+    h.desk
+        .record_satisfaction(&first, false, "Sigue fallando")
+        .await
+        .unwrap();
+    // Fixed again, answered and closed again: a new survey, which can be answered.
+    h.act(
+        &folio,
+        Action::Answer {
+            message: "Ahora sí quedó.".into(),
+        },
+    )
+    .await;
+    h.act(
+        &folio,
+        Action::Close {
+            note: String::new(),
+        },
+    )
+    .await;
+    let second = survey_token(&h, &t).await;
+    assert_ne!(first, second);
+    let t = h
+        .desk
+        .record_satisfaction(&second, true, "Gracias")
+        .await
+        .unwrap();
+    let last = t.satisfaction.clone().expect("the last answer");
+    assert!(last.satisfied);
+    assert_eq!(last.closing, 2);
+    // The first closing's link cannot answer the second closing's survey.
+    assert!(illegal(
+        h.desk
+            .record_satisfaction(&first, true, "")
+            .await
+            .unwrap_err()
+    ));
+    let answers = h
+        .events(&t)
+        .await
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::SatisfactionRecorded { .. }))
+        .count();
+    assert_eq!(answers, 2);
+}
+
+#[tokio::test]
+async fn staff_can_reopen_an_answered_ticket() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.answered(&folio).await;
+    let t = h
+        .act(
+            &folio,
+            Action::Reopen {
+                reason: "El cliente llamó: sigue fallando.".into(),
+            },
+        )
+        .await;
+    assert_eq!(t.stage, Stage::Reopened);
+}
+
+#[tokio::test]
 async fn a_forged_survey_link_is_refused() {
     let h = harness();
     let e = h
@@ -499,8 +701,10 @@ async fn a_billable_ticket_shows_its_quote_in_integer_cents() {
 async fn survey_token(h: &Harness, t: &mesa::model::Ticket) -> String {
     h.desk.deliver_outbox().await.unwrap();
     let sent = h.mailer.sent();
+    // The latest closing's survey.
     let csat = sent
         .iter()
+        .rev()
         .find(|m| m.text.contains("/csat/") && m.to == t.customer.email)
         .expect("survey mail sent");
     let at = csat.text.find("/csat/").unwrap() + "/csat/".len();

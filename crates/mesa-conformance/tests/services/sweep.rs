@@ -91,6 +91,7 @@ async fn a_clock_paused_while_waiting_on_the_customer_is_not_breached() {
         &folio,
         mesa::lifecycle::Action::Reply {
             message: "Revisamos.".into(),
+            channel: Default::default(),
         },
     )
     .await;

@@ -1,6 +1,8 @@
 //! The outbox worker (claim, compose, send, record) and what the mail transport reports
 //! afterwards about the messages it took (delivered, bounced, complained, …).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -13,8 +15,9 @@ use crate::types::Actor;
 
 /// Most items one call of [`Desk::deliver_outbox`] handles before it returns.
 const MAX_PER_RUN: usize = 1000;
-/// Items claimed at a time.
-const CLAIM_BATCH: usize = 20;
+/// Items claimed at a time (a digest's items share their due instant, so a large batch
+/// keeps one address's digest in one message).
+const CLAIM_BATCH: usize = 100;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
@@ -71,20 +74,39 @@ impl Desk {
             if items.is_empty() {
                 return Ok(report);
             }
-            for mut item in items {
-                match self.deliver_one(&item).await {
-                    Attempt::Sent => report.sent += 1,
-                    Attempt::Retry(e) => {
-                        report.failed += 1;
-                        let retry_at = item.failed(&e, now);
-                        tracing::warn!(outbox = %item.id, error = %e, %retry_at, "mail not sent; will retry");
-                        self.store.save_outbox(&item).await?;
-                    }
-                    Attempt::GiveUp(e) => {
-                        report.skipped += 1;
-                        tracing::error!(outbox = %item.id, error = %e, "mail given up");
-                        item.skipped(&e);
-                        self.store.save_outbox(&item).await?;
+            let (digests, singles): (Vec<OutboxItem>, Vec<OutboxItem>) =
+                items.into_iter().partition(|i| i.digest);
+            let mut batches: Vec<Vec<OutboxItem>> = singles.into_iter().map(|i| vec![i]).collect();
+            // One digest per address among the acknowledgements due now.
+            let mut by_address: BTreeMap<String, Vec<OutboxItem>> = BTreeMap::new();
+            for item in digests {
+                by_address
+                    .entry(item.to.to_ascii_lowercase())
+                    .or_default()
+                    .push(item);
+            }
+            batches.extend(by_address.into_values());
+            for batch in batches {
+                let attempt = if batch.len() == 1 && !batch[0].digest {
+                    self.deliver_one(&batch[0]).await
+                } else {
+                    self.deliver_digest(&batch).await
+                };
+                for mut item in batch {
+                    match &attempt {
+                        Attempt::Sent => report.sent += 1,
+                        Attempt::Retry(e) => {
+                            report.failed += 1;
+                            let retry_at = item.failed(e, now);
+                            tracing::warn!(outbox = %item.id, error = %e, %retry_at, "mail not sent; will retry");
+                            self.store.save_outbox(&item).await?;
+                        }
+                        Attempt::GiveUp(e) => {
+                            report.skipped += 1;
+                            tracing::error!(outbox = %item.id, error = %e, "mail given up");
+                            item.skipped(e);
+                            self.store.save_outbox(&item).await?;
+                        }
                     }
                 }
             }
@@ -119,6 +141,44 @@ impl Desk {
         self.record_sent(&ticket, item, provider_id, now).await;
         self.metrics.count(&Metric::MailSent { kind: item.kind });
         tracing::info!(folio = %ticket.folio, kind = item.kind.as_str(), to = %item.to, "mail sent");
+        Attempt::Sent
+    }
+
+    /// Acknowledgements of several tickets of one address as one message; each ticket is
+    /// acknowledged by it.
+    async fn deliver_digest(&self, items: &[OutboxItem]) -> Attempt {
+        let mut tickets = Vec::with_capacity(items.len());
+        for item in items {
+            match self.store.get(&item.ticket_id).await {
+                Ok(Some(t)) => tickets.push((t, item.clone())),
+                Ok(None) => return Attempt::GiveUp(format!("ticket {} is gone", item.ticket_id)),
+                Err(e) => return Attempt::Retry(e.to_string()),
+            }
+        }
+        let policy = self.policy();
+        let mail = match outbox::compose_digest(&policy, &tickets) {
+            Ok(m) => m,
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let provider_id = match self.mailer.send(&mail).await {
+            Ok(id) => id,
+            Err(e @ MailError::Temporary { .. }) => return Attempt::Retry(e.to_string()),
+            Err(e @ MailError::Permanent { .. }) => return Attempt::GiveUp(e.to_string()),
+        };
+        let now = self.now();
+        for (ticket, item) in &tickets {
+            let mut sent = item.clone();
+            sent.sent(now);
+            if let Err(e) = self.store.save_outbox(&sent).await {
+                return Attempt::Retry(e.to_string());
+            }
+            self.record_sent(ticket, item, provider_id.clone(), now)
+                .await;
+        }
+        self.metrics.count(&Metric::MailSent {
+            kind: MailKind::Ack,
+        });
+        tracing::info!(to = %mail.to, count = tickets.len(), "acknowledgement digest sent");
         Attempt::Sent
     }
 
@@ -171,7 +231,7 @@ impl Desk {
             survey_url: format!(
                 "{}/csat/{}",
                 self.config.public_url,
-                self.signer.survey_token(&ticket.id)
+                self.signer.survey_token(&ticket.id, ticket.closings.max(1))
             ),
         };
         Ok(outbox::compose(policy, ticket, item, &links)?)

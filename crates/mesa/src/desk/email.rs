@@ -52,6 +52,16 @@ impl EmailOutcome {
     }
 }
 
+/// Where the raw copy of a message is kept: by receipt month and content digest.
+fn raw_key(received_at: DateTime<Utc>, digest: &str) -> String {
+    format!(
+        "inbound/{}/{:02}/{}.eml",
+        received_at.year(),
+        received_at.month(),
+        &digest[..32]
+    )
+}
+
 impl Desk {
     /// Takes in one raw e-mail received at `received_at`. The raw message is always kept
     /// in the blob store first, so nothing accepted is lost whatever happens next.
@@ -83,12 +93,7 @@ impl Desk {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let raw_key = format!(
-            "inbound/{}/{:02}/{}.eml",
-            received_at.year(),
-            received_at.month(),
-            &digest[..32]
-        );
+        let raw_key = raw_key(received_at, &digest);
         self.blobs.put(&raw_key, raw, "message/rfc822").await?;
         let own = vec![policy.settings().support_address.clone()];
         let parsed = match &meta.quarantine {
@@ -97,12 +102,11 @@ impl Desk {
         };
         let mail = match parsed {
             Ok(m) => m,
-            Err(reason) => return self.quarantine(reason, raw_key, received_at).await,
+            Err(reason) => return self.set_aside(reason, raw_key, received_at, false).await,
         };
         if let Some(why) = &mail.automatic {
-            return Ok(EmailOutcome::ignored(format!(
-                "automatic message ({why}): no ticket, no acknowledgement"
-            )));
+            let reason = format!("automatic message ({why}): no ticket, no acknowledgement");
+            return self.set_aside(reason, raw_key, received_at, true).await;
         }
         if let Some(id) = self.seen_before(&mail, &digest).await? {
             return self.duplicate_outcome(&id).await;
@@ -120,23 +124,48 @@ impl Desk {
         let mut dedupe_keys = vec![DedupeKey::Raw(digest)];
         dedupe_keys.extend(mail.message_id.clone().map(DedupeKey::MessageId));
         dedupe_keys.extend(receiver_key);
-        self.open_from_mail(&policy, mail, received_at, dedupe_keys, note)
-            .await
+        let opened = self
+            .open_from_mail(
+                &policy,
+                mail,
+                received_at,
+                dedupe_keys,
+                note,
+                raw_key.clone(),
+            )
+            .await;
+        match opened {
+            // A message that can never become a ticket (the rules fail on it) is kept where
+            // staff find it, not retried for ever nor lost.
+            Err(e) if !e.is_retryable() => {
+                let reason = format!("could not be taken in: {e}");
+                self.set_aside(reason, raw_key, received_at, false).await
+            }
+            other => other,
+        }
     }
 
-    async fn quarantine(
+    /// Keeps a message that makes no ticket where staff can find it: quarantined (it could
+    /// not be taken in) or ignored (a robot's, an unregistered sender's).
+    async fn set_aside(
         &self,
         reason: String,
         raw_key: String,
         received_at: DateTime<Utc>,
+        ignored: bool,
     ) -> Result<EmailOutcome, DeskError> {
         let record = QuarantineRecord {
             id: ulid::Ulid::new().to_string(),
             received_at,
             reason,
             raw_key,
+            ignored,
         };
         self.store.quarantine(&record).await?;
+        if ignored {
+            tracing::info!(reason = %record.reason, raw = %record.raw_key, "inbound mail ignored");
+            return Ok(EmailOutcome::ignored(record.reason));
+        }
         tracing::warn!(reason = %record.reason, raw = %record.raw_key, "inbound mail quarantined");
         self.metrics.count(&Metric::MailQuarantined);
         Ok(EmailOutcome {
@@ -193,6 +222,7 @@ impl Desk {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn open_from_mail(
         &self,
         policy: &Policy,
@@ -200,13 +230,12 @@ impl Desk {
         received_at: DateTime<Utc>,
         dedupe_keys: Vec<DedupeKey>,
         note: Option<String>,
+        raw_key: String,
     ) -> Result<EmailOutcome, DeskError> {
         let registered = self.store.find_customer(&mail.from_address).await?;
         if registered.is_none() && !policy.settings().accept_unregistered_senders {
-            return Ok(EmailOutcome::ignored(format!(
-                "{} is not a registered customer",
-                mail.from_address
-            )));
+            let reason = format!("{} is not a registered customer", mail.from_address);
+            return self.set_aside(reason, raw_key, received_at, true).await;
         }
         let customer = Customer {
             company: registered
@@ -242,6 +271,7 @@ impl Desk {
             missing_fields,
             received_at,
             message_id: mail.message_id.clone(),
+            impact: None,
             dedupe_keys,
         };
         match self.open_ticket(policy, id, draft).await? {
@@ -285,6 +315,10 @@ impl Desk {
             match t.stage {
                 Stage::WaitingOnCustomer => kinds.push(EventKind::Resumed {
                     note: messages::CUSTOMER_REPLIED.into(),
+                }),
+                // The answer mail says "responda … y reabriremos el seguimiento".
+                Stage::Answered => kinds.push(EventKind::Reopened {
+                    reason: messages::REOPENED_BY_REPLY_TO_ANSWER.into(),
                 }),
                 Stage::Closed if reopen => kinds.push(EventKind::Reopened {
                     reason: messages::REOPENED_BY_REPLY.into(),

@@ -134,7 +134,10 @@ impl Desk {
                 }
             }
         }
-        let valid = match intake::validate_form(input, &uploads, &policy) {
+        // The web page asks the impact questions and requires them; JSON clients may leave
+        // them out (the text then decides).
+        let require_impact = form_token.is_some();
+        let valid = match intake::validate_form(input, &uploads, &policy, require_impact) {
             Ok(v) if errors.is_empty() => v,
             Ok(_) => return Err(DeskError::Invalid(errors)),
             Err(mut field_errors) => {
@@ -170,6 +173,7 @@ impl Desk {
             missing_fields: Vec::new(),
             received_at: now,
             message_id: None,
+            impact: valid.impact,
             dedupe_keys,
         };
         match self.open_ticket(&policy, id, draft).await? {
@@ -204,14 +208,56 @@ impl Desk {
     }
 }
 
-/// The subject of a form ticket: the first line of its description, cut to
-/// [`FORM_SUBJECT_CHARS`].
+/// The subject of a form ticket: the first line of its description, cut at a word
+/// boundary before [`FORM_SUBJECT_CHARS`] with an ellipsis when it was longer.
 fn subject_from(description: &str) -> String {
-    description
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(FORM_SUBJECT_CHARS)
-        .collect()
+    let line = description.lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= FORM_SUBJECT_CHARS {
+        return line.to_string();
+    }
+    let mut out = String::new();
+    for word in line.split_whitespace() {
+        let next = if out.is_empty() {
+            word.chars().count()
+        } else {
+            out.chars().count() + 1 + word.chars().count()
+        };
+        if next > FORM_SUBJECT_CHARS - 1 {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.is_empty() {
+        // One very long word: cut it.
+        out = line.chars().take(FORM_SUBJECT_CHARS - 1).collect();
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_first_line_is_cut_between_words() {
+        let line = "Desde esta mañana los lectores biométricos de la planta de Querétaro no registran las entradas del turno";
+        let s = subject_from(line);
+        assert!(s.chars().count() <= FORM_SUBJECT_CHARS, "{s}");
+        let kept = s.strip_suffix('…').expect("an ellipsis marks the cut");
+        assert!(line.starts_with(kept));
+        assert_eq!(
+            &line[kept.len()..kept.len() + 1],
+            " ",
+            "cut between words: {s}"
+        );
+        assert_eq!(subject_from("Corto\nsegunda línea"), "Corto");
+        assert_eq!(
+            subject_from(&"x".repeat(200)).chars().count(),
+            FORM_SUBJECT_CHARS
+        );
+    }
 }

@@ -9,7 +9,7 @@ use crate::model::{Attachment, Channel, Customer, Event, EventKind, Opening, Tic
 use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::Policy;
 use crate::ports::{CreateOutcome, DomainEvent, Metric, NewTicket};
-use crate::ticket::TicketFacts;
+use crate::ticket::{Impact, TicketFacts};
 use crate::types::{Actor, DedupeKey};
 
 /// Data of a ticket about to be opened, from either channel.
@@ -24,6 +24,7 @@ pub(super) struct Draft {
     pub missing_fields: Vec<String>,
     pub received_at: DateTime<Utc>,
     pub message_id: Option<String>,
+    pub impact: Option<Impact>,
     pub dedupe_keys: Vec<DedupeKey>,
 }
 
@@ -41,11 +42,58 @@ impl Draft {
             channel: self.channel.as_str().to_string(),
             received_at: Some(self.received_at),
             severity: None,
+            impact: self.impact,
         }
     }
 }
 
 impl Desk {
+    /// The acknowledgement of a new ticket to `to`: sent at once up to the hourly limit per
+    /// address; past it, held to the end of the digest period and sent with the others of
+    /// that address as one digest; past the daily limit, none (a loop no digest stops), and
+    /// staff are told.
+    async fn acknowledgement(
+        &self,
+        policy: &Policy,
+        id: &TicketId,
+        to: &str,
+        in_reply_to: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxItem>, DeskError> {
+        let settings = policy.settings();
+        let item = OutboxItem::new(
+            OutboxItem::new_id(),
+            id.clone(),
+            MailKind::Ack,
+            to,
+            &self.config.mail_domain,
+            in_reply_to,
+            String::new(),
+            now,
+        );
+        let day = self
+            .store
+            .acks_to_since(to, now - Duration::days(1))
+            .await?;
+        if day >= u64::from(settings.ack_limit_per_address_per_day) {
+            tracing::warn!(%to, day, "acknowledgements to this address exceed the daily limit; none sent");
+            self.metrics.count(&Metric::AckLimitReached);
+            return Ok(None);
+        }
+        let hour = self
+            .store
+            .acks_to_since(to, now - Duration::hours(1))
+            .await?;
+        if hour < u64::from(settings.ack_limit_per_address_per_hour) {
+            return Ok(Some(item));
+        }
+        let period = i64::from(settings.ack_digest_minutes.max(1)) * 60;
+        let at =
+            DateTime::from_timestamp((now.timestamp() / period + 1) * period, 0).unwrap_or(now);
+        tracing::info!(%to, hour, %at, "past the hourly acknowledgement limit: in the next digest");
+        Ok(Some(item.into_digest(at)))
+    }
+
     /// Stores the customer's files under server-generated keys; the customer's file name is
     /// only ever shown.
     pub(super) async fn store_uploads(
@@ -100,6 +148,7 @@ impl Desk {
                     from: None,
                     to: class.severity,
                     reason: class.reason,
+                    confidence: Some(class.confidence),
                 },
             },
         ];
@@ -115,6 +164,7 @@ impl Desk {
             missing_fields: d.missing_fields,
             received_at: d.received_at,
             message_id: d.message_id.clone(),
+            impact: d.impact,
             rules_version: policy.version().clone(),
             severity: class.severity,
             next_due: None,
@@ -126,26 +176,17 @@ impl Desk {
             class.severity,
             &opening.events,
         )?;
-        let mut outbox = Vec::new();
-        let cap = u64::from(settings.ack_limit_per_address_per_hour);
-        let recent = self
-            .store
-            .acks_to_since(&opening.customer.email, now - Duration::hours(1))
-            .await?;
-        if recent < cap {
-            outbox.push(OutboxItem::new(
-                OutboxItem::new_id(),
-                id.clone(),
-                MailKind::Ack,
+        let outbox: Vec<OutboxItem> = self
+            .acknowledgement(
+                policy,
+                &id,
                 &opening.customer.email,
-                &self.config.mail_domain,
                 d.message_id.clone(),
-                String::new(),
                 now,
-            ));
-        } else {
-            tracing::warn!(to = %opening.customer.email, recent, cap, "acknowledgement cap reached; no ack for this ticket");
-        }
+            )
+            .await?
+            .into_iter()
+            .collect();
         let mut message_ids: Vec<String> = outbox.iter().map(|o| o.message_id.clone()).collect();
         message_ids.extend(d.message_id);
         let local = policy.calendar().local(opening.received_at);

@@ -2,7 +2,7 @@
 //! to the satisfaction survey.
 
 use super::{ChangePlan, Desk, DeskError};
-use crate::lifecycle::{self, Action, Step};
+use crate::lifecycle::{self, Action, ActionError, Step};
 use crate::model::{Folio, Ticket};
 use crate::types::Actor;
 
@@ -43,11 +43,11 @@ impl Desk {
         satisfied: bool,
         comment: &str,
     ) -> Result<Ticket, DeskError> {
-        let id = self.signer.verify_survey(token)?;
+        let (id, closing) = self.signer.verify_survey(token)?;
         let now = self.now();
         let changed = self
             .change(&id, |t, _| {
-                let steps = lifecycle::satisfaction(t, satisfied, comment)?
+                let steps = lifecycle::satisfaction(t, closing, satisfied, comment)?
                     .into_iter()
                     .map(Step::event)
                     .collect();
@@ -57,12 +57,19 @@ impl Desk {
         Ok(changed.ticket)
     }
 
-    /// The ticket a survey token belongs to.
-    pub async fn survey_ticket(&self, token: &str) -> Result<Ticket, DeskError> {
-        let id = self.signer.verify_survey(token)?;
-        self.store
+    /// The ticket a survey token belongs to, and whether that survey can still be
+    /// answered (why not, when it cannot).
+    pub async fn survey(
+        &self,
+        token: &str,
+    ) -> Result<(Ticket, Result<(), ActionError>), DeskError> {
+        let (id, closing) = self.signer.verify_survey(token)?;
+        let ticket = self
+            .store
             .get(&id)
             .await?
-            .ok_or_else(|| DeskError::UnknownFolio(id.to_string()))
+            .ok_or_else(|| DeskError::UnknownFolio(id.to_string()))?;
+        let open = lifecycle::survey_open(&ticket, closing);
+        Ok((ticket, open))
     }
 }

@@ -18,6 +18,10 @@ pub struct TicketView {
     /// Deadline of the nearest running clock.
     pub next_deadline: Option<DateTime<Utc>>,
     pub quote: Option<Quote>,
+    /// The severity is still the rules' (staff have not confirmed it).
+    pub severity_provisional: bool,
+    /// The rules were unsure: staff should confirm the severity first.
+    pub needs_confirmation: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +53,8 @@ impl Desk {
             _ => None,
         };
         Ok(TicketView {
+            severity_provisional: ticket.severity_provisional(),
+            needs_confirmation: ticket.severity_needs_confirmation(),
             ticket,
             clocks,
             next_deadline,

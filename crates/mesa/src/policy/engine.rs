@@ -112,6 +112,9 @@ impl rhai::ModuleResolver for BundleModules {
 fn register_helpers(engine: &mut Engine) {
     engine.register_fn("fold", |s: &str| fold(s));
     engine.register_fn("find_any", find_any);
+    engine.register_fn("find_all", find_all);
+    engine.register_fn("replace_words", replace_words);
+    engine.register_fn("fraction_scope", fraction_scope);
     engine.register_fn("date", date);
     engine.register_fn("nth_weekday", nth_weekday);
     engine.register_fn("weekday", weekday_of);
@@ -169,6 +172,110 @@ fn find_any(text: &str, phrases: Array) -> String {
         .find(|p| text.contains(folded(p).as_ref()))
         .map(|p| p.to_string())
         .unwrap_or_default()
+}
+
+/// Whether `needle` occurs in `text` starting at a word boundary (so "solo" is not found in
+/// "consolo"; a longer word after it is fine: "lento" finds "lentos").
+fn contains_at_word_start(text: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(needle) {
+        let at = from + i;
+        let starts_word = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+        if starts_word || !needle.as_bytes()[0].is_ascii_alphanumeric() {
+            return true;
+        }
+        from = at + needle.len().max(1);
+        if from >= text.len() {
+            break;
+        }
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+    }
+    false
+}
+
+/// Every phrase of `phrases` that occurs in `text` at a word start (both folded), in the
+/// order of the list: the signals a classification names in its reason.
+fn find_all(text: &str, phrases: Array) -> Array {
+    let text = folded(text);
+    phrases
+        .into_iter()
+        .filter_map(|p| p.into_immutable_string().ok())
+        .filter(|p| contains_at_word_start(&text, folded(p).as_ref()))
+        .map(Dynamic::from)
+        .collect()
+}
+
+/// `text` (folded) with whole words replaced by the map's values: abbreviations and common
+/// misspellings (`xq` → `porque`, `nungun` → `ningun`) before the phrase lists are matched.
+fn replace_words(text: &str, words: rhai::Map) -> String {
+    let text = fold(text);
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.is_empty() {
+            return;
+        }
+        match words
+            .get(word.as_str())
+            .and_then(|v| v.clone().into_immutable_string().ok())
+        {
+            Some(replacement) => out.push_str(&replacement),
+            None => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The scope a count like "3 de 40 lectores" or "12 de 12 checadores" states: `"all"` when
+/// every one is affected, `"one"` for one of many, `"several"` for some, `""` when the text
+/// has no such count. Hand-written: a regex crate for one pattern is more than it needs.
+fn fraction_scope(text: &str) -> String {
+    let text = folded(text);
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, w) in words.iter().enumerate() {
+        let Ok(n) = w.parse::<u32>() else { continue };
+        if words.get(i + 1) != Some(&"de") {
+            continue;
+        }
+        // "3 de 40", "3 de los 40", "3 de las 12"
+        let mut j = i + 2;
+        if matches!(words.get(j), Some(&"los") | Some(&"las")) {
+            j += 1;
+        }
+        let Some(Ok(m)) = words.get(j).map(|x| x.parse::<u32>()) else {
+            continue;
+        };
+        if m == 0 || n > m {
+            continue;
+        }
+        return match (n, m) {
+            (n, m) if n == m => "all",
+            (0, _) => "",
+            (1, m) if m > 1 => "one",
+            _ => "several",
+        }
+        .to_string();
+    }
+    String::new()
 }
 
 fn script_error(message: String) -> Box<EvalAltResult> {
@@ -245,6 +352,36 @@ mod tests {
         assert_eq!(folded("ya plegado"), "ya plegado");
         assert!(matches!(folded("ya plegado"), Cow::Borrowed(_)));
         assert_eq!(folded("No  Plegado"), "no plegado");
+    }
+
+    #[test]
+    fn text_helpers_for_the_classifier() {
+        let e = engine();
+        let found: Vec<String> = e
+            .eval::<Array>(
+                r#"find_all("Los LECTORES están lentos; el resto funciona", ["lento", "resto", "ento", "caido"])"#,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|d| d.into_string().unwrap())
+            .collect();
+        // "ento" is inside "lentos", not at a word start.
+        assert_eq!(found, ["lento", "resto"]);
+        assert_eq!(
+            e.eval::<String>(r#"replace_words("Nadien puede checar xq NUNGUN lector jala", #{ nadien: "nadie", xq: "porque", nungun: "ningun" })"#)
+                .unwrap(),
+            "nadie puede checar porque ningun lector jala"
+        );
+        for (text, scope) in [
+            ("fallan 3 de 40 lectores", "several"),
+            ("0 de 27 terminales en linea", ""),
+            ("12 de 12 checadores sin conexion", "all"),
+            ("1 de los 20 relojes", "one"),
+            ("el 3 de mayo", ""),
+            ("41 de 40", ""),
+        ] {
+            assert_eq!(fraction_scope(text), scope, "{text}");
+        }
     }
 
     #[test]

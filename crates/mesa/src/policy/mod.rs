@@ -43,7 +43,15 @@ pub const INTAKE: &str = "intake.rhai";
 
 /// Mail templates every bundle must have (`templates/…`): first line `Asunto: …`, a blank
 /// line, then the body. Rendered with minijinja; an unknown variable is an error.
-pub const MAIL_TEMPLATES: [&str; 4] = ["ack.txt", "reply.txt", "answer.txt", "csat.txt"];
+pub const MAIL_TEMPLATES: [&str; 7] = [
+    "ack.txt",
+    "ack_digest.txt",
+    "reply.txt",
+    "answer.txt",
+    "csat.txt",
+    "severity.txt",
+    "waiting.txt",
+];
 
 /// Every script the contract needs and the functions (name, arity) each must define.
 pub const REQUIRED: [(&str, &[(&str, usize)]); 5] = [
@@ -137,6 +145,9 @@ struct RawHoliday {
 struct RawClassification {
     severity: i64,
     reason: String,
+    /// 0–100; a script that gives none is taken as sure of itself.
+    #[serde(default)]
+    confidence: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -331,9 +342,21 @@ impl Policy {
         if raw.reason.trim().is_empty() {
             return Err(bad_output(SEVERITY, "classify", "an empty reason"));
         }
+        let confidence = match raw.confidence {
+            None => 100,
+            Some(c @ 0..=100) => c as u8,
+            Some(c) => {
+                return Err(bad_output(
+                    SEVERITY,
+                    "classify",
+                    format!("confidence must be 0 to 100 (got {c})"),
+                ));
+            }
+        };
         Ok(Classification {
             severity,
             reason: raw.reason,
+            confidence,
         })
     }
 

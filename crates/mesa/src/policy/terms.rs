@@ -17,9 +17,26 @@ pub struct Settings {
     pub support_address: String,
     pub time_zone_label: String,
     pub ack_limit_per_address_per_hour: u32,
+    /// Past the hourly limit, tickets from that address are acknowledged together in one
+    /// digest every this many minutes (so every customer is acknowledged, and a robot that
+    /// answers every mail gets at most one message per period).
+    #[serde(default = "default_digest_minutes")]
+    pub ack_digest_minutes: u32,
+    /// Past this many acknowledgements to one address in a day, no more are sent (a loop
+    /// that outlives the digest): the tickets are still taken and staff are told.
+    #[serde(default = "default_acks_per_day")]
+    pub ack_limit_per_address_per_day: u32,
     pub sla_warning_percent: u32,
     pub reopen_closed_on_reply: bool,
     pub accept_unregistered_senders: bool,
+}
+
+fn default_digest_minutes() -> u32 {
+    15
+}
+
+fn default_acks_per_day() -> u32 {
+    60
 }
 
 /// A rendered mail template.
@@ -47,7 +64,20 @@ pub struct SupportType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Classification {
     pub severity: Severity,
+    /// Why, naming the answers and words that decided it (Spanish, shown to the customer).
     pub reason: String,
+    /// How sure the rules are, 0–100; under [`Classification::CONFIRM_BELOW`] staff are
+    /// asked to confirm it in the queue.
+    pub confidence: u8,
+}
+
+impl Classification {
+    /// Confidence under which a provisional severity is flagged for staff confirmation.
+    pub const CONFIRM_BELOW: u8 = 60;
+
+    pub fn needs_confirmation(&self) -> bool {
+        self.confidence < Self::CONFIRM_BELOW
+    }
 }
 
 /// What the first diagnosis found, as staff record it; the exclusions script judges it.

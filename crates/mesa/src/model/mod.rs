@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::terms::Assessment;
-use crate::ticket::{ClockSignal, Severity, TicketFacts};
+use crate::ticket::{ClockSignal, Impact, Severity, TicketFacts};
 pub use crate::types::{Actor, DedupeKey, EmailAddress, Folio, MailKind, RulesVersion, TicketId};
+
+mod opening;
+pub use opening::Opening;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +98,25 @@ pub struct Satisfaction {
     pub satisfied: bool,
     pub comment: String,
     pub at: DateTime<Utc>,
+    /// Which closing of the ticket this answer is about (1 for the first).
+    #[serde(default = "first_closing")]
+    pub closing: u32,
+}
+
+fn first_closing() -> u32 {
+    1
+}
+
+/// How a staff response reached the customer. E-mail is the contract's official channel;
+/// phone, chat or a visit are at support's discretion and are recorded as such.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseChannel {
+    #[default]
+    Email,
+    Phone,
+    Chat,
+    InPerson,
 }
 
 /// The transport's verdict on one message we sent.
@@ -173,6 +195,9 @@ pub enum EventKind {
         from: Option<Severity>,
         to: Severity,
         reason: String,
+        /// The rules' confidence (0–100) when they set it; none when staff did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confidence: Option<u8>,
     },
     Diagnosed {
         summary: String,
@@ -183,7 +208,11 @@ pub enum EventKind {
     },
     Responded {
         message: String,
-        outbox_id: String,
+        /// The mail that carried it; none when support answered by another channel.
+        outbox_id: Option<String>,
+        /// How the response reached the customer (e-mail unless staff say otherwise).
+        #[serde(default)]
+        channel: ResponseChannel,
     },
     Answered {
         message: String,
@@ -212,6 +241,9 @@ pub enum EventKind {
     SatisfactionRecorded {
         satisfied: bool,
         comment: String,
+        /// The closing the survey was about (1 for the first).
+        #[serde(default = "first_closing")]
+        closing: u32,
     },
     Reopened {
         reason: String,
@@ -293,6 +325,12 @@ pub struct Ticket {
     pub severity_reason: String,
     /// `rules` while provisional; the staff member who confirmed or changed it after.
     pub severity_set_by: Actor,
+    /// The rules' confidence in a provisional severity (0–100); none once staff set it.
+    #[serde(default)]
+    pub severity_confidence: Option<u8>,
+    /// The form's impact answers, when the customer gave them.
+    #[serde(default)]
+    pub impact: Option<Impact>,
     pub stage: Stage,
     /// When the acknowledgement went out (the acknowledgement clock's stop).
     #[serde(default)]
@@ -305,7 +343,11 @@ pub struct Ticket {
     pub stage_before_wait: Option<Stage>,
     pub assessment: Option<Assessment>,
     pub work_minutes: i64,
+    /// The last survey answer (every answer stays in the timeline).
     pub satisfaction: Option<Satisfaction>,
+    /// How many times the ticket was closed; each closing has its own survey.
+    #[serde(default)]
+    pub closings: u32,
     pub rules_version: RulesVersion,
     /// The customer's Message-ID, when it came by e-mail.
     pub message_id: Option<String>,
@@ -317,6 +359,19 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// Whether the severity is still the rules' (not yet confirmed by staff).
+    pub fn severity_provisional(&self) -> bool {
+        self.severity_set_by == Actor::Rules
+    }
+
+    /// Whether staff should confirm the provisional severity (the rules were unsure).
+    pub fn severity_needs_confirmation(&self) -> bool {
+        self.severity_provisional()
+            && self
+                .severity_confidence
+                .is_some_and(|c| c < crate::policy::terms::Classification::CONFIRM_BELOW)
+    }
+
     /// Applies one event to the projection (the event is already validated).
     pub fn apply(&mut self, event: &Event) {
         self.version = event.seq;
@@ -329,14 +384,26 @@ impl Ticket {
                     self.stage = Stage::Acknowledged;
                 }
             }
-            EventKind::SeverityChanged { to, reason, .. } => {
+            EventKind::SeverityChanged {
+                to,
+                reason,
+                confidence,
+                ..
+            } => {
                 self.severity = *to;
                 self.severity_reason = reason.clone();
                 self.severity_set_by = event.actor.clone();
+                self.severity_confidence = *confidence;
             }
             EventKind::Diagnosed { assessment, .. } => {
                 self.assessment = Some(assessment.clone());
-                self.stage = Stage::Diagnosed;
+                // Diagnosed while waiting on the customer: the ticket keeps waiting and
+                // resumes as diagnosed.
+                if self.stage == Stage::WaitingOnCustomer {
+                    self.stage_before_wait = Some(Stage::Diagnosed);
+                } else {
+                    self.stage = Stage::Diagnosed;
+                }
             }
             EventKind::EscalatedToRnd { .. } => self.stage = Stage::EscalatedToRnd,
             EventKind::Answered { .. } => self.stage = Stage::Answered,
@@ -351,12 +418,18 @@ impl Ticket {
             EventKind::Closed { .. } => {
                 self.stage_before_wait = None;
                 self.stage = Stage::Closed;
+                self.closings += 1;
             }
-            EventKind::SatisfactionRecorded { satisfied, comment } => {
+            EventKind::SatisfactionRecorded {
+                satisfied,
+                comment,
+                closing,
+            } => {
                 self.satisfaction = Some(Satisfaction {
                     satisfied: *satisfied,
                     comment: comment.clone(),
                     at: event.at,
+                    closing: *closing,
                 });
             }
             EventKind::Reopened { .. } => self.stage = Stage::Reopened,
@@ -381,6 +454,7 @@ impl Ticket {
             channel: self.channel.as_str().to_string(),
             received_at: Some(self.received_at),
             severity: Some(self.severity),
+            impact: self.impact,
         }
     }
 
@@ -394,85 +468,6 @@ impl Ticket {
         match (domain_of(&address), domain_of(&contact)) {
             (Some(a), Some(b)) => a == b && !is_public_mail_domain(a),
             _ => false,
-        }
-    }
-}
-
-/// A ticket about to be opened: everything but its folio, which the store assigns in the
-/// same atomic write that creates it (folios are gapless, so no number is taken before the
-/// write succeeds).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Opening {
-    pub id: TicketId,
-    pub channel: Channel,
-    pub customer: Customer,
-    pub verified: bool,
-    pub support_type: String,
-    pub subject: String,
-    pub description: String,
-    pub attachments: Vec<Attachment>,
-    pub missing_fields: Vec<String>,
-    pub received_at: DateTime<Utc>,
-    pub message_id: Option<String>,
-    pub rules_version: RulesVersion,
-    /// The rules' classification (its reason is in the `SeverityChanged` event).
-    pub severity: Severity,
-    /// The first instant the sweep must look at it (computed from its first events).
-    pub next_due: Option<DateTime<Utc>>,
-    /// Its first events: received, then the rules' severity.
-    pub events: Vec<Event>,
-}
-
-impl Opening {
-    /// The ticket as written, with its folio and its first events applied.
-    pub fn numbered(&self, folio: Folio) -> Ticket {
-        let mut ticket = Ticket {
-            id: self.id.clone(),
-            folio,
-            channel: self.channel,
-            customer: self.customer.clone(),
-            verified: self.verified,
-            support_type: self.support_type.clone(),
-            subject: self.subject.clone(),
-            description: self.description.clone(),
-            attachments: self.attachments.clone(),
-            missing_fields: self.missing_fields.clone(),
-            received_at: self.received_at,
-            severity: self.severity,
-            severity_reason: String::new(),
-            severity_set_by: Actor::Rules,
-            stage: Stage::Received,
-            acknowledged_at: None,
-            deliveries: Vec::new(),
-            stage_before_wait: None,
-            assessment: None,
-            work_minutes: 0,
-            satisfaction: None,
-            rules_version: self.rules_version.clone(),
-            message_id: self.message_id.clone(),
-            version: 0,
-            next_due: self.next_due,
-            updated_at: self.received_at,
-        };
-        for e in &self.events {
-            ticket.apply(e);
-        }
-        ticket
-    }
-
-    /// What the policy scripts see of it (before it has a folio).
-    pub fn facts(&self, severity: Option<Severity>) -> TicketFacts {
-        TicketFacts {
-            company: self.customer.company.clone(),
-            contact_name: self.customer.contact_name.clone(),
-            email: self.customer.email.clone(),
-            phone: self.customer.phone.clone(),
-            support_type: self.support_type.clone(),
-            subject: self.subject.clone(),
-            description: self.description.clone(),
-            channel: self.channel.as_str().to_string(),
-            received_at: Some(self.received_at),
-            severity,
         }
     }
 }

@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 use crate::model::Customer;
 use crate::outbox::{clean_message_id, valid_address};
 use crate::policy::Policy;
+use crate::ticket::{Impact, ImpactScope};
+
+mod mail;
+mod robots;
+
+pub use mail::{InboundMail, MailParseError, parse_email};
 
 /// Largest raw e-mail taken in; larger ones are quarantined.
 pub const MAX_EMAIL_BYTES: usize = 25 * 1024 * 1024;
@@ -35,6 +41,33 @@ pub struct FormInput {
     pub idempotency_key: Option<String>,
     /// Files uploaded ahead of the form (`POST /uploads`), by their upload tokens.
     pub upload_tokens: Vec<String>,
+    /// The impact questions: `all`, `several`, `one` or `none`.
+    pub impact_scope: Option<String>,
+    /// Does the operation continue? (`si`/`no`, or a JSON boolean as `true`/`false`).
+    pub operation_continues: Option<YesNo>,
+    /// Is there a workaround meanwhile?
+    pub workaround: Option<YesNo>,
+}
+
+/// A yes/no answer as the page sends it (`si`/`no`) or a JSON client does (`true`/`false`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum YesNo {
+    Bool(bool),
+    Text(String),
+}
+
+impl YesNo {
+    pub fn value(&self) -> Option<bool> {
+        match self {
+            YesNo::Bool(b) => Some(*b),
+            YesNo::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
+                "si" | "sí" | "true" | "yes" => Some(true),
+                "no" | "false" => Some(false),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// A file uploaded with the form.
@@ -48,6 +81,7 @@ pub struct Upload {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidForm {
     pub customer: Customer,
+    pub impact: Option<Impact>,
     pub support_type: String,
     pub description: String,
     pub uploads: Vec<CheckedUpload>,
@@ -87,6 +121,7 @@ pub fn validate_form(
     input: &FormInput,
     uploads: &[Upload],
     policy: &Policy,
+    require_impact: bool,
 ) -> Result<ValidForm, FieldErrors> {
     let mut errors = FieldErrors::new();
     let company = clean_line(&input.company, 200);
@@ -140,6 +175,7 @@ pub fn validate_form(
             ),
         );
     }
+    let impact = validate_impact(input, require_impact, &mut errors);
     if let Some(key) = &input.idempotency_key {
         if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             errors.insert(
@@ -165,9 +201,47 @@ pub fn validate_form(
             email,
             phone,
         },
+        impact,
         support_type,
         description,
         uploads: checked,
+    })
+}
+
+/// The three impact answers: all required on the page, all or none from a JSON client.
+fn validate_impact(input: &FormInput, required: bool, errors: &mut FieldErrors) -> Option<Impact> {
+    let given = |o: &Option<String>| o.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let any = given(&input.impact_scope)
+        || input.operation_continues.is_some()
+        || input.workaround.is_some();
+    if !required && !any {
+        return None;
+    }
+    let scope = input.impact_scope.as_deref().and_then(ImpactScope::parse);
+    if scope.is_none() {
+        errors.insert(
+            "impact_scope".into(),
+            "Indique qué tanto del servicio está afectado (all, several, one o none).".into(),
+        );
+    }
+    let continues = input.operation_continues.as_ref().and_then(YesNo::value);
+    if continues.is_none() {
+        errors.insert(
+            "operation_continues".into(),
+            "Indique si su operación continúa (sí o no).".into(),
+        );
+    }
+    let workaround = input.workaround.as_ref().and_then(YesNo::value);
+    if workaround.is_none() {
+        errors.insert(
+            "workaround".into(),
+            "Indique si tiene una forma de seguir trabajando mientras tanto (sí o no).".into(),
+        );
+    }
+    Some(Impact {
+        scope: scope?,
+        operation_continues: continues?,
+        workaround: workaround?,
     })
 }
 
@@ -248,211 +322,6 @@ fn check_uploads(uploads: &[Upload]) -> Result<Vec<CheckedUpload>, String> {
         });
     }
     Ok(out)
-}
-
-/// A parsed inbound e-mail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboundMail {
-    pub message_id: Option<String>,
-    /// In-Reply-To and References, cleaned, in order.
-    pub thread_ids: Vec<String>,
-    pub from_address: String,
-    pub from_name: String,
-    pub subject: String,
-    pub text: String,
-    pub attachments: Vec<CheckedUpload>,
-    /// Why this message must not create a ticket or get an ack (auto-reply, bounce, list).
-    pub automatic: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum MailParseError {
-    #[error("the message is larger than {MAX_EMAIL_BYTES} bytes")]
-    TooLarge,
-    #[error("the message is not a parseable RFC 5322 message")]
-    Malformed,
-    #[error("the message has more than {MAX_EMAIL_PARTS} MIME parts")]
-    TooManyParts,
-    #[error("the message nests more than {MAX_EMAIL_DEPTH} messages deep")]
-    TooDeep,
-    #[error("the message has no usable sender address")]
-    NoSender,
-    #[error("the parser failed on this message: {0}")]
-    ParserPanic(String),
-}
-
-/// Parses a raw message with caps on size, parts and nesting. A panic inside the parser is
-/// caught and reported as an error (the caller quarantines the raw message).
-pub fn parse_email(raw: &[u8], own_addresses: &[String]) -> Result<InboundMail, MailParseError> {
-    if raw.len() > MAX_EMAIL_BYTES {
-        return Err(MailParseError::TooLarge);
-    }
-    let parsed = std::panic::catch_unwind(|| parse_email_inner(raw, own_addresses));
-    match parsed {
-        Ok(r) => r,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".to_string());
-            Err(MailParseError::ParserPanic(what))
-        }
-    }
-}
-
-fn depth(message: &mail_parser::Message<'_>, level: usize) -> usize {
-    message
-        .attachments()
-        .filter_map(|part| part.message())
-        .map(|m| depth(m, level + 1))
-        .max()
-        .unwrap_or(level)
-}
-
-fn parse_email_inner(raw: &[u8], own_addresses: &[String]) -> Result<InboundMail, MailParseError> {
-    use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
-
-    let message = MessageParser::default()
-        .parse(raw)
-        .ok_or(MailParseError::Malformed)?;
-    if message.parts.len() > MAX_EMAIL_PARTS {
-        return Err(MailParseError::TooManyParts);
-    }
-    if depth(&message, 0) > MAX_EMAIL_DEPTH {
-        return Err(MailParseError::TooDeep);
-    }
-    if message.headers().is_empty() {
-        return Err(MailParseError::Malformed);
-    }
-    let from = message.from().and_then(|a| a.first());
-    let from_address = from
-        .and_then(|a| a.address())
-        .map(|a| a.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let from_name = from
-        .and_then(|a| a.name())
-        .map(|n| clean_line(n, 200))
-        .unwrap_or_default();
-
-    let header = |name: &str| {
-        message
-            .header_raw(name)
-            .map(|v| v.trim().to_ascii_lowercase())
-    };
-    let mut automatic = None;
-    if let Some(v) = header("Auto-Submitted") {
-        if v != "no" {
-            automatic = Some(format!("Auto-Submitted: {v}"));
-        }
-    }
-    if automatic.is_none() {
-        if let Some(v) = header("Precedence") {
-            if ["bulk", "list", "junk", "auto_reply"].contains(&v.as_str()) {
-                automatic = Some(format!("Precedence: {v}"));
-            }
-        }
-    }
-    for name in [
-        "X-Autoreply",
-        "X-Autorespond",
-        "X-Auto-Response-Suppress",
-        "List-Id",
-        "List-Unsubscribe",
-    ] {
-        if automatic.is_none() && message.header_raw(name).is_some() {
-            automatic = Some(format!("{name} header"));
-        }
-    }
-    let content_type = message.content_type().map(|ct| {
-        format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default()).to_ascii_lowercase()
-    });
-    if automatic.is_none() && content_type.as_deref() == Some("multipart/report") {
-        automatic = Some("delivery or read report (multipart/report)".into());
-    }
-    let local = from_address.split('@').next().unwrap_or_default();
-    if automatic.is_none()
-        && [
-            "mailer-daemon",
-            "postmaster",
-            "noreply",
-            "no-reply",
-            "donotreply",
-        ]
-        .contains(&local)
-    {
-        automatic = Some(format!("sent by {local}"));
-    }
-    if automatic.is_none()
-        && message
-            .return_path()
-            .as_text()
-            .is_some_and(|r| r.trim().is_empty() || r.trim() == "<>")
-    {
-        automatic = Some("empty Return-Path (a bounce)".into());
-    }
-    if automatic.is_none()
-        && own_addresses
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(&from_address))
-    {
-        automatic = Some("sent from our own address".into());
-    }
-
-    if from_address.is_empty() || (automatic.is_none() && !valid_address(&from_address)) {
-        return Err(MailParseError::NoSender);
-    }
-
-    let ids = |v: &HeaderValue<'_>| -> Vec<String> {
-        match v {
-            HeaderValue::Text(t) => vec![t.to_string()],
-            HeaderValue::TextList(list) => list.iter().map(|t| t.to_string()).collect(),
-            _ => Vec::new(),
-        }
-    };
-    let mut thread_ids = Vec::new();
-    for id in ids(message.in_reply_to())
-        .into_iter()
-        .chain(ids(message.references()))
-    {
-        if let Some(clean) = clean_message_id(&id) {
-            if !thread_ids.contains(&clean) {
-                thread_ids.push(clean);
-            }
-        }
-    }
-    let subject = clean_line(message.subject().unwrap_or_default(), 300);
-    let text = message
-        .body_text(0)
-        .map(|t| clean_text(&t, MAX_DESCRIPTION_CHARS))
-        .unwrap_or_default();
-    let uploads: Vec<Upload> = message
-        .attachments()
-        .filter(|p| p.message().is_none())
-        .take(MAX_ATTACHMENTS)
-        .map(|p| Upload {
-            filename: p.attachment_name().unwrap_or("anexo").to_string(),
-            bytes: p.contents().to_vec(),
-        })
-        .collect();
-    // An e-mail is not refused for an odd attachment: unacceptable files are left out (the
-    // raw message is kept whole in the blob store).
-    let attachments = uploads
-        .iter()
-        .filter_map(|u| check_uploads(std::slice::from_ref(u)).ok())
-        .flatten()
-        .collect();
-
-    Ok(InboundMail {
-        message_id: message.message_id().and_then(clean_message_id),
-        thread_ids,
-        from_address,
-        from_name,
-        subject,
-        text,
-        attachments,
-        automatic,
-    })
 }
 
 #[cfg(test)]
