@@ -450,9 +450,17 @@ fn staff_take_a_ticket_from_received_to_closed_and_the_survey_is_recorded() {
         .unwrap();
     assert_eq!(response["state"], "met");
 
-    let mails = wait_for_outbox(&data, "ack, severity, reply, answer and survey", |m| {
-        m.len() == 5
-    });
+    let mails = wait_for_outbox(
+        &data,
+        "ack, severity, reply, waiting, answer and survey",
+        |m| m.len() == 6,
+    );
+    // Waiting on the customer says what is needed from them.
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.text.contains("Esperamos las bitácoras del cliente"))
+    );
     // The customer is told the confirmed severity, why, and its deadlines in local time.
     let severity: Vec<_> = mails
         .iter()

@@ -39,6 +39,7 @@ use mesa::ports::{
     CreateOutcome, CustomerStore, HeartbeatStore, ListFilter, NewTicket, OutboxStore, Page,
     PageRequest, QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
 };
+use mesa::types::address_key;
 
 pub const DUE_SHARDS: u32 = 4;
 pub const PENDING_SHARDS: u32 = 4;
@@ -183,7 +184,7 @@ fn outbox_item(o: &OutboxItem) -> Result<Item, StoreError> {
 
 fn ack_index_key(o: &OutboxItem) -> Item {
     key(
-        format!("ACKS#{}", o.to.to_ascii_lowercase()),
+        format!("ACKS#{}", address_key(&o.to)),
         &format!("{}#{}", ts(o.created_at), o.id),
     )
 }
@@ -725,7 +726,7 @@ impl OutboxStore for DynamoStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :p AND sk >= :s")
-            .expression_attribute_values(":p", s(format!("ACKS#{}", to.to_ascii_lowercase())))
+            .expression_attribute_values(":p", s(format!("ACKS#{}", address_key(to))))
             .expression_attribute_values(":s", s(ts(since)))
             .select(Select::Count)
             .send()
@@ -739,9 +740,9 @@ impl OutboxStore for DynamoStore {
 impl CustomerStore for DynamoStore {
     async fn upsert_customer(&self, c: &CustomerRecord) -> Result<(), StoreError> {
         let pk = if c.email.is_empty() {
-            format!("CUSTOMER#DOMAIN#{}", c.domain.to_ascii_lowercase())
+            format!("CUSTOMER#DOMAIN#{}", address_key(&c.domain))
         } else {
-            format!("CUSTOMER#EMAIL#{}", c.email.to_ascii_lowercase())
+            format!("CUSTOMER#EMAIL#{}", address_key(&c.email))
         };
         let mut item = key(pk, "CUSTOMER");
         item.insert("kind".into(), s("customer"));
@@ -757,7 +758,7 @@ impl CustomerStore for DynamoStore {
     }
 
     async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError> {
-        let address = address.trim().to_ascii_lowercase();
+        let address = address_key(address);
         if let Some(i) = self
             .get_item(format!("CUSTOMER#EMAIL#{address}"), "CUSTOMER")
             .await?

@@ -447,6 +447,22 @@ pub enum ActionCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Send the customer the root-cause solution of a critical report
+    RootCause {
+        #[arg(long)]
+        report: String,
+    },
+    /// Complete or correct the customer's data (only what is given changes)
+    Contact {
+        #[arg(long)]
+        company: Option<String>,
+        #[arg(long)]
+        contact_name: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        support_type: Option<String>,
+    },
 }
 
 impl ActionCommand {
@@ -483,6 +499,18 @@ impl ActionCommand {
             ActionCommand::LogWork { minutes, note } => Action::LogWork { minutes, note },
             ActionCommand::Close { note } => Action::Close { note },
             ActionCommand::Reopen { reason } => Action::Reopen { reason },
+            ActionCommand::RootCause { report } => Action::DeliverRootCause { report },
+            ActionCommand::Contact {
+                company,
+                contact_name,
+                phone,
+                support_type,
+            } => Action::UpdateContact {
+                company,
+                contact_name,
+                phone,
+                support_type,
+            },
         })
     }
 }

@@ -14,6 +14,7 @@ use mesa::ports::{
     HeartbeatStore, ListFilter, MailError, Mailer, Metric, Metrics, NewTicket, OutboxStore, Page,
     PageRequest, QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
 };
+use mesa::types::address_key;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A test that panicked while holding the lock has already failed; keep going.
@@ -246,13 +247,13 @@ impl OutboxStore for MemoryStore {
     }
 
     async fn acks_to_since(&self, to: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
-        let to = to.to_ascii_lowercase();
+        let to = address_key(to);
         Ok(lock(&self.state)
             .outbox
             .values()
             .filter(|o| {
                 o.kind == MailKind::Ack
-                    && o.to.to_ascii_lowercase() == to
+                    && address_key(&o.to) == to
                     && o.created_at >= since
                     && o.status != OutboxStatus::Skipped
             })
@@ -265,8 +266,8 @@ impl CustomerStore for MemoryStore {
     async fn upsert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError> {
         let mut s = lock(&self.state);
         let mut c = customer.clone();
-        c.email = c.email.to_ascii_lowercase();
-        c.domain = c.domain.to_ascii_lowercase();
+        c.email = address_key(&c.email);
+        c.domain = address_key(&c.domain);
         s.customers
             .retain(|x| !(x.email == c.email && x.domain == c.domain));
         s.customers.push(c);
@@ -274,7 +275,7 @@ impl CustomerStore for MemoryStore {
     }
 
     async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError> {
-        let address = address.trim().to_ascii_lowercase();
+        let address = address_key(address);
         let s = lock(&self.state);
         if let Some(c) = s.customers.iter().find(|c| c.email == address) {
             return Ok(Some(c.clone()));

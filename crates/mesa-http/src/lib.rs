@@ -663,7 +663,7 @@ async fn ticket_action(
     let action: Action = serde_json::from_slice(&body).map_err(|e| {
         ApiError::field(
             "action",
-            format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen)"),
+            format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen, deliver_root_cause, update_contact)"),
         )
     })?;
     let ticket = state.desk.act(&folio, &actor(&headers), &action).await?;

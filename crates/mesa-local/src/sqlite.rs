@@ -13,6 +13,7 @@ use mesa::ports::{
     CreateOutcome, CustomerStore, HeartbeatStore, ListFilter, NewTicket, OutboxStore, Page,
     PageRequest, QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
 };
+use mesa::types::address_key;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -119,7 +120,7 @@ fn insert_outbox(tx: &rusqlite::Transaction<'_>, items: &[OutboxItem]) -> Result
             o.id,
             o.ticket_id.as_str(),
             o.kind.as_str(),
-            o.to.to_ascii_lowercase(),
+            address_key(&o.to),
             o.status.as_str(),
             ts(o.not_before),
             ts(o.created_at),
@@ -513,7 +514,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn acks_to_since(&self, to: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
-        let to = to.to_ascii_lowercase();
+        let to = address_key(to);
         self.with(move |conn| {
             let n: i64 = conn
                 .query_row(
@@ -536,11 +537,7 @@ impl CustomerStore for SqliteStore {
             conn.execute(
                 "INSERT INTO customers (email, domain, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (email, domain) DO UPDATE SET data = excluded.data",
-                params![
-                    c.email.to_ascii_lowercase(),
-                    c.domain.to_ascii_lowercase(),
-                    to_json(&c)?
-                ],
+                params![address_key(&c.email), address_key(&c.domain), to_json(&c)?],
             )
             .map_err(backend)?;
             Ok(())
@@ -549,7 +546,7 @@ impl CustomerStore for SqliteStore {
     }
 
     async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError> {
-        let address = address.trim().to_ascii_lowercase();
+        let address = address_key(address);
         self.with(move |conn| {
             let by_email: Option<String> = conn
                 .query_row(

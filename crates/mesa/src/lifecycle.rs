@@ -70,6 +70,22 @@ pub enum Action {
     Reopen {
         reason: String,
     },
+    /// Send the customer the root-cause solution (closes the root-cause clock, which closing
+    /// the ticket does not).
+    DeliverRootCause {
+        report: String,
+    },
+    /// Complete or correct the customer's data (only the fields given change).
+    UpdateContact {
+        #[serde(default)]
+        company: Option<String>,
+        #[serde(default)]
+        contact_name: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
+        #[serde(default)]
+        support_type: Option<String>,
+    },
 }
 
 impl Action {
@@ -85,6 +101,8 @@ impl Action {
             Action::LogWork { .. } => "log_work",
             Action::Close { .. } => "close",
             Action::Reopen { .. } => "reopen",
+            Action::DeliverRootCause { .. } => "deliver_root_cause",
+            Action::UpdateContact { .. } => "update_contact",
         }
     }
 }
@@ -365,6 +383,68 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
             d.record(EventKind::Reopened {
                 reason: text("reason", reason, true)?,
             });
+        }
+        Action::DeliverRootCause { report } => {
+            if ticket.root_cause_delivered_at.is_some() {
+                return Err(illegal(
+                    action,
+                    stage,
+                    "the root cause was already delivered",
+                ));
+            }
+            if ticket.assessment.is_none() {
+                return Err(illegal(action, stage, "record the first diagnosis first"));
+            }
+            let report = text("report", report, true)?;
+            let mail = MailDraft::new(MailKind::RootCause, report.clone());
+            let outbox_id = mail.id.clone();
+            d.steps.push(Step::with_mail(
+                EventKind::RootCauseDelivered { report, outbox_id },
+                mail,
+            ));
+        }
+        Action::UpdateContact {
+            company,
+            contact_name,
+            phone,
+            support_type,
+        } => {
+            let field =
+                |name: &'static str, v: &Option<String>| -> Result<Option<String>, ActionError> {
+                    match v {
+                        Some(v) => Ok(Some(text(name, v, true)?)),
+                        None => Ok(None),
+                    }
+                };
+            if let Some(t) = support_type {
+                if policy.support_type_label(t).is_none() {
+                    return Err(ActionError::Invalid {
+                        field: "support_type",
+                        message: format!("unknown support type {t:?}"),
+                    });
+                }
+            }
+            let update = EventKind::ContactUpdated {
+                company: field("company", company)?,
+                contact_name: field("contact_name", contact_name)?,
+                phone: field("phone", phone)?,
+                support_type: field("support_type", support_type)?,
+            };
+            if update
+                == (EventKind::ContactUpdated {
+                    company: None,
+                    contact_name: None,
+                    phone: None,
+                    support_type: None,
+                })
+            {
+                return Err(ActionError::Invalid {
+                    field: "update_contact",
+                    message: "give at least one of company, contact_name, phone, support_type"
+                        .into(),
+                });
+            }
+            d.record(update);
         }
     }
     Ok(d)

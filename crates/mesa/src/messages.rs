@@ -1,8 +1,7 @@
 //! Customer-facing text that the services write (Spanish, as the contract). The e-mails
 //! themselves are the rules' templates (`rules/templates/`); what is here are the short
 //! messages of validation errors and the notes the services put in a ticket's timeline.
-
-use crate::intake::MAX_ATTACHMENT_BYTES;
+//! A leaf: it imports nothing from the crate.
 
 pub const LEAVE_EMPTY: &str = "Deje este campo vacío.";
 pub const FORM_TOO_FAST: &str =
@@ -14,10 +13,10 @@ pub const UPLOAD_TOKEN_INVALID: &str =
     "Un archivo subido no es válido o expiró; vuelva a anexarlo.";
 
 /// "Cada anexo debe pesar entre 1 byte y 10 MB."
-pub fn upload_size() -> String {
+pub fn upload_size(max_bytes: usize) -> String {
     format!(
         "Cada anexo debe pesar entre 1 byte y {} MB.",
-        MAX_ATTACHMENT_BYTES / (1024 * 1024)
+        max_bytes / (1024 * 1024)
     )
 }
 
@@ -41,3 +40,6 @@ pub const CUSTOMER_REPLIED: &str = "El cliente respondió.";
 pub const REOPENED_BY_REPLY: &str = "El cliente respondió a un ticket cerrado.";
 pub const REOPENED_BY_REPLY_TO_ANSWER: &str =
     "El cliente respondió a la solución: se reabre el seguimiento.";
+
+/// Timeline note of a root cause delivered.
+pub const ROOT_CAUSE_DELIVERED: &str = "Se envió al cliente la solución de raíz.";

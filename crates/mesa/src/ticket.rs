@@ -135,10 +135,12 @@ pub enum ClockSignal {
     Resumed,
     Closed,
     Reopened,
+    /// The root-cause solution was delivered to the customer.
+    RootCauseDelivered,
 }
 
 impl ClockSignal {
-    pub const ALL: [ClockSignal; 11] = [
+    pub const ALL: [ClockSignal; 12] = [
         ClockSignal::Received,
         ClockSignal::Acknowledged,
         ClockSignal::SeverityChanged,
@@ -150,6 +152,7 @@ impl ClockSignal {
         ClockSignal::Resumed,
         ClockSignal::Closed,
         ClockSignal::Reopened,
+        ClockSignal::RootCauseDelivered,
     ];
 
     pub fn name(self) -> &'static str {
@@ -165,6 +168,7 @@ impl ClockSignal {
             ClockSignal::Resumed => "resumed",
             ClockSignal::Closed => "closed",
             ClockSignal::Reopened => "reopened",
+            ClockSignal::RootCauseDelivered => "root_cause_delivered",
         }
     }
 

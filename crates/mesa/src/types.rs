@@ -135,16 +135,19 @@ pub enum MailKind {
     Severity,
     /// The ticket waits on the customer: what support needs from them.
     Waiting,
+    /// The root-cause solution of a critical report.
+    RootCause,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 6] = [
+    pub const ALL: [MailKind; 7] = [
         MailKind::Ack,
         MailKind::Reply,
         MailKind::Answer,
         MailKind::Csat,
         MailKind::Severity,
         MailKind::Waiting,
+        MailKind::RootCause,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +158,7 @@ impl MailKind {
             MailKind::Csat => "csat",
             MailKind::Severity => "severity",
             MailKind::Waiting => "waiting",
+            MailKind::RootCause => "root_cause",
         }
     }
 
@@ -170,6 +174,7 @@ impl MailKind {
             MailKind::Csat => "csat.txt",
             MailKind::Severity => "severity.txt",
             MailKind::Waiting => "waiting.txt",
+            MailKind::RootCause => "root_cause.txt",
         }
     }
 }
@@ -218,6 +223,13 @@ impl EmailAddress {
     pub fn is_public_mail_domain(&self) -> bool {
         is_public_mail_domain(self.domain())
     }
+}
+
+/// The one form in which an address (or a mail domain) is stored and looked up: trimmed and
+/// lower case. An [`EmailAddress`] is already in it; this is for keys built from stored
+/// text that may be empty (a registry row for a whole domain has no address).
+pub fn address_key(raw: &str) -> String {
+    raw.trim().to_ascii_lowercase()
 }
 
 /// Free-mail providers, where two addresses of one domain are not one company.

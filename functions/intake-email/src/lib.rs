@@ -9,18 +9,45 @@ use mesa::desk::{EmailOutcome, InboundMeta};
 use mesa_aws::{S3Blobs, Wiring};
 use serde_json::{Value, json};
 
-/// Failures worth a retry (Lambda retries asynchronous invocations, then sends the event to
-/// the on-failure destination); everything else is logged and answered without a retry.
+/// A failure worth a retry (a throttle, a timeout, the raw message not in S3 yet): Lambda
+/// retries the asynchronous invocation, then sends the event to the on-failure destination.
+/// Failures that can never succeed are not returned: the desk keeps such a message in the
+/// quarantine, and the handler logs it and answers.
 #[derive(Debug)]
-pub struct Retryable(pub String);
+pub struct Retryable {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
 
-impl std::fmt::Display for Retryable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "retryable: {}", self.0)
+impl Retryable {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    fn caused_by(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            message: e.to_string(),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
-impl std::error::Error for Retryable {}
+impl std::fmt::Display for Retryable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "retryable: {}", self.message)
+    }
+}
+
+impl std::error::Error for Retryable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 fn failed(v: &aws_lambda_events::event::ses::SimpleEmailVerdict) -> bool {
     v.status
@@ -46,9 +73,11 @@ pub fn quarantine_verdict(receipt: &SimpleEmailReceipt) -> Option<String> {
     None
 }
 
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id, records = event.payload.records.len()))]
 pub async fn handle(w: &Wiring, event: LambdaEvent<SimpleEmailEvent>) -> Result<Value, Error> {
     w.refresh_rules().await;
     let mut outcomes: Vec<EmailOutcome> = Vec::new();
+    let mut failed: Vec<Value> = Vec::new();
     for record in event.payload.records {
         let mail = &record.ses.mail;
         let Some(id) = mail.message_id.clone().filter(|i| !i.is_empty()) else {
@@ -58,10 +87,10 @@ pub async fn handle(w: &Wiring, event: LambdaEvent<SimpleEmailEvent>) -> Result<
         let key = format!("{}{}", w.config.inbound_prefix, id);
         let raw = S3Blobs::get_object(&w.clients.s3, &w.config.inbound_bucket, &key)
             .await
-            .map_err(|e| Retryable(e.to_string()))?
+            .map_err(Retryable::caused_by)?
             // The S3 action may not have finished writing yet: try again later.
             .ok_or_else(|| {
-                Retryable(format!(
+                Retryable::new(format!(
                     "s3://{}/{key} is not there yet",
                     w.config.inbound_bucket
                 ))
@@ -70,13 +99,18 @@ pub async fn handle(w: &Wiring, event: LambdaEvent<SimpleEmailEvent>) -> Result<
             receiver_id: Some(format!("ses:{id}")),
             quarantine: quarantine_verdict(&record.ses.receipt),
         };
-        let outcome = w
-            .desk
-            .intake_email_with(&raw, mail.timestamp, &meta)
-            .await
-            .map_err(|e| Retryable(e.to_string()))?;
+        let outcome = match w.desk.intake_email_with(&raw, mail.timestamp, &meta).await {
+            Ok(o) => o,
+            Err(e) if e.is_retryable() => return Err(Retryable::caused_by(e).into()),
+            Err(e) => {
+                // It will never succeed; the raw message stays in the inbound bucket.
+                tracing::error!(ses_message_id = %id, error = %e, "inbound mail cannot be taken in; not retried");
+                failed.push(json!({ "ses_message_id": id, "error": e.to_string() }));
+                continue;
+            }
+        };
         tracing::info!(ses_message_id = %id, outcome = ?outcome.outcome, folio = ?outcome.folio, "inbound mail");
         outcomes.push(outcome);
     }
-    Ok(json!({ "outcomes": outcomes }))
+    Ok(json!({ "outcomes": outcomes, "failed": failed }))
 }

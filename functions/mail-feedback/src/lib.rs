@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 /// Records one SES event. An event that is not SES's (or is malformed) is an error, so it
 /// ends in the rule's dead-letter queue for a person to look at rather than vanish; a
 /// report about mail no ticket sent is logged and dropped (retrying cannot help).
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(
     w: &Wiring,
     event: LambdaEvent<EventBridgeEvent<Value>>,

@@ -19,6 +19,7 @@ pub fn outbox_id(new_image: &serde_json::Value) -> Option<String> {
     text.strip_prefix("OUTBOX#").map(str::to_string)
 }
 
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(w: &Wiring, event: LambdaEvent<Event>) -> Result<DynamoDbEventResponse, Error> {
     w.refresh_rules().await;
     let records: Vec<(String, Option<String>)> = event

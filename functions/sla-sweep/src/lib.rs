@@ -7,6 +7,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use mesa_aws::Wiring;
 use serde_json::Value;
 
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(
     w: &Wiring,
     event: LambdaEvent<EventBridgeEvent<Value>>,

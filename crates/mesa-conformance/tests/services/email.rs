@@ -370,3 +370,39 @@ async fn a_reply_to_an_answered_ticket_reopens_the_follow_up_and_its_clock() {
     let queue = h.desk.queue().await.unwrap();
     assert!(queue.iter().any(|v| v.ticket.folio.as_str() == folio));
 }
+
+#[tokio::test]
+async fn the_customers_reply_completes_the_data_the_acknowledgement_asked_for() {
+    let h = harness();
+    let out = h
+        .email(&mail(
+            FROM,
+            "<d1@bajio.com.mx>",
+            "Lectores",
+            "Algunos lectores no registran.",
+        ))
+        .await;
+    let folio = out.folio.unwrap().to_string();
+    let before = h.ticket(&folio).await;
+    assert!(
+        before.missing_fields.len() >= 3,
+        "{:?}",
+        before.missing_fields
+    );
+    h.email(&mail(
+        FROM,
+        "<d2@bajio.com.mx>",
+        &format!("Re: [{folio}] Lectores"),
+        "Claro, aquí están:\nEmpresa: Comercializadora del Bajío\nTeléfono: 442 123 4567\nTipo de soporte: Falla de lectores biométricos\n\n> Para atenderle mejor, responda…\n> Empresa: (no indicada)",
+    ))
+    .await;
+    let after = h.ticket(&folio).await;
+    assert_eq!(after.customer.company, "Comercializadora del Bajío");
+    assert_eq!(after.customer.phone, "442 123 4567");
+    assert_eq!(after.support_type, "falla_lectores");
+    assert!(
+        after.missing_fields.is_empty(),
+        "{:?}",
+        after.missing_fields
+    );
+}

@@ -714,3 +714,145 @@ async fn survey_token(h: &Harness, t: &mesa::model::Ticket) -> String {
         .unwrap()
         .to_string()
 }
+
+#[tokio::test]
+async fn staff_complete_the_contact_data_and_the_timeline_says_who() {
+    let h = harness();
+    let out = h
+        .email(&mail(
+            "ana@bajio.com.mx",
+            "<e1@bajio.com.mx>",
+            "Consulta",
+            "¿Cómo exporto?",
+        ))
+        .await;
+    let folio = out.folio.unwrap().to_string();
+    let t = h
+        .act(
+            &folio,
+            Action::UpdateContact {
+                company: Some("Comercializadora del Bajío".into()),
+                contact_name: None,
+                phone: Some("4421234567".into()),
+                support_type: Some("asistencia".into()),
+            },
+        )
+        .await;
+    assert_eq!(t.customer.phone, "4421234567");
+    assert!(!t.missing_fields.iter().any(|f| f.contains("Teléfono")));
+    let last = h.events(&t).await.pop().unwrap();
+    assert!(matches!(last.kind, EventKind::ContactUpdated { .. }));
+    assert_eq!(last.actor, staff());
+    let e = h
+        .desk
+        .act(
+            &folio,
+            &staff(),
+            &Action::UpdateContact {
+                company: None,
+                contact_name: None,
+                phone: None,
+                support_type: Some("inventado".into()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DeskError::Action(ActionError::Invalid { .. })));
+}
+
+fn clock(view: &mesa::desk::TicketView, name: &str) -> mesa::sla::MilestoneStatus {
+    view.clocks.iter().find(|c| c.name == name).unwrap().clone()
+}
+
+#[tokio::test]
+async fn closing_a_critical_report_does_not_stop_its_root_cause_clock() {
+    let h = harness();
+    let folio = h
+        .submit("El sistema está caído por completo, no opera ningún equipo biométrico.")
+        .await
+        .ticket
+        .folio
+        .to_string();
+    h.desk.deliver_outbox().await.unwrap();
+    h.answered(&folio).await;
+    let t = h
+        .act(
+            &folio,
+            Action::Close {
+                note: String::new(),
+            },
+        )
+        .await;
+    let view = h.desk.view(t).await.unwrap();
+    assert!(
+        !clock(&view, "recovery").running,
+        "recovery met by the answer"
+    );
+    assert!(clock(&view, "root_cause").running, "root cause still owed");
+    let queue = h.desk.queue().await.unwrap();
+    assert!(
+        queue.iter().any(|v| v.ticket.folio.as_str() == folio),
+        "the queue keeps a closed ticket that owes its root cause"
+    );
+    let t = h
+        .act(
+            &folio,
+            Action::DeliverRootCause {
+                report: "La causa fue un certificado vencido en el balanceador; se automatizó su renovación.".into(),
+            },
+        )
+        .await;
+    assert_eq!(h.outbox_of(&t, MailKind::RootCause).len(), 1);
+    let view = h.desk.view(t).await.unwrap();
+    assert!(!clock(&view, "root_cause").running, "{:#?}", view.clocks);
+    assert!(
+        view.clocks.iter().all(|c| !c.running),
+        "no clock runs: {:#?}",
+        view.clocks
+    );
+    assert!(
+        !h.desk
+            .queue()
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.ticket.folio.as_str() == folio)
+    );
+    let again = h
+        .desk
+        .act(
+            &folio,
+            &staff(),
+            &Action::DeliverRootCause {
+                report: "otra vez".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(illegal(again));
+}
+
+#[tokio::test]
+async fn the_sweep_keeps_watching_the_root_cause_of_a_closed_ticket() {
+    let h = harness();
+    let s = h
+        .submit("El sistema está caído por completo, no opera ningún equipo biométrico.")
+        .await;
+    let folio = s.ticket.folio.to_string();
+    h.desk.deliver_outbox().await.unwrap();
+    h.answered(&folio).await;
+    h.act(
+        &folio,
+        Action::Close {
+            note: String::new(),
+        },
+    )
+    .await;
+    // 30 business days later (and then some): the root-cause clock is breached.
+    let report = h.desk.sweep(t("2027-01-15T18:00:00Z")).await.unwrap();
+    assert!(report.breaches >= 1);
+    let breached = h.events(&s.ticket).await.iter().any(|e| {
+        matches!(&e.kind, EventKind::SlaBreached { milestone, .. } if milestone == "root_cause")
+    });
+    assert!(breached);
+}

@@ -11,7 +11,7 @@ use crate::model::{DeliveryStatus, EventKind, Folio, MailDelivery, Ticket};
 use crate::outbox::{self, MailError, MailKind, MailLinks, OutboxItem, OutgoingMail};
 use crate::policy::Policy;
 use crate::ports::{DomainEvent, Metric};
-use crate::types::Actor;
+use crate::types::{Actor, address_key};
 
 /// Most items one call of [`Desk::deliver_outbox`] handles before it returns.
 const MAX_PER_RUN: usize = 1000;
@@ -81,7 +81,7 @@ impl Desk {
             let mut by_address: BTreeMap<String, Vec<OutboxItem>> = BTreeMap::new();
             for item in digests {
                 by_address
-                    .entry(item.to.to_ascii_lowercase())
+                    .entry(address_key(&item.to))
                     .or_default()
                     .push(item);
             }

@@ -253,7 +253,7 @@ impl Desk {
                 .map(|c| c.phone.clone())
                 .unwrap_or_default(),
         };
-        let missing_fields = missing_fields(&customer, &mail);
+        let missing_fields = crate::model::missing_fields(&customer, "", &mail.text);
         let id = TicketId::new();
         let attachments = self.store_uploads(&id, &mail.attachments).await?;
         let draft = Draft {
@@ -312,6 +312,10 @@ impl Desk {
                 text: mail.text.clone(),
                 attachments: attachments.clone(),
             }];
+            // "Empresa: …", "Teléfono: …" in the reply complete what the ticket lacked.
+            if let Some(update) = intake::contact_update(&mail.text, policy) {
+                kinds.push(update);
+            }
             match t.stage {
                 Stage::WaitingOnCustomer => kinds.push(EventKind::Resumed {
                     note: messages::CUSTOMER_REPLIED.into(),
@@ -345,23 +349,4 @@ impl Desk {
             reason: None,
         })
     }
-}
-
-/// The contract's required data an e-mail did not give (asked for in the acknowledgement).
-fn missing_fields(customer: &Customer, mail: &InboundMail) -> Vec<String> {
-    let mut missing = Vec::new();
-    if customer.company.is_empty() {
-        missing.push(messages::MISSING_COMPANY.to_string());
-    }
-    if customer.contact_name.split_whitespace().count() < 2 {
-        missing.push(messages::MISSING_CONTACT_NAME.to_string());
-    }
-    if customer.phone.is_empty() {
-        missing.push(messages::MISSING_PHONE.to_string());
-    }
-    missing.push(messages::MISSING_SUPPORT_TYPE.to_string());
-    if mail.text.trim().is_empty() {
-        missing.push(messages::MISSING_DESCRIPTION.to_string());
-    }
-    missing
 }

@@ -52,7 +52,10 @@ impl Desk {
             errors.insert("filename".into(), messages::UPLOAD_NAME.into());
         }
         if size == 0 || size > intake::MAX_ATTACHMENT_BYTES as u64 {
-            errors.insert("size".into(), messages::upload_size());
+            errors.insert(
+                "size".into(),
+                messages::upload_size(intake::MAX_ATTACHMENT_BYTES),
+            );
         }
         if !errors.is_empty() {
             return Err(DeskError::Invalid(errors));

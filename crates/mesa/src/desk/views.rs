@@ -71,8 +71,8 @@ impl Desk {
         })
     }
 
-    /// Open tickets in the contract's priority order: severity, then the nearest deadline,
-    /// then order of registration.
+    /// Open tickets, and closed ones whose root-cause clock still runs, in the contract's
+    /// priority order: severity, then the nearest deadline, then order of registration.
     pub async fn queue(&self) -> Result<Vec<TicketView>, DeskError> {
         let mut views = Vec::new();
         let mut page = PageRequest {
@@ -93,10 +93,24 @@ impl Desk {
                 None => break,
             }
         }
+        // A closed ticket can still owe the root-cause solution: its clock keeps it in the
+        // due index, so it stays in the queue until that is delivered.
+        for t in self
+            .store
+            .due_before(DateTime::<Utc>::MAX_UTC, MAX_CLOSED_WITH_CLOCKS)
+            .await?
+        {
+            if !t.stage.is_open() {
+                views.push(self.view(t).await?);
+            }
+        }
         views.sort_by(|a, b| priority(a).cmp(&priority(b)));
         Ok(views)
     }
 }
+
+/// Most closed tickets with a running clock the queue shows.
+const MAX_CLOSED_WITH_CLOCKS: usize = 1000;
 
 /// The queue's order key: severity, nearest deadline (none last), registration, folio.
 fn priority(v: &TicketView) -> (crate::ticket::Severity, DateTime<Utc>, DateTime<Utc>, &str) {

@@ -140,7 +140,7 @@ fn parse_email_inner(raw: &[u8], own_addresses: &[String]) -> Result<InboundMail
     let from = message.from().and_then(|a| a.first());
     let from_address = from
         .and_then(|a| a.address())
-        .map(|a| a.trim().to_ascii_lowercase())
+        .map(address_key)
         .filter(|a| valid_address(a))
         .or_else(|| bare_address(message.header_raw("From").unwrap_or_default()))
         .unwrap_or_default();

@@ -9,6 +9,7 @@ use crate::model::Customer;
 use crate::outbox::{clean_message_id, valid_address};
 use crate::policy::Policy;
 use crate::ticket::{Impact, ImpactScope};
+use crate::types::address_key;
 
 mod mail;
 mod robots;
@@ -126,7 +127,7 @@ pub fn validate_form(
     let mut errors = FieldErrors::new();
     let company = clean_line(&input.company, 200);
     let contact_name = clean_line(&input.contact_name, 200);
-    let email = input.email.trim().to_ascii_lowercase();
+    let email = address_key(&input.email);
     let phone = clean_line(&input.phone, 40);
     let support_type = input.support_type.trim().to_string();
     let description = clean_text(&input.description, MAX_DESCRIPTION_CHARS + 1);
@@ -243,6 +244,62 @@ fn validate_impact(input: &FormInput, required: bool, errors: &mut FieldErrors) 
         operation_continues: continues?,
         workaround: workaround?,
     })
+}
+
+/// Contact data a customer gives in a reply ("Empresa: …", "Teléfono: …", "Tipo de soporte:
+/// …", "Nombre completo: …"), as an update of the ticket; quoted lines (`>`) are not read.
+pub fn contact_update(text: &str, policy: &Policy) -> Option<crate::model::EventKind> {
+    let (mut company, mut name, mut phone, mut support_type) = (None, None, None, None);
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('>') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let key = crate::policy::engine::fold(key);
+        let value = clean_line(value, 200);
+        if value.is_empty() {
+            continue;
+        }
+        match key.as_str() {
+            "empresa" | "nombre de la empresa" | "compania" | "razon social" => {
+                company = Some(value)
+            }
+            "nombre" | "nombre completo" | "contacto" | "nombre del contacto"
+                if value.split_whitespace().count() >= 2 =>
+            {
+                name = Some(value)
+            }
+            "telefono" | "tel" | "tel." | "celular" | "telefono del contacto" => {
+                let digits = value.chars().filter(char::is_ascii_digit).count();
+                if (8..=15).contains(&digits) {
+                    phone = Some(value)
+                }
+            }
+            "tipo de soporte" | "tipo" => {
+                let wanted = crate::policy::engine::fold(&value);
+                support_type = policy
+                    .support_types()
+                    .iter()
+                    .find(|t| {
+                        t.id == wanted
+                            || crate::policy::engine::fold(&t.label).starts_with(&wanted)
+                            || wanted.starts_with(&crate::policy::engine::fold(&t.label))
+                    })
+                    .map(|t| t.id.clone());
+            }
+            _ => {}
+        }
+    }
+    (company.is_some() || name.is_some() || phone.is_some() || support_type.is_some()).then_some(
+        crate::model::EventKind::ContactUpdated {
+            company,
+            contact_name: name,
+            phone,
+            support_type,
+        },
+    )
 }
 
 /// Types accepted as attachments, told by their content (magic bytes), never by the name

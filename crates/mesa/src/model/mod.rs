@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::messages;
 use crate::policy::terms::Assessment;
 use crate::ticket::{ClockSignal, Impact, Severity, TicketFacts};
+use crate::types::address_key;
 pub use crate::types::{Actor, DedupeKey, EmailAddress, Folio, MailKind, RulesVersion, TicketId};
 
 mod opening;
@@ -248,6 +250,22 @@ pub enum EventKind {
     Reopened {
         reason: String,
     },
+    /// The root-cause solution (the contract's "solución de raíz") sent to the customer.
+    RootCauseDelivered {
+        report: String,
+        outbox_id: String,
+    },
+    /// The customer's data completed or corrected, by the customer's reply or by staff.
+    ContactUpdated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        company: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        support_type: Option<String>,
+    },
     SlaWarning {
         milestone: String,
         due: DateTime<Utc>,
@@ -279,6 +297,8 @@ impl EventKind {
             EventKind::Closed { .. } => "closed",
             EventKind::SatisfactionRecorded { .. } => "satisfaction_recorded",
             EventKind::Reopened { .. } => "reopened",
+            EventKind::RootCauseDelivered { .. } => "root_cause_delivered",
+            EventKind::ContactUpdated { .. } => "contact_updated",
             EventKind::SlaWarning { .. } => "sla_warning",
             EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::MailFeedback { .. } => "mail_feedback",
@@ -299,6 +319,7 @@ impl EventKind {
             EventKind::Resumed { .. } => ClockSignal::Resumed,
             EventKind::Closed { .. } => ClockSignal::Closed,
             EventKind::Reopened { .. } => ClockSignal::Reopened,
+            EventKind::RootCauseDelivered { .. } => ClockSignal::RootCauseDelivered,
             _ => return None,
         })
     }
@@ -348,6 +369,9 @@ pub struct Ticket {
     /// How many times the ticket was closed; each closing has its own survey.
     #[serde(default)]
     pub closings: u32,
+    /// When the root-cause solution went to the customer (its clock's stop).
+    #[serde(default)]
+    pub root_cause_delivered_at: Option<DateTime<Utc>>,
     pub rules_version: RulesVersion,
     /// The customer's Message-ID, when it came by e-mail.
     pub message_id: Option<String>,
@@ -433,6 +457,28 @@ impl Ticket {
                 });
             }
             EventKind::Reopened { .. } => self.stage = Stage::Reopened,
+            EventKind::RootCauseDelivered { .. } => self.root_cause_delivered_at = Some(event.at),
+            EventKind::ContactUpdated {
+                company,
+                contact_name,
+                phone,
+                support_type,
+            } => {
+                if let Some(v) = company {
+                    self.customer.company = v.clone();
+                }
+                if let Some(v) = contact_name {
+                    self.customer.contact_name = v.clone();
+                }
+                if let Some(v) = phone {
+                    self.customer.phone = v.clone();
+                }
+                if let Some(v) = support_type {
+                    self.support_type = v.clone();
+                }
+                self.missing_fields =
+                    missing_fields(&self.customer, &self.support_type, &self.description);
+            }
             EventKind::MailFeedback { delivery } => self.deliveries.push(delivery.clone()),
             EventKind::Responded { .. }
             | EventKind::CustomerReplied { .. }
@@ -460,8 +506,8 @@ impl Ticket {
 
     /// Whether this sender may act on this ticket: its contact, or the same company domain.
     pub fn sender_matches(&self, address: &str) -> bool {
-        let address = address.trim().to_ascii_lowercase();
-        let contact = self.customer.email.trim().to_ascii_lowercase();
+        let address = address_key(address);
+        let contact = address_key(&self.customer.email);
         if address == contact {
             return true;
         }
@@ -470,6 +516,28 @@ impl Ticket {
             _ => false,
         }
     }
+}
+
+/// The contract's required data a ticket still lacks, named as the acknowledgement asks for
+/// them.
+pub fn missing_fields(customer: &Customer, support_type: &str, description: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    if customer.company.trim().is_empty() {
+        missing.push(messages::MISSING_COMPANY.to_string());
+    }
+    if customer.contact_name.split_whitespace().count() < 2 {
+        missing.push(messages::MISSING_CONTACT_NAME.to_string());
+    }
+    if customer.phone.trim().is_empty() {
+        missing.push(messages::MISSING_PHONE.to_string());
+    }
+    if support_type.trim().is_empty() {
+        missing.push(messages::MISSING_SUPPORT_TYPE.to_string());
+    }
+    if description.trim().is_empty() {
+        missing.push(messages::MISSING_DESCRIPTION.to_string());
+    }
+    missing
 }
 
 /// The domain part of an address, lower case.

@@ -61,6 +61,7 @@ impl Opening {
             work_minutes: 0,
             satisfaction: None,
             closings: 0,
+            root_cause_delivered_at: None,
             rules_version: self.rules_version.clone(),
             message_id: self.message_id.clone(),
             version: 0,

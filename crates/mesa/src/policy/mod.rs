@@ -43,7 +43,7 @@ pub const INTAKE: &str = "intake.rhai";
 
 /// Mail templates every bundle must have (`templates/…`): first line `Asunto: …`, a blank
 /// line, then the body. Rendered with minijinja; an unknown variable is an error.
-pub const MAIL_TEMPLATES: [&str; 7] = [
+pub const MAIL_TEMPLATES: [&str; 8] = [
     "ack.txt",
     "ack_digest.txt",
     "reply.txt",
@@ -51,6 +51,7 @@ pub const MAIL_TEMPLATES: [&str; 7] = [
     "csat.txt",
     "severity.txt",
     "waiting.txt",
+    "root_cause.txt",
 ];
 
 /// Every script the contract needs and the functions (name, arity) each must define.
