@@ -48,9 +48,13 @@ pub async fn handle(w: &Wiring, event: LambdaEvent<Event>) -> Result<DynamoDbEve
     for (event_id, outbox) in records {
         let Some(outbox) = outbox else { continue };
         let item = w.store.outbox_item(&outbox).await?;
-        // Still pending and never tried: it was not picked up, so the record is retried.
-        // (An item that failed to send waits for its back-off; the sweep re-drives it.)
-        if item.is_some_and(|i| i.status == OutboxStatus::Pending && i.attempts == 0) {
+        // Still pending, never tried and due: it was not picked up, so the record is retried.
+        // (An item that failed to send waits for its back-off, and an acknowledgement held
+        // for its address's digest waits for the end of the period; the sweep sends both.)
+        let now = w.desk.now();
+        if item.is_some_and(|i| {
+            i.status == OutboxStatus::Pending && i.attempts == 0 && i.not_before <= now
+        }) {
             let mut f = DynamoDbBatchItemFailure::default();
             f.item_identifier = Some(event_id);
             response.batch_item_failures.push(f);
