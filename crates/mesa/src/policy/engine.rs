@@ -6,14 +6,18 @@
 //! the size of strings, arrays and maps. A wall-clock guard stops any call that runs longer
 //! than [`CALL_TIME_LIMIT`] even if the operation count would allow it.
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, Module, NativeCallContext, Position, Scope, Shared,
+};
 use unicode_normalization::UnicodeNormalization;
+
+use super::phrases::{PhraseCache, folded, replace_phrase_map, replace_phrases};
 
 pub const MAX_OPERATIONS: u64 = 2_000_000;
 pub const MAX_CALL_LEVELS: usize = 32;
@@ -111,8 +115,27 @@ impl rhai::ModuleResolver for BundleModules {
 
 fn register_helpers(engine: &mut Engine) {
     engine.register_fn("fold", |s: &str| fold(s));
-    engine.register_fn("find_any", find_any);
-    engine.register_fn("find_all", find_all);
+    let phrases = Arc::new(PhraseCache::default());
+    let cache = phrases.clone();
+    engine.register_fn("find_any", move |text: &str, list: Array| {
+        cache.find_any(text, list)
+    });
+    let cache = phrases.clone();
+    engine.register_fn("find_all", move |text: &str, list: Array| {
+        cache.find_all(text, list)
+    });
+    let cache = phrases.clone();
+    engine.register_fn("find_signals", move |text: &str, lists: rhai::Map| {
+        cache.find_signals(text, lists)
+    });
+    engine.register_fn(
+        "find_signals",
+        move |context: NativeCallContext, text: &str, function: &str| {
+            phrases.find_named_signals(&context, text, function)
+        },
+    );
+    engine.register_fn("replace_phrases", replace_phrases);
+    engine.register_fn("replace_phrases", replace_phrase_map);
     engine.register_fn("replace_words", replace_words);
     engine.register_fn("fraction_scope", fraction_scope);
     engine.register_fn("date", date);
@@ -146,69 +169,6 @@ pub fn fold(text: &str) -> String {
         }
     }
     out
-}
-
-/// `fold` without the copy when `text` is already folded (the usual keyword).
-fn folded(text: &str) -> Cow<'_, str> {
-    let plain = text
-        .bytes()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !b.is_ascii_whitespace() || b == b' ')
-        && !text.starts_with(' ')
-        && !text.ends_with(' ')
-        && !text.contains("  ");
-    if plain {
-        Cow::Borrowed(text)
-    } else {
-        Cow::Owned(fold(text))
-    }
-}
-
-/// The first phrase of `phrases` that occurs in `text` (both folded), or `""`.
-fn find_any(text: &str, phrases: Array) -> String {
-    let text = folded(text);
-    phrases
-        .into_iter()
-        .filter_map(|p| p.into_immutable_string().ok())
-        .find(|p| text.contains(folded(p).as_ref()))
-        .map(|p| p.to_string())
-        .unwrap_or_default()
-}
-
-/// Whether `needle` occurs in `text` starting at a word boundary (so "solo" is not found in
-/// "consolo"; a longer word after it is fine: "lento" finds "lentos").
-fn contains_at_word_start(text: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return false;
-    }
-    let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(i) = text[from..].find(needle) {
-        let at = from + i;
-        let starts_word = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
-        if starts_word || !needle.as_bytes()[0].is_ascii_alphanumeric() {
-            return true;
-        }
-        from = at + needle.len().max(1);
-        if from >= text.len() {
-            break;
-        }
-        while !text.is_char_boundary(from) {
-            from += 1;
-        }
-    }
-    false
-}
-
-/// Every phrase of `phrases` that occurs in `text` at a word start (both folded), in the
-/// order of the list: the signals a classification names in its reason.
-fn find_all(text: &str, phrases: Array) -> Array {
-    let text = folded(text);
-    phrases
-        .into_iter()
-        .filter_map(|p| p.into_immutable_string().ok())
-        .filter(|p| contains_at_word_start(&text, folded(p).as_ref()))
-        .map(Dynamic::from)
-        .collect()
 }
 
 /// `text` (folded) with whole words replaced by the map's values: abbreviations and common
@@ -350,7 +310,10 @@ mod tests {
         assert_eq!(fold("Ningún BIOMÉTRICO"), "ningun biometrico");
         assert_eq!(fold("¿Cómo?\t\tÑandú "), "¿como? nandu");
         assert_eq!(folded("ya plegado"), "ya plegado");
-        assert!(matches!(folded("ya plegado"), Cow::Borrowed(_)));
+        assert!(matches!(
+            folded("ya plegado"),
+            std::borrow::Cow::Borrowed(_)
+        ));
         assert_eq!(folded("No  Plegado"), "no plegado");
     }
 
@@ -382,6 +345,38 @@ mod tests {
         ] {
             assert_eq!(fraction_scope(text), scope, "{text}");
         }
+    }
+
+    #[test]
+    fn find_signals_reads_a_scripts_lists_once_by_function_name() {
+        let e = engine();
+        let found: rhai::Map = e
+            .eval(
+                r#"
+                fn lists() { #{ outage: ["no registra", "caido"], scope: ["todos los"] } }
+                let a = find_signals("Todos los lectores no registran", "lists");
+                let b = find_signals("el portal esta caido", "lists");
+                #{ a_outage: a.outage, a_scope: a.scope, b_outage: b.outage, b_scope: b.scope }
+                "#,
+            )
+            .unwrap();
+        let get = |k: &str| -> Vec<String> {
+            found[k]
+                .clone()
+                .into_array()
+                .unwrap()
+                .into_iter()
+                .map(|d| d.into_string().unwrap())
+                .collect()
+        };
+        assert_eq!(get("a_outage"), ["no registra"]);
+        assert_eq!(get("a_scope"), ["todos los"]);
+        assert_eq!(get("b_outage"), ["caido"]);
+        assert!(get("b_scope").is_empty());
+        let err = e
+            .eval::<rhai::Map>(r#"find_signals("x", "no_such_lists")"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("no_such_lists"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod bundle;
 pub mod engine;
 mod live;
 mod load;
+mod phrases;
 pub mod terms;
 mod vectors;
 
