@@ -872,3 +872,50 @@ fn the_queue_is_in_the_contracts_priority_order() {
         .collect();
     assert_eq!(order, [down, some, slow, slow2, doc]);
 }
+
+/// Contract: "se tomará la fecha y hora en la que EL CLIENTE envíe correo electrónico". A
+/// mail written at 09:00 Mexico City that reaches mesa at 10:00: the response clock runs
+/// from 09:00, the acknowledgement's 15 minutes from 10:00, and the ticket says why.
+#[test]
+fn an_emails_clocks_start_at_its_date_and_its_acknowledgement_at_its_receipt() {
+    let (_dir, data) = data_dir();
+    let d = data.to_str().unwrap();
+    let r = intake(
+        &data,
+        "dated",
+        "From: ana@fabrica.mx\nTo: zendesk@ingressio.com\nSubject: Checadores\nDate: Tue, 10 Nov 2026 09:00:00 -0600\nMessage-ID: <dated@fabrica.mx>\n\nNingun checador funciona en toda la empresa, nadie ha podido checar.\n",
+        Some("2026-11-10T16:00:00Z"),
+    );
+    assert_eq!(r["outcome"], "created", "{r}");
+    let folio = r["folio"].as_str().unwrap();
+    let shown = show(&data, folio);
+    let ticket = &shown["ticket"];
+    assert_eq!(ticket["received_at"], "2026-11-10T15:00:00Z", "{shown}");
+    assert_eq!(ticket["arrived_at"], "2026-11-10T16:00:00Z");
+    assert_eq!(ticket["clock_start"]["from"], "date_header");
+    let clock = |name: &str| {
+        shown["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} clock in {shown}"))
+    };
+    assert_eq!(clock("response")["started_at"], "2026-11-10T15:00:00Z");
+    assert_eq!(clock("acknowledgement")["due"], "2026-11-10T16:15:00Z");
+    let sent = mesa_json(&[
+        "outbox",
+        "deliver",
+        "--data",
+        d,
+        "--now",
+        "2026-11-10T16:10:00Z",
+    ]);
+    assert_eq!(sent["sent"], 1, "{sent}");
+    let sweep = mesa_json(&["sweep", "--data", d, "--now", "2026-11-10T16:40:00Z"]);
+    assert_eq!(
+        sweep["breaches"], 0,
+        "acknowledged 10 minutes after arrival: {sweep}"
+    );
+}

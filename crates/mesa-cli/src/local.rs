@@ -600,6 +600,16 @@ pub async fn tickets(cmd: TicketsCommand, source: &RulesSource) -> Result<()> {
                 "  customer: {} · {} · {} · {}",
                 t.customer.company, t.customer.contact_name, t.customer.email, t.customer.phone
             );
+            let policy = local.desk.policy();
+            match t.clock_start {
+                Some(why) => println!(
+                    "  clocks from {} ({}); received {}",
+                    policy.format_local(t.received_at),
+                    why.explain(),
+                    policy.format_local(t.arrived())
+                ),
+                None => println!("  clocks from {}", policy.format_local(t.received_at)),
+            }
             for c in &detail.view.clocks {
                 println!(
                     "  clock {:<16} {:?}  due {}",

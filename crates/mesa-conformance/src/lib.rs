@@ -40,6 +40,8 @@ pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Opening {
         kind: EventKind::Received {
             channel: Channel::Form,
             message_id: None,
+            arrived_at: None,
+            clock_start: None,
         },
     };
     Opening {

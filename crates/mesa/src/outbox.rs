@@ -330,7 +330,12 @@ pub fn compose(
             json!(hours)
         }))
         .collect();
-    let plan = policy.plan(&facts, ticket.received_at, ticket.severity)?;
+    let plan = policy.plan_from(
+        &facts,
+        ticket.received_at,
+        ticket.arrived(),
+        ticket.severity,
+    )?;
     let local = |due: &str| {
         DateTime::parse_from_rfc3339(due)
             .ok()
@@ -398,7 +403,7 @@ pub fn compose_digest(
     };
     let mut listed = Vec::new();
     for (t, _) in tickets {
-        let plan = policy.plan(&t.facts(), t.received_at, t.severity)?;
+        let plan = policy.plan_from(&t.facts(), t.received_at, t.arrived(), t.severity)?;
         let due = plan
             .milestones
             .iter()

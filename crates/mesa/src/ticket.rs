@@ -116,12 +116,66 @@ pub struct TicketFacts {
     pub impact: Option<Impact>,
 }
 
+/// Where an e-mail ticket's clocks start, and why. The contract: "se tomará la fecha y hora
+/// en la que EL CLIENTE envíe correo electrónico"; a form is sent when it is received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum ClockStart {
+    /// The message's Date header: when the customer sent it.
+    DateHeader { date: DateTime<Utc> },
+    /// The receipt: the message had no usable Date header.
+    NoDate,
+    /// The receipt: the Date was later than the receipt by more than the allowed skew.
+    DateAhead { date: DateTime<Utc> },
+    /// The receipt: the Date was earlier than the window the rules allow.
+    DateTooOld { date: DateTime<Utc> },
+}
+
+impl ClockStart {
+    /// Where the clocks of an e-mail received at `received` start: its Date when that is no
+    /// later than `max_skew` after the receipt (a clock running fast: the receipt then) and
+    /// no earlier than `max_age` before it; otherwise the receipt.
+    pub fn of_email(
+        date: Option<DateTime<Utc>>,
+        received: DateTime<Utc>,
+        max_age: chrono::Duration,
+        max_skew: chrono::Duration,
+    ) -> (DateTime<Utc>, ClockStart) {
+        match date {
+            None => (received, ClockStart::NoDate),
+            Some(date) if date > received + max_skew => (received, ClockStart::DateAhead { date }),
+            Some(date) if date < received - max_age => (received, ClockStart::DateTooOld { date }),
+            Some(date) => (date.min(received), ClockStart::DateHeader { date }),
+        }
+    }
+
+    /// Why the clocks start where they do, for staff (Spanish).
+    pub fn explain(&self) -> &'static str {
+        match self {
+            ClockStart::DateHeader { .. } => {
+                "desde la fecha en que el cliente envió el correo (encabezado Date)"
+            }
+            ClockStart::NoDate => "desde la recepción: el correo no traía fecha de envío",
+            ClockStart::DateAhead { .. } => {
+                "desde la recepción: la fecha de envío del correo es posterior a su recepción"
+            }
+            ClockStart::DateTooOld { .. } => {
+                "desde la recepción: la fecha de envío del correo es anterior a lo que permiten las reglas"
+            }
+        }
+    }
+}
+
 /// Events of a ticket's life that move its SLA clocks. The rules name them in
 /// `stop_on`, `pause_on`, `resume_on` and `reopen_on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockSignal {
+    /// The customer sent the report (the e-mail's Date when plausible, else its receipt):
+    /// the contract's clocks start here.
     Received,
+    /// mesa received it: the acknowledgement's 15 minutes run from here.
+    Arrived,
     Acknowledged,
     SeverityChanged,
     /// A staff reply to the customer (the first one is the first response).
@@ -140,8 +194,9 @@ pub enum ClockSignal {
 }
 
 impl ClockSignal {
-    pub const ALL: [ClockSignal; 12] = [
+    pub const ALL: [ClockSignal; 13] = [
         ClockSignal::Received,
+        ClockSignal::Arrived,
         ClockSignal::Acknowledged,
         ClockSignal::SeverityChanged,
         ClockSignal::Responded,
@@ -158,6 +213,7 @@ impl ClockSignal {
     pub fn name(self) -> &'static str {
         match self {
             ClockSignal::Received => "received",
+            ClockSignal::Arrived => "arrived",
             ClockSignal::Acknowledged => "acknowledged",
             ClockSignal::SeverityChanged => "severity_changed",
             ClockSignal::Responded => "responded",
@@ -180,6 +236,38 @@ impl ClockSignal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_emails_clock_starts_when_it_was_sent_if_that_is_plausible() {
+        let received: DateTime<Utc> = "2026-11-10T16:00:00Z".parse().unwrap();
+        let (age, skew) = (chrono::Duration::hours(24), chrono::Duration::minutes(5));
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let sent = at("2026-11-10T14:10:00Z");
+        assert_eq!(
+            ClockStart::of_email(Some(sent), received, age, skew),
+            (sent, ClockStart::DateHeader { date: sent })
+        );
+        // A sender's clock a little fast: the receipt, still from the Date header.
+        let fast = at("2026-11-10T16:03:00Z");
+        assert_eq!(
+            ClockStart::of_email(Some(fast), received, age, skew),
+            (received, ClockStart::DateHeader { date: fast })
+        );
+        let ahead = at("2026-11-10T17:00:00Z");
+        assert_eq!(
+            ClockStart::of_email(Some(ahead), received, age, skew),
+            (received, ClockStart::DateAhead { date: ahead })
+        );
+        let old = at("2026-11-08T16:00:00Z");
+        assert_eq!(
+            ClockStart::of_email(Some(old), received, age, skew),
+            (received, ClockStart::DateTooOld { date: old })
+        );
+        assert_eq!(
+            ClockStart::of_email(None, received, age, skew),
+            (received, ClockStart::NoDate)
+        );
+    }
 
     #[test]
     fn severity_bounds() {

@@ -1,3 +1,4 @@
+use chrono::Duration;
 use mesa::desk::{EmailOutcomeKind, InboundMeta};
 use mesa::model::{EventKind, Stage};
 use mesa::outbox::MailKind;
@@ -405,4 +406,115 @@ async fn the_customers_reply_completes_the_data_the_acknowledgement_asked_for() 
         "{:?}",
         after.missing_fields
     );
+}
+
+/// A message with its own Date header (the harness's `mail` is dated 09:58 Mexico City).
+fn mail_dated(message_id: &str, date: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Ana Pérez <{FROM}>\r\nTo: zendesk@ingressio.com\r\nSubject: Checadores\r\n\
+         Message-ID: {message_id}\r\nDate: {date}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn clock<'a>(view: &'a mesa::desk::TicketView, name: &str) -> &'a mesa::sla::MilestoneStatus {
+    view.clocks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name} clock"))
+}
+
+/// Contract: "se tomará la fecha y hora en la que EL CLIENTE envíe correo electrónico". The
+/// customer wrote at 09:00 (Mexico City); the mail reached mesa at 10:00.
+#[tokio::test]
+async fn an_emails_clocks_start_when_the_customer_sent_it_and_the_acknowledgement_when_it_arrived()
+{
+    let h = harness();
+    let arrived = h.desk.now();
+    let out = h
+        .email(&mail_dated(
+            "<sent-0900@bajio.com.mx>",
+            "Tue, 10 Nov 2026 09:00:00 -0600",
+            "Todos los lectores dejaron de funcionar, nadie ha podido checar.",
+        ))
+        .await;
+    let ticket = h.ticket(out.folio.unwrap().as_str()).await;
+    let sent = t("2026-11-10T15:00:00Z");
+    assert_eq!(ticket.received_at, sent);
+    assert_eq!(ticket.arrived(), arrived);
+    assert_eq!(
+        ticket.clock_start,
+        Some(mesa::ticket::ClockStart::DateHeader { date: sent })
+    );
+    let view = h.desk.view(ticket.clone()).await.unwrap();
+    // Severity 1: 6 business hours to respond, counted from 09:00 → 15:00 local.
+    assert_eq!(clock(&view, "response").started_at, Some(sent));
+    assert_eq!(
+        clock(&view, "response").due,
+        Some(t("2026-11-10T21:00:00Z"))
+    );
+    // The acknowledgement's 15 minutes run from the receipt, not from 09:00.
+    assert_eq!(clock(&view, "acknowledgement").started_at, Some(arrived));
+    assert_eq!(
+        clock(&view, "acknowledgement").due,
+        Some(arrived + Duration::minutes(15))
+    );
+    // Acknowledged 10 minutes after it arrived (70 after it was sent): met, and the sweep
+    // records no breach.
+    h.advance(Duration::minutes(10));
+    h.desk.deliver_outbox().await.unwrap();
+    h.advance(Duration::minutes(30));
+    h.desk.sweep(h.desk.now()).await.unwrap();
+    let ticket = h.ticket(ticket.folio.as_str()).await;
+    let view = h.desk.view(ticket.clone()).await.unwrap();
+    assert_eq!(
+        clock(&view, "acknowledgement").state,
+        mesa::sla::ClockState::Met
+    );
+    assert!(!h.events(&ticket).await.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::SlaBreached { milestone, .. } if milestone == "acknowledgement"
+    )));
+}
+
+#[tokio::test]
+async fn an_implausible_date_header_leaves_the_clocks_at_the_receipt_and_says_why() {
+    use mesa::ticket::ClockStart;
+    let h = harness();
+    let arrived = h.desk.now();
+    for (id, date, why) in [
+        (
+            "<old@bajio.com.mx>",
+            "Sat, 07 Nov 2026 09:00:00 -0600",
+            ClockStart::DateTooOld {
+                date: t("2026-11-07T15:00:00Z"),
+            },
+        ),
+        (
+            "<ahead@bajio.com.mx>",
+            "Tue, 10 Nov 2026 12:00:00 -0600",
+            ClockStart::DateAhead {
+                date: t("2026-11-10T18:00:00Z"),
+            },
+        ),
+    ] {
+        let out = h
+            .email(&mail_dated(
+                id,
+                date,
+                "El reporte de asistencia sale vacío.",
+            ))
+            .await;
+        let ticket = h.ticket(out.folio.unwrap().as_str()).await;
+        assert_eq!(ticket.received_at, arrived, "{id}");
+        assert_eq!(ticket.clock_start, Some(why), "{id}");
+        assert!(!ticket.clock_start.unwrap().explain().is_empty());
+    }
+    let undated = "From: Ana Pérez <ana@bajio.com.mx>\r\nTo: zendesk@ingressio.com\r\n\
+        Subject: Sin fecha\r\nMessage-ID: <nodate@bajio.com.mx>\r\n\r\nNo abre el portal.\r\n";
+    let out = h.email(undated.as_bytes()).await;
+    let ticket = h.ticket(out.folio.unwrap().as_str()).await;
+    assert_eq!(ticket.received_at, arrived);
+    assert_eq!(ticket.clock_start, Some(ClockStart::NoDate));
 }

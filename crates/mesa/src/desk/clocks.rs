@@ -19,12 +19,22 @@ pub(crate) fn recorded(events: &[Event], milestone: &str, breach: bool) -> bool 
     })
 }
 
-/// The clock signals of a ticket's events, in order.
+/// The clock signals of a ticket's events, in order of time. The report gives two: sent
+/// (`received`, the event's instant) and `arrived` (when mesa got it; the same instant for a
+/// form, and for tickets recorded before the two were told apart).
 pub fn timeline(events: &[Event]) -> Vec<(DateTime<Utc>, ClockSignal)> {
-    events
-        .iter()
-        .filter_map(|e| e.kind.signal().map(|s| (e.at, s)))
-        .collect()
+    let mut timeline = Vec::with_capacity(events.len() + 1);
+    for e in events {
+        if let Some(signal) = e.kind.signal() {
+            timeline.push((e.at, signal));
+        }
+        if let EventKind::Received { arrived_at, .. } = &e.kind {
+            timeline.push((arrived_at.unwrap_or(e.at), ClockSignal::Arrived));
+        }
+    }
+    // Stable: events of the same instant keep their order.
+    timeline.sort_by_key(|(at, _)| *at);
+    timeline
 }
 
 /// Every SLA clock of a ticket as of `now`, under the rules in force.

@@ -3,7 +3,7 @@
 //! raw digest), threading (our Message-IDs, then the folio tag) and, failing all that, a new
 //! ticket.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -14,6 +14,7 @@ use crate::messages;
 use crate::model::{Channel, Customer, EventKind, Folio, Stage, Ticket, TicketId};
 use crate::policy::Policy;
 use crate::ports::{CreateOutcome, Metric, QuarantineRecord};
+use crate::ticket::ClockStart;
 use crate::types::{Actor, DedupeKey};
 
 /// What the mail receiver already knows about an inbound message.
@@ -53,6 +54,22 @@ impl EmailOutcome {
 }
 
 /// Where the raw copy of a message is kept: by receipt month and content digest.
+/// When the customer sent `mail`, as far as its Date header is believable (see
+/// `intake.rhai`), and why.
+fn sent_at(
+    policy: &Policy,
+    mail: &InboundMail,
+    received_at: DateTime<Utc>,
+) -> (DateTime<Utc>, ClockStart) {
+    let settings = policy.settings();
+    ClockStart::of_email(
+        mail.sent_at,
+        received_at,
+        Duration::minutes(i64::from(settings.sent_date_max_age_minutes)),
+        Duration::minutes(i64::from(settings.sent_date_max_skew_minutes)),
+    )
+}
+
 fn raw_key(received_at: DateTime<Utc>, digest: &str) -> String {
     format!(
         "inbound/{}/{:02}/{}.eml",
@@ -270,6 +287,7 @@ impl Desk {
             attachments,
             missing_fields,
             received_at,
+            sent: Some(sent_at(policy, &mail, received_at)),
             message_id: mail.message_id.clone(),
             impact: None,
             dedupe_keys,

@@ -175,6 +175,7 @@ impl Desk {
             attachments,
             missing_fields: Vec::new(),
             received_at: now,
+            sent: None,
             message_id: None,
             impact: valid.impact,
             dedupe_keys,

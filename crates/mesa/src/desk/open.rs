@@ -9,7 +9,7 @@ use crate::model::{Attachment, Channel, Customer, Event, EventKind, Opening, Tic
 use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::Policy;
 use crate::ports::{CreateOutcome, DomainEvent, Metric, NewTicket};
-use crate::ticket::{Impact, TicketFacts};
+use crate::ticket::{ClockStart, Impact, TicketFacts};
 use crate::types::{Actor, DedupeKey};
 
 /// Data of a ticket about to be opened, from either channel.
@@ -22,13 +22,22 @@ pub(super) struct Draft {
     pub description: String,
     pub attachments: Vec<Attachment>,
     pub missing_fields: Vec<String>,
+    /// When mesa received it.
     pub received_at: DateTime<Utc>,
+    /// When the customer sent it, and why that instant (e-mail only; a form is sent when
+    /// it is received).
+    pub sent: Option<(DateTime<Utc>, ClockStart)>,
     pub message_id: Option<String>,
     pub impact: Option<Impact>,
     pub dedupe_keys: Vec<DedupeKey>,
 }
 
 impl Draft {
+    /// When the customer sent it: where the contract's clocks start.
+    fn sent_at(&self) -> DateTime<Utc> {
+        self.sent.map_or(self.received_at, |(at, _)| at)
+    }
+
     /// What the rules see of it when they classify it.
     fn facts(&self) -> TicketFacts {
         TicketFacts {
@@ -40,7 +49,7 @@ impl Draft {
             subject: self.subject.clone(),
             description: self.description.clone(),
             channel: self.channel.as_str().to_string(),
-            received_at: Some(self.received_at),
+            received_at: Some(self.sent_at()),
             severity: None,
             impact: self.impact,
         }
@@ -130,14 +139,17 @@ impl Desk {
         let now = self.now();
         let settings = policy.settings();
         let class = policy.classify(&d.facts())?;
+        let sent_at = d.sent_at();
         let events = vec![
             Event {
                 seq: 1,
-                at: d.received_at,
+                at: sent_at,
                 actor: Actor::Customer,
                 kind: EventKind::Received {
                     channel: d.channel,
                     message_id: d.message_id.clone(),
+                    arrived_at: (sent_at != d.received_at).then_some(d.received_at),
+                    clock_start: d.sent.map(|(_, why)| why),
                 },
             },
             Event {
@@ -162,7 +174,7 @@ impl Desk {
             description: d.description,
             attachments: d.attachments,
             missing_fields: d.missing_fields,
-            received_at: d.received_at,
+            received_at: sent_at,
             message_id: d.message_id.clone(),
             impact: d.impact,
             rules_version: policy.version().clone(),

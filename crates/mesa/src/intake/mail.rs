@@ -1,6 +1,8 @@
 //! A raw e-mail as checked ticket data: sender, threading ids, subject, the text the
 //! customer wrote and acceptable attachments, with caps on size, parts and nesting.
 
+use chrono::{DateTime, Utc};
+
 use super::robots::robot_evidence;
 use super::*;
 
@@ -8,6 +10,8 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMail {
     pub message_id: Option<String>,
+    /// The Date header: when the sender says they sent it.
+    pub sent_at: Option<DateTime<Utc>>,
     /// In-Reply-To and References, cleaned, in order.
     pub thread_ids: Vec<String>,
     pub from_address: String,
@@ -201,6 +205,10 @@ fn parse_email_inner(raw: &[u8], own_addresses: &[String]) -> Result<InboundMail
 
     Ok(InboundMail {
         message_id: message.message_id().and_then(clean_message_id),
+        sent_at: message
+            .date()
+            .filter(|d| d.is_valid())
+            .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
         thread_ids,
         from_address,
         from_name,

@@ -6,11 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::messages;
 use crate::policy::terms::Assessment;
-use crate::ticket::{ClockSignal, Impact, Severity, TicketFacts};
+use crate::ticket::{ClockStart, Impact, Severity, TicketFacts};
 use crate::types::address_key;
 pub use crate::types::{Actor, DedupeKey, EmailAddress, Folio, MailKind, RulesVersion, TicketId};
 
+mod event;
 mod opening;
+pub use event::{Event, EventKind};
 pub use opening::Opening;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,7 +107,7 @@ pub struct Satisfaction {
     pub closing: u32,
 }
 
-fn first_closing() -> u32 {
+pub(super) fn first_closing() -> u32 {
     1
 }
 
@@ -173,158 +175,6 @@ pub struct MailDelivery {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    pub seq: u64,
-    pub at: DateTime<Utc>,
-    pub actor: Actor,
-    #[serde(flatten)]
-    pub kind: EventKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum EventKind {
-    Received {
-        channel: Channel,
-        #[serde(default)]
-        message_id: Option<String>,
-    },
-    Acknowledged {
-        message_id: String,
-    },
-    SeverityChanged {
-        from: Option<Severity>,
-        to: Severity,
-        reason: String,
-        /// The rules' confidence (0–100) when they set it; none when staff did.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        confidence: Option<u8>,
-    },
-    Diagnosed {
-        summary: String,
-        assessment: Assessment,
-    },
-    EscalatedToRnd {
-        note: String,
-    },
-    Responded {
-        message: String,
-        /// The mail that carried it; none when support answered by another channel.
-        outbox_id: Option<String>,
-        /// How the response reached the customer (e-mail unless staff say otherwise).
-        #[serde(default)]
-        channel: ResponseChannel,
-    },
-    Answered {
-        message: String,
-        outbox_id: String,
-    },
-    WaitingOnCustomer {
-        note: String,
-    },
-    Resumed {
-        note: String,
-    },
-    CustomerReplied {
-        message_id: Option<String>,
-        text: String,
-        #[serde(default)]
-        attachments: Vec<Attachment>,
-    },
-    WorkLogged {
-        minutes: i64,
-        note: String,
-    },
-    Closed {
-        note: String,
-        csat_outbox_id: Option<String>,
-    },
-    SatisfactionRecorded {
-        satisfied: bool,
-        comment: String,
-        /// The closing the survey was about (1 for the first).
-        #[serde(default = "first_closing")]
-        closing: u32,
-    },
-    Reopened {
-        reason: String,
-    },
-    /// The root-cause solution (the contract's "solución de raíz") sent to the customer.
-    RootCauseDelivered {
-        report: String,
-        outbox_id: String,
-    },
-    /// The customer's data completed or corrected, by the customer's reply or by staff.
-    ContactUpdated {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        company: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        contact_name: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        phone: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        support_type: Option<String>,
-    },
-    SlaWarning {
-        milestone: String,
-        due: DateTime<Utc>,
-    },
-    SlaBreached {
-        milestone: String,
-        due: DateTime<Utc>,
-    },
-    /// The mail transport reported on a message we sent (delivered, bounced, …).
-    MailFeedback {
-        delivery: MailDelivery,
-    },
-}
-
-impl EventKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            EventKind::Received { .. } => "received",
-            EventKind::Acknowledged { .. } => "acknowledged",
-            EventKind::SeverityChanged { .. } => "severity_changed",
-            EventKind::Diagnosed { .. } => "diagnosed",
-            EventKind::EscalatedToRnd { .. } => "escalated_to_rnd",
-            EventKind::Responded { .. } => "responded",
-            EventKind::Answered { .. } => "answered",
-            EventKind::WaitingOnCustomer { .. } => "waiting_on_customer",
-            EventKind::Resumed { .. } => "resumed",
-            EventKind::CustomerReplied { .. } => "customer_replied",
-            EventKind::WorkLogged { .. } => "work_logged",
-            EventKind::Closed { .. } => "closed",
-            EventKind::SatisfactionRecorded { .. } => "satisfaction_recorded",
-            EventKind::Reopened { .. } => "reopened",
-            EventKind::RootCauseDelivered { .. } => "root_cause_delivered",
-            EventKind::ContactUpdated { .. } => "contact_updated",
-            EventKind::SlaWarning { .. } => "sla_warning",
-            EventKind::SlaBreached { .. } => "sla_breached",
-            EventKind::MailFeedback { .. } => "mail_feedback",
-        }
-    }
-
-    /// The SLA clock signal this event gives, if any.
-    pub fn signal(&self) -> Option<ClockSignal> {
-        Some(match self {
-            EventKind::Received { .. } => ClockSignal::Received,
-            EventKind::Acknowledged { .. } => ClockSignal::Acknowledged,
-            EventKind::SeverityChanged { .. } => ClockSignal::SeverityChanged,
-            EventKind::Diagnosed { .. } => ClockSignal::Diagnosed,
-            EventKind::EscalatedToRnd { .. } => ClockSignal::EscalatedToRnd,
-            EventKind::Responded { .. } => ClockSignal::Responded,
-            EventKind::Answered { .. } => ClockSignal::Answered,
-            EventKind::WaitingOnCustomer { .. } => ClockSignal::WaitingOnCustomer,
-            EventKind::Resumed { .. } => ClockSignal::Resumed,
-            EventKind::Closed { .. } => ClockSignal::Closed,
-            EventKind::Reopened { .. } => ClockSignal::Reopened,
-            EventKind::RootCauseDelivered { .. } => ClockSignal::RootCauseDelivered,
-            _ => return None,
-        })
-    }
-}
-
 /// The current state of a ticket: a projection of its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
@@ -340,8 +190,14 @@ pub struct Ticket {
     pub attachments: Vec<Attachment>,
     /// Required fields the customer did not give (asked for in the acknowledgement).
     pub missing_fields: Vec<String>,
-    /// When the customer sent it: every SLA clock starts here.
+    /// When the customer sent it: the contract's clocks start here.
     pub received_at: DateTime<Utc>,
+    /// When mesa received it, when later than `received_at` (see [`Ticket::arrived`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived_at: Option<DateTime<Utc>>,
+    /// For e-mail: where the clocks start and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_start: Option<ClockStart>,
     pub severity: Severity,
     pub severity_reason: String,
     /// `rules` while provisional; the staff member who confirmed or changed it after.
@@ -383,6 +239,11 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// When mesa received it (the acknowledgement's clock starts here).
+    pub fn arrived(&self) -> DateTime<Utc> {
+        self.arrived_at.unwrap_or(self.received_at)
+    }
+
     /// Whether the severity is still the rules' (not yet confirmed by staff).
     pub fn severity_provisional(&self) -> bool {
         self.severity_set_by == Actor::Rules
@@ -401,7 +262,15 @@ impl Ticket {
         self.version = event.seq;
         self.updated_at = event.at;
         match &event.kind {
-            EventKind::Received { .. } => self.stage = Stage::Received,
+            EventKind::Received {
+                arrived_at,
+                clock_start,
+                ..
+            } => {
+                self.stage = Stage::Received;
+                self.arrived_at = *arrived_at;
+                self.clock_start = *clock_start;
+            }
             EventKind::Acknowledged { .. } => {
                 self.acknowledged_at.get_or_insert(event.at);
                 if self.stage == Stage::Received {
@@ -577,6 +446,8 @@ mod tests {
             kind: EventKind::Received {
                 channel: Channel::Form,
                 message_id: None,
+                arrived_at: None,
+                clock_start: None,
             },
         };
         let v = serde_json::to_value(&e).unwrap();

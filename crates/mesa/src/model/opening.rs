@@ -48,6 +48,8 @@ impl Opening {
             attachments: self.attachments.clone(),
             missing_fields: self.missing_fields.clone(),
             received_at: self.received_at,
+            arrived_at: None,
+            clock_start: None,
             severity: self.severity,
             severity_reason: String::new(),
             severity_set_by: Actor::Rules,

@@ -447,12 +447,29 @@ impl Policy {
         received: DateTime<Utc>,
         severity: Severity,
     ) -> Result<SlaPlan, PolicyError> {
+        self.plan_from(ticket, received, received, severity)
+    }
+
+    /// [`Policy::plan`] for a report sent at `sent` that mesa received at `arrived`: clocks
+    /// that start on `arrived` (the acknowledgement) count from there, the others from `sent`.
+    pub fn plan_from(
+        &self,
+        ticket: &TicketFacts,
+        sent: DateTime<Utc>,
+        arrived: DateTime<Utc>,
+        severity: Severity,
+    ) -> Result<SlaPlan, PolicyError> {
         let mut facts = ticket.clone();
-        facts.received_at = Some(received);
+        facts.received_at = Some(sent);
         let defs = self.milestones(&facts, severity)?;
         let mut milestones = Vec::with_capacity(defs.len());
         for d in defs {
-            let due = self.due(received, d.target)?;
+            let start = if d.start_on == ClockSignal::Arrived {
+                arrived
+            } else {
+                sent
+            };
+            let due = self.due(start, d.target)?;
             milestones.push(PlannedMilestone {
                 name: d.name,
                 due: format_utc(due),

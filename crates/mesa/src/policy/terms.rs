@@ -27,6 +27,13 @@ pub struct Settings {
     #[serde(default = "default_acks_per_day")]
     pub ack_limit_per_address_per_day: u32,
     pub sla_warning_percent: u32,
+    /// An e-mail's clocks start at its Date header (when the customer sent it) if that is at
+    /// most this many minutes before its receipt; an older Date is not believed.
+    #[serde(default = "default_sent_date_max_age")]
+    pub sent_date_max_age_minutes: u32,
+    /// ...and at most this many minutes after it (a sender's clock running fast).
+    #[serde(default = "default_sent_date_max_skew")]
+    pub sent_date_max_skew_minutes: u32,
     pub reopen_closed_on_reply: bool,
     pub accept_unregistered_senders: bool,
 }
@@ -37,6 +44,14 @@ fn default_digest_minutes() -> u32 {
 
 fn default_acks_per_day() -> u32 {
     60
+}
+
+fn default_sent_date_max_age() -> u32 {
+    24 * 60
+}
+
+fn default_sent_date_max_skew() -> u32 {
+    5
 }
 
 /// A rendered mail template.

@@ -1,0 +1,168 @@
+//! A ticket's events: its whole history, from which its state and its clocks are computed.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Actor, Attachment, Channel, MailDelivery, ResponseChannel, first_closing};
+use crate::policy::terms::Assessment;
+use crate::ticket::{ClockSignal, ClockStart, Severity};
+
+/// One thing that happened to a ticket, in order (`seq` from 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The customer's report; the event's instant is when they sent it (clocks start there).
+    Received {
+        channel: Channel,
+        #[serde(default)]
+        message_id: Option<String>,
+        /// When mesa received it, when that is not the event's instant (e-mail with a Date).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        arrived_at: Option<DateTime<Utc>>,
+        /// For e-mail: where the clocks start and why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock_start: Option<ClockStart>,
+    },
+    Acknowledged {
+        message_id: String,
+    },
+    SeverityChanged {
+        from: Option<Severity>,
+        to: Severity,
+        reason: String,
+        /// The rules' confidence (0–100) when they set it; none when staff did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confidence: Option<u8>,
+    },
+    Diagnosed {
+        summary: String,
+        assessment: Assessment,
+    },
+    EscalatedToRnd {
+        note: String,
+    },
+    Responded {
+        message: String,
+        /// The mail that carried it; none when support answered by another channel.
+        outbox_id: Option<String>,
+        /// How the response reached the customer (e-mail unless staff say otherwise).
+        #[serde(default)]
+        channel: ResponseChannel,
+    },
+    Answered {
+        message: String,
+        outbox_id: String,
+    },
+    WaitingOnCustomer {
+        note: String,
+    },
+    Resumed {
+        note: String,
+    },
+    CustomerReplied {
+        message_id: Option<String>,
+        text: String,
+        #[serde(default)]
+        attachments: Vec<Attachment>,
+    },
+    WorkLogged {
+        minutes: i64,
+        note: String,
+    },
+    Closed {
+        note: String,
+        csat_outbox_id: Option<String>,
+    },
+    SatisfactionRecorded {
+        satisfied: bool,
+        comment: String,
+        /// The closing the survey was about (1 for the first).
+        #[serde(default = "first_closing")]
+        closing: u32,
+    },
+    Reopened {
+        reason: String,
+    },
+    /// The root-cause solution (the contract's "solución de raíz") sent to the customer.
+    RootCauseDelivered {
+        report: String,
+        outbox_id: String,
+    },
+    /// The customer's data completed or corrected, by the customer's reply or by staff.
+    ContactUpdated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        company: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        support_type: Option<String>,
+    },
+    SlaWarning {
+        milestone: String,
+        due: DateTime<Utc>,
+    },
+    SlaBreached {
+        milestone: String,
+        due: DateTime<Utc>,
+    },
+    /// The mail transport reported on a message we sent (delivered, bounced, …).
+    MailFeedback {
+        delivery: MailDelivery,
+    },
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Received { .. } => "received",
+            EventKind::Acknowledged { .. } => "acknowledged",
+            EventKind::SeverityChanged { .. } => "severity_changed",
+            EventKind::Diagnosed { .. } => "diagnosed",
+            EventKind::EscalatedToRnd { .. } => "escalated_to_rnd",
+            EventKind::Responded { .. } => "responded",
+            EventKind::Answered { .. } => "answered",
+            EventKind::WaitingOnCustomer { .. } => "waiting_on_customer",
+            EventKind::Resumed { .. } => "resumed",
+            EventKind::CustomerReplied { .. } => "customer_replied",
+            EventKind::WorkLogged { .. } => "work_logged",
+            EventKind::Closed { .. } => "closed",
+            EventKind::SatisfactionRecorded { .. } => "satisfaction_recorded",
+            EventKind::Reopened { .. } => "reopened",
+            EventKind::RootCauseDelivered { .. } => "root_cause_delivered",
+            EventKind::ContactUpdated { .. } => "contact_updated",
+            EventKind::SlaWarning { .. } => "sla_warning",
+            EventKind::SlaBreached { .. } => "sla_breached",
+            EventKind::MailFeedback { .. } => "mail_feedback",
+        }
+    }
+
+    /// The SLA clock signal this event gives, if any.
+    pub fn signal(&self) -> Option<ClockSignal> {
+        Some(match self {
+            EventKind::Received { .. } => ClockSignal::Received,
+            EventKind::Acknowledged { .. } => ClockSignal::Acknowledged,
+            EventKind::SeverityChanged { .. } => ClockSignal::SeverityChanged,
+            EventKind::Diagnosed { .. } => ClockSignal::Diagnosed,
+            EventKind::EscalatedToRnd { .. } => ClockSignal::EscalatedToRnd,
+            EventKind::Responded { .. } => ClockSignal::Responded,
+            EventKind::Answered { .. } => ClockSignal::Answered,
+            EventKind::WaitingOnCustomer { .. } => ClockSignal::WaitingOnCustomer,
+            EventKind::Resumed { .. } => ClockSignal::Resumed,
+            EventKind::Closed { .. } => ClockSignal::Closed,
+            EventKind::Reopened { .. } => ClockSignal::Reopened,
+            EventKind::RootCauseDelivered { .. } => ClockSignal::RootCauseDelivered,
+            _ => return None,
+        })
+    }
+}
