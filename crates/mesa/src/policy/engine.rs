@@ -213,12 +213,16 @@ fn fraction_scope(text: &str) -> String {
         .collect();
     for (i, w) in words.iter().enumerate() {
         let Ok(n) = w.parse::<u32>() else { continue };
-        if words.get(i + 1) != Some(&"de") {
-            continue;
-        }
-        // "3 de 40", "3 de los 40", "3 de las 12"
-        let mut j = i + 2;
-        if matches!(words.get(j), Some(&"los") | Some(&"las")) {
+        // "3 de 40", "3 de los 40", "3 de nuestros 12", "3 out of our 7"
+        let mut j = match (words.get(i + 1), words.get(i + 2)) {
+            (Some(&"de"), _) => i + 2,
+            (Some(&"out"), Some(&"of")) => i + 3,
+            _ => continue,
+        };
+        if matches!(
+            words.get(j),
+            Some(&"los" | &"las" | &"nuestros" | &"nuestras" | &"our" | &"the")
+        ) {
             j += 1;
         }
         let Some(Ok(m)) = words.get(j).map(|x| x.parse::<u32>()) else {
@@ -340,6 +344,8 @@ mod tests {
             ("0 de 27 terminales en linea", ""),
             ("12 de 12 checadores sin conexion", "all"),
             ("1 de los 20 relojes", "one"),
+            ("3 out of our 7 sites are offline", "several"),
+            ("4 de nuestros 9 restaurantes", "several"),
             ("el 3 de mayo", ""),
             ("41 de 40", ""),
         ] {

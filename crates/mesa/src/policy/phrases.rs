@@ -32,6 +32,16 @@ struct PhraseSet {
     origin: Vec<(usize, usize)>,
     /// Per pattern: whether its first byte is alphanumeric, so that it must start a word.
     starts_with_word: Vec<bool>,
+    /// Per pattern: whether it must also end a word (see [`must_end_word`]).
+    ends_word: Vec<bool>,
+}
+
+/// A phrase whose last word is a short function word ("los de", "no me", "a mi") must end
+/// at a word end: "los de" is not in "los desconectamos". A longer last word may go on
+/// ("lento" finds "lentos"), which is what lets one phrase cover plurals and conjugations.
+fn must_end_word(phrase: &str) -> bool {
+    let last = phrase.rsplit(' ').next().unwrap_or(phrase);
+    last.chars().count() <= 3 && last.chars().last().is_some_and(char::is_alphanumeric)
 }
 
 impl PhraseSet {
@@ -51,6 +61,7 @@ impl PhraseSet {
             .iter()
             .map(|p| p.as_bytes()[0].is_ascii_alphanumeric())
             .collect();
+        let ends_word = patterns.iter().map(|p| must_end_word(p)).collect();
         // Building only fails past limits far beyond a script's (Rhai caps arrays at 10 000
         // strings of 64 KiB); such lists then match nothing rather than failing the ticket.
         let automaton = if patterns.is_empty() {
@@ -66,6 +77,7 @@ impl PhraseSet {
             automaton,
             origin,
             starts_with_word,
+            ends_word,
         }
     }
 
@@ -90,7 +102,10 @@ impl PhraseSet {
             for m in automaton.find_overlapping_iter(text) {
                 let pattern = m.pattern().as_usize();
                 let starts_word = m.start() == 0 || !bytes[m.start() - 1].is_ascii_alphanumeric();
-                if !at_word_start || starts_word || !self.starts_with_word[pattern] {
+                let ends_word = m.end() == bytes.len() || !bytes[m.end()].is_ascii_alphanumeric();
+                let at_start = starts_word || !self.starts_with_word[pattern];
+                let at_end = ends_word || !self.ends_word[pattern];
+                if !at_word_start || (at_start && at_end) {
                     let (l, i) = self.origin[pattern];
                     found[l][i] = true;
                 }
@@ -334,6 +349,14 @@ mod tests {
         );
         // "ento" is inside "lentos", not at a word start; "" matches nothing.
         assert_eq!(strings(found), ["resto", "lento", "¿como le"]);
+        // A short last word must end a word: "los de" is not in "los desconectamos".
+        let found = cache.find_all(
+            "ya los desconectamos, a mitad",
+            list(&["los de", "a mi", "los desconect"]),
+        );
+        assert_eq!(strings(found), ["los desconect"]);
+        let found = cache.find_all("los de oficinas; a mi", list(&["los de", "a mi"]));
+        assert_eq!(strings(found), ["los de", "a mi"]);
         // A phrase that occurs once inside a word and once at a word start is found.
         let found = cache.find_all("consolo y solo", list(&["solo"]));
         assert_eq!(strings(found), ["solo"]);
