@@ -276,6 +276,12 @@ pub async fn deliver(data: &Path, source: &RulesSource, now: Option<DateTime<Utc
     print(&local.desk.deliver_outbox().await?)
 }
 
+/// Prints the mail set aside (JSON), newest first.
+pub async fn set_aside(data: &Path, source: &RulesSource) -> Result<()> {
+    let local = open_existing(data, source)?;
+    print(&local.desk.set_aside_mail().await?)
+}
+
 // ------------------------------------------------------------------ customers
 
 #[derive(Deserialize)]

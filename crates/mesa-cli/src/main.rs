@@ -121,6 +121,19 @@ enum Command {
     /// Send the mail that is due now
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Mail that became no ticket
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// List mail set aside, newest first: robots' mail and unregistered senders (ignored) and
+    /// messages that could not be read (quarantined), each with why and its raw message's key
+    SetAside {
+        #[command(flatten)]
+        data: local::DataArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -316,6 +329,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sweep { data, now } => {
             let now = now.map(|s| parse_instant("--now", &s)).transpose()?;
             runtime()?.block_on(local::sweep(&data.data, &source, now))?;
+        }
+        Command::Mail(MailCommand::SetAside { data }) => {
+            runtime()?.block_on(local::set_aside(&data.data, &source))?
         }
         Command::Outbox(OutboxCommand::Deliver { data, now }) => {
             let now = now.map(|s| parse_instant("--now", &s)).transpose()?;

@@ -386,6 +386,15 @@ pub async fn due_index_returns_only_due_tickets(store: Store) {
         2
     );
     assert_eq!(store.due_before(base, 100).await.unwrap().len(), 0);
+    // "Every ticket with a running clock", as the queue asks: the latest instant there is.
+    assert_eq!(
+        store
+            .due_before(DateTime::<Utc>::MAX_UTC, 100)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
 }
 
 pub async fn listing_pages_and_filters(store: Store) {

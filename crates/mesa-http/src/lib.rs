@@ -102,6 +102,7 @@ type Shared = Arc<AppState>;
 pub fn router(state: Arc<AppState>) -> Router {
     let staff = Router::new()
         .route("/queue", get(queue))
+        .route("/mail/set-aside", get(set_aside_mail))
         .route("/tickets", get(list_tickets))
         .route("/tickets/{folio}", get(ticket_detail))
         .route("/tickets/{folio}/actions", post(ticket_action))
@@ -613,6 +614,11 @@ impl IntoResponse for ApiError {
 async fn queue(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
     let views = state.desk.queue().await?;
     Ok(Json(json!({"tickets": views})))
+}
+
+/// Mail that became no ticket (robots, unregistered senders, unreadable), newest first.
+async fn set_aside_mail(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"mail": state.desk.set_aside_mail().await?})))
 }
 
 #[derive(Deserialize)]

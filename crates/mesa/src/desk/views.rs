@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Desk, DeskError, clocks};
 use crate::model::{Event, Ticket};
 use crate::policy::{Quote, Work};
-use crate::ports::{ListFilter, PageRequest};
+use crate::ports::{ListFilter, PageRequest, QuarantineRecord};
 use crate::sla::{ClockState, MilestoneStatus};
 
 /// A ticket with its clocks, as the queue and the staff API show it.
@@ -32,6 +32,15 @@ pub struct TicketDetail {
 }
 
 impl Desk {
+    /// Mail that became no ticket, newest first: robots' mail and unregistered senders set
+    /// aside on purpose (`ignored`), and messages that could not be read (quarantined). The
+    /// raw message of each is kept under its `raw_key`.
+    pub async fn set_aside_mail(&self) -> Result<Vec<QuarantineRecord>, DeskError> {
+        let mut all = self.store.list_quarantine().await?;
+        all.sort_by(|a, b| b.received_at.cmp(&a.received_at).then(b.id.cmp(&a.id)));
+        Ok(all)
+    }
+
     /// A ticket with its clocks as of now, and its quote when it is billable.
     pub async fn view(&self, ticket: Ticket) -> Result<TicketView, DeskError> {
         let events = self.store.events(&ticket.id).await?;
