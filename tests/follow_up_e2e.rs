@@ -13,6 +13,20 @@ fn data_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, data)
 }
 
+/// A ticket from Luis Gómez of Grupo Norte through the JSON API; the API's answer.
+fn open_ticket(server: &Server, support_type: &str, description: &str, key: &str) -> Value {
+    let (status, created) = server.post_json(
+        "/tickets",
+        &json!({
+            "company": "Grupo Norte", "contact_name": "Luis Gómez", "email": "luis@norte.mx",
+            "phone": "81 1234 5678", "support_type": support_type, "description": description,
+            "idempotency_key": key,
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
 fn act(server: &Server, folio: &str, step: Value) -> Value {
     let (status, body) = server.staff(
         "POST",
@@ -164,14 +178,11 @@ fn a_reply_to_an_answered_ticket_reopens_it_and_a_reply_completes_the_ticket_dat
 fn each_closing_gets_its_own_survey() {
     let (_dir, data) = data_dir();
     let server = Server::start(&data);
-    let (_, created) = server.post_json(
-        "/tickets",
-        &json!({
-            "company": "Grupo Norte", "contact_name": "Luis Gómez", "email": "luis@norte.mx",
-            "phone": "81 1234 5678", "support_type": "asistencia",
-            "description": "El reporte de horas extra sale en blanco para la sucursal Centro.",
-            "idempotency_key": "two-surveys",
-        }),
+    let created = open_ticket(
+        &server,
+        "asistencia",
+        "El reporte de horas extra sale en blanco para la sucursal Centro.",
+        "two-surveys",
     );
     let folio = created["folio"].as_str().unwrap().to_string();
     for step in [
@@ -232,14 +243,11 @@ fn each_closing_gets_its_own_survey() {
 fn closing_a_critical_ticket_does_not_stop_its_root_cause_clock() {
     let (_dir, data) = data_dir();
     let server = Server::start(&data);
-    let (_, created) = server.post_json(
-        "/tickets",
-        &json!({
-            "company": "Grupo Norte", "contact_name": "Luis Gómez", "email": "luis@norte.mx",
-            "phone": "81 1234 5678", "support_type": "falla_servicio",
-            "description": "El servicio está caído por completo, no opera ningún equipo biométrico.",
-            "idempotency_key": "root-cause",
-        }),
+    let created = open_ticket(
+        &server,
+        "falla_servicio",
+        "El servicio está caído por completo, no opera ningún equipo biométrico.",
+        "root-cause",
     );
     let folio = created["folio"].as_str().unwrap().to_string();
     assert_eq!(created["severity"], 1, "{created}");
@@ -376,14 +384,7 @@ fn waiting_phone_answers_money_and_subjects_behave_as_support_expects() {
     let server = Server::start(&data);
     let description = "Buen día, desde el lunes la exportación del reporte de incidencias a Excel \
         tarda muchísimo y a veces no termina; necesitamos el archivo para la nómina.";
-    let (_, created) = server.post_json(
-        "/tickets",
-        &json!({
-            "company": "Grupo Norte", "contact_name": "Luis Gómez", "email": "luis@norte.mx",
-            "phone": "81 1234 5678", "support_type": "desempeno", "description": description,
-            "idempotency_key": "smaller",
-        }),
-    );
+    let created = open_ticket(&server, "desempeno", description, "smaller");
     let folio = created["folio"].as_str().unwrap().to_string();
     let subject = show(&data, &folio)["ticket"]["subject"]
         .as_str()

@@ -60,19 +60,6 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// `ts` of a query bound: instants are stored as RFC 3339 text and compared as text, which
-/// holds for four-digit years only ("+262143-…" sorts before "2026-…"), so a later bound is
-/// the last instant of year 9999.
-fn ts_bound(t: DateTime<Utc>) -> String {
-    let last = DateTime::<Utc>::from_naive_utc_and_offset(
-        chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
-            .and_then(|d| d.and_hms_opt(23, 59, 59))
-            .unwrap_or_default(),
-        Utc,
-    );
-    ts(t.min(last))
-}
-
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -557,7 +544,7 @@ impl TicketStore for DynamoStore {
     }
 
     async fn due_before(&self, t: DateTime<Utc>, limit: usize) -> Result<Vec<Ticket>, StoreError> {
-        let upto = format!("{}#~", ts_bound(t));
+        let upto = format!("{}#~", ts(mesa::ports::comparable_as_text(t)));
         let mut all = Vec::new();
         for shard in 0..DUE_SHARDS {
             let (items, scanned) = self

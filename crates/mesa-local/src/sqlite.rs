@@ -28,19 +28,6 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// `ts` of a query bound: instants are stored as RFC 3339 text and compared as text, which
-/// holds for four-digit years only ("+262143-…" sorts before "2026-…"), so a later bound is
-/// the last instant of year 9999.
-fn ts_bound(t: DateTime<Utc>) -> String {
-    let last = DateTime::<Utc>::from_naive_utc_and_offset(
-        chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
-            .and_then(|d| d.and_hms_opt(23, 59, 59))
-            .unwrap_or_default(),
-        Utc,
-    );
-    ts(t.min(last))
-}
-
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::backend(e)
 }
@@ -388,9 +375,10 @@ impl TicketStore for SqliteStore {
                 )
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(params![ts_bound(t), limit as i64], |r| {
-                    r.get::<_, String>(0)
-                })
+                .query_map(
+                    params![ts(mesa::ports::comparable_as_text(t)), limit as i64],
+                    |r| r.get::<_, String>(0),
+                )
                 .map_err(backend)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(backend)?;

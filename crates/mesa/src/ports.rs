@@ -12,6 +12,18 @@ use crate::outbox::{OutboxItem, OutgoingMail};
 pub use crate::telemetry::{DomainEvent, Metric};
 use crate::types::DedupeKey;
 
+/// `t`, or the last instant of year 9999 if later: stores that keep instants as RFC 3339
+/// text compare them as text, which holds for four-digit years only ("+262143-…" sorts
+/// before "2026-…"), so a query bound such as "every ticket with a running clock" is taken
+/// down to there.
+pub fn comparable_as_text(t: DateTime<Utc>) -> DateTime<Utc> {
+    let last = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|d| d.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    t.min(last)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The ticket changed since it was read (optimistic concurrency): re-read and retry.
