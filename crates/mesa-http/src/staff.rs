@@ -1,0 +1,170 @@
+//! The staff JSON API under `/staff/…`: bearer token on one machine, the gateway's
+//! verified identity on AWS; the actor is recorded on every action.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mesa::desk::{EmailOutcome, TicketDetail, TicketView};
+use mesa::lifecycle::Action;
+use mesa::model::{Actor, Stage};
+use mesa::ports::{ListFilter, PageRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::Shared;
+use super::error::ApiError;
+
+/// Constant-time comparison of the bearer token (by hashing both sides first).
+fn token_matches(given: &str, expected: &str) -> bool {
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+        && !expected.is_empty()
+}
+
+pub(super) async fn require_staff(
+    State(state): State<Shared>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(expected) = state.staff_token.as_deref() else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !token_matches(given.trim(), expected) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": "missing or wrong staff token (Authorization: Bearer …)"})),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Who acts: `X-Mesa-Actor: <name>` (recorded on every event), else "staff".
+fn actor(headers: &HeaderMap) -> Actor {
+    let name = headers
+        .get("x-mesa-actor")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim())
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c))
+        })
+        .unwrap_or("staff");
+    Actor::staff(name)
+}
+
+pub(super) async fn queue(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let views = state.desk.queue().await?;
+    Ok(Json(json!({"tickets": views})))
+}
+
+/// Mail that became no ticket (robots, unregistered senders, unreadable), newest first.
+pub(super) async fn set_aside_mail(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"mail": state.desk.set_aside_mail().await?})))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    stage: Option<String>,
+    #[serde(default)]
+    open: bool,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn list_tickets(
+    State(state): State<Shared>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let stage = match q.stage.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            Stage::parse(s)
+                .ok_or_else(|| ApiError::field("stage", format!("unknown stage {s:?}")))?,
+        ),
+    };
+    let filter = ListFilter {
+        stage,
+        open_only: q.open,
+    };
+    let page = PageRequest {
+        after: q.after,
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+    };
+    let p = state.desk.store().list(&filter, &page).await?;
+    Ok(Json(json!({"tickets": p.items, "next": p.next})))
+}
+
+pub(super) async fn ticket_detail(
+    State(state): State<Shared>,
+    Path(folio): Path<String>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    Ok(Json(state.desk.detail(&folio).await?))
+}
+
+pub(super) async fn ticket_action(
+    State(state): State<Shared>,
+    Path(folio): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<TicketView>, ApiError> {
+    let action: Action = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::field(
+            "action",
+            format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen, deliver_root_cause, update_contact)"),
+        )
+    })?;
+    let ticket = state.desk.act(&folio, &actor(&headers), &action).await?;
+    Ok(Json(state.desk.view(ticket).await?))
+}
+
+/// `POST /staff/inbound-email`: a raw RFC 5322 message, as a mail server would hand it over.
+pub(super) async fn inbound_email(
+    State(state): State<Shared>,
+    body: Bytes,
+) -> Result<Json<EmailOutcome>, ApiError> {
+    let now = state.desk.now();
+    Ok(Json(state.desk.intake_email(&body, now).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abd", "abc"));
+        assert!(!token_matches("", ""));
+    }
+
+    #[test]
+    fn actor_names_are_sanitised() {
+        let mut h = HeaderMap::new();
+        assert_eq!(actor(&h).to_string(), "staff:staff");
+        h.insert("x-mesa-actor", "luis.garcia".parse().unwrap());
+        assert_eq!(actor(&h).to_string(), "staff:luis.garcia");
+        h.insert(
+            "x-mesa-actor",
+            "luis garcía; drop"
+                .parse()
+                .unwrap_or(axum::http::HeaderValue::from_static("x y")),
+        );
+        assert_eq!(actor(&h).to_string(), "staff:staff");
+    }
+}
