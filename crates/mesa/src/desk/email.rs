@@ -53,7 +53,6 @@ impl EmailOutcome {
     }
 }
 
-/// Where the raw copy of a message is kept: by receipt month and content digest.
 /// When the customer sent `mail`, as far as its Date header is believable (see
 /// `intake.rhai`), and why.
 fn sent_at(
@@ -70,6 +69,7 @@ fn sent_at(
     )
 }
 
+/// Where the raw copy of a message is kept: by receipt month and content digest.
 fn raw_key(received_at: DateTime<Utc>, digest: &str) -> String {
     format!(
         "inbound/{}/{:02}/{}.eml",
