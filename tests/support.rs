@@ -58,6 +58,27 @@ pub fn mesa(args: &[&str]) -> Output {
         .expect("mesa runs")
 }
 
+/// Runs `mesa ARGS` with `input` on its standard input (passwords are read from there).
+pub fn mesa_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(mesa_bin())
+        .args(args)
+        .env("MESA_RULES", rules_dir())
+        .env_remove("MESA_SMTP_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mesa runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("mesa ends")
+}
+
 pub fn mesa_json(args: &[&str]) -> Value {
     let out = mesa(args);
     assert!(

@@ -11,6 +11,7 @@
 //! | outbox item | `OUTBOX#<id>` | `OUTBOX` (`kind = outbox`, the stream's filter) |
 //! | ack to an address | `ACKS#<address>` | `<created>#<outbox id>` (TTL) |
 //! | customer | `CUSTOMER#EMAIL#<a>` / `CUSTOMER#DOMAIN#<d>` | `CUSTOMER` |
+//! | staff account | `STAFF` | `<address>` |
 //! | quarantine | `QUARANTINE` | `<received>#<id>` |
 //! | heartbeat | `HEARTBEAT#<name>` | `HEARTBEAT` |
 //!
@@ -40,6 +41,8 @@ use mesa::ports::{
     PageRequest, QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
 };
 use mesa::types::address_key;
+
+mod staff;
 
 pub const DUE_SHARDS: u32 = 4;
 pub const PENDING_SHARDS: u32 = 4;

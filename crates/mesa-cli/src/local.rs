@@ -138,6 +138,9 @@ pub struct ServeArgs {
     /// Public base URL of the pages, for links in e-mails [default: http://ADDR]
     #[arg(long, env = "MESA_PUBLIC_URL")]
     public_url: Option<String>,
+    /// How often the workspace's queue page refreshes itself, in seconds
+    #[arg(long, env = "MESA_PANEL_REFRESH_SECONDS", default_value_t = 30)]
+    panel_refresh_seconds: u32,
 }
 
 pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
@@ -161,7 +164,7 @@ pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
     let bound = listener.local_addr()?;
     let outbox_dir = local.data.join("outbox").join("new");
     eprintln!(
-        "mesa listening on http://{bound}  (rules {}, version {}; data {}; outbox {})",
+        "mesa listening on http://{bound}  (workspace http://{bound}/panel/; rules {}, version {}; data {}; outbox {})",
         source.describe(),
         local.desk.policy().version(),
         local.data.display(),
@@ -171,7 +174,10 @@ pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let outbox = tokio::spawn(outbox_loop(local.desk.clone(), stop_rx.clone()));
     let sweep = tokio::spawn(sweep_loop(local.desk.clone(), source, stop_rx.clone()));
-    let state = Arc::new(mesa_http::AppState::new(local.desk.clone(), staff_token));
+    let state = Arc::new(
+        mesa_http::AppState::new(local.desk.clone(), staff_token)
+            .with_panel_refresh_seconds(args.panel_refresh_seconds),
+    );
     let app = mesa_http::router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

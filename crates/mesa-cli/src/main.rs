@@ -5,6 +5,7 @@
 mod evaluate;
 mod local;
 mod rules_source;
+mod staff;
 
 /// `mesa rules publish|rollback`: the live rules object on S3.
 #[cfg(feature = "aws")]
@@ -124,6 +125,9 @@ enum Command {
     /// Mail that became no ticket
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Staff accounts of the workspace (one machine)
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
 }
 
 #[derive(Subcommand)]
@@ -330,6 +334,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let now = now.map(|s| parse_instant("--now", &s)).transpose()?;
             runtime()?.block_on(local::sweep(&data.data, &source, now))?;
         }
+        Command::Staff(cmd) => runtime()?.block_on(staff::run(cmd, &source))?,
         Command::Mail(MailCommand::SetAside { data }) => {
             runtime()?.block_on(local::set_aside(&data.data, &source))?
         }

@@ -3,6 +3,9 @@
 //! factory that gives a fresh, empty store.
 
 pub mod memory;
+mod staff;
+
+pub use staff::staff_accounts;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -127,6 +130,7 @@ where
     listing_pages_and_filters(make().await).await;
     outbox_claims_leases_and_marks(make().await).await;
     customers_by_address_or_domain(make().await).await;
+    staff_accounts(make().await).await;
     quarantine_and_heartbeats(make().await).await;
 }
 

@@ -7,12 +7,15 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use mesa::model::{CustomerRecord, DedupeKey, Event, Folio, Ticket, TicketId, domain_of};
+use mesa::model::{
+    CustomerRecord, DedupeKey, Event, Folio, StaffMember, Ticket, TicketId, domain_of,
+};
 use mesa::outbox::{MailKind, OutboxItem, OutboxStatus, OutgoingMail};
 use mesa::ports::{
     BlobError, BlobStore, BusError, Clock, CreateOutcome, CustomerStore, DomainEvent, EventBus,
     HeartbeatStore, ListFilter, MailError, Mailer, Metric, Metrics, NewTicket, OutboxStore, Page,
-    PageRequest, QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
+    PageRequest, QuarantineRecord, QuarantineStore, StaffStore, StoreError, TicketChange,
+    TicketStore,
 };
 use mesa::types::address_key;
 
@@ -31,6 +34,7 @@ struct State {
     message_ids: HashMap<String, TicketId>,
     outbox: BTreeMap<String, OutboxItem>,
     customers: Vec<CustomerRecord>,
+    staff: BTreeMap<String, StaffMember>,
     quarantine: Vec<QuarantineRecord>,
     heartbeats: HashMap<String, DateTime<Utc>>,
 }
@@ -286,6 +290,34 @@ impl CustomerStore for MemoryStore {
                 .find(|c| c.email.is_empty() && c.domain == d)
                 .cloned()
         }))
+    }
+}
+
+#[async_trait]
+impl StaffStore for MemoryStore {
+    async fn create_staff(&self, member: &StaffMember) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        let key = address_key(&member.email);
+        if s.staff.contains_key(&key) {
+            return Ok(false);
+        }
+        s.staff.insert(key, member.clone());
+        Ok(true)
+    }
+
+    async fn put_staff(&self, member: &StaffMember) -> Result<(), StoreError> {
+        lock(&self.state)
+            .staff
+            .insert(address_key(&member.email), member.clone());
+        Ok(())
+    }
+
+    async fn staff(&self, email: &str) -> Result<Option<StaffMember>, StoreError> {
+        Ok(lock(&self.state).staff.get(&address_key(email)).cloned())
+    }
+
+    async fn list_staff(&self) -> Result<Vec<StaffMember>, StoreError> {
+        Ok(lock(&self.state).staff.values().cloned().collect())
     }
 }
 

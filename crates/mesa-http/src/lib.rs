@@ -1,6 +1,7 @@
 //! mesa's HTTP face, one axum [`Router`] served by `mesa serve` and by the http-api Lambda:
 //! the customer form (`GET /`, `POST /tickets`), the satisfaction page (`/csat/{token}`),
-//! and the staff API under `/staff/…` (bearer token).
+//! the staff API under `/staff/…` (bearer token) and the staff workspace under `/panel/…`
+//! (session cookie).
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 
 mod error;
 mod form;
+mod panel;
 mod staff;
 mod survey;
 
@@ -32,6 +34,8 @@ pub struct AppState {
     /// authorizer) has already authenticated every `/staff` request.
     pub staff_token: Option<String>,
     pages: minijinja::Environment<'static>,
+    /// How often the workspace's queue refreshes itself.
+    panel_refresh_seconds: u32,
 }
 
 impl AppState {
@@ -56,6 +60,26 @@ impl AppState {
             ),
             ("csat.html", include_str!("../templates/csat.html")),
             ("message.html", include_str!("../templates/message.html")),
+            (
+                "panel/base.html",
+                include_str!("../templates/panel/base.html"),
+            ),
+            (
+                "panel/mensaje.html",
+                include_str!("../templates/panel/mensaje.html"),
+            ),
+            (
+                "panel/entrar.html",
+                include_str!("../templates/panel/entrar.html"),
+            ),
+            (
+                "panel/cola.html",
+                include_str!("../templates/panel/cola.html"),
+            ),
+            (
+                "panel/filas.html",
+                include_str!("../templates/panel/filas.html"),
+            ),
         ] {
             if let Err(e) = pages.add_template(name, source) {
                 // The pages are compiled into the binary and covered by tests.
@@ -66,7 +90,14 @@ impl AppState {
             desk,
             staff_token,
             pages,
+            panel_refresh_seconds: 30,
         }
+    }
+
+    /// How often the workspace's queue refreshes itself (tests make it quick).
+    pub fn with_panel_refresh_seconds(mut self, seconds: u32) -> Self {
+        self.panel_refresh_seconds = seconds;
+        self
     }
 
     fn page(&self, name: &str, context: Value) -> Response {
@@ -130,6 +161,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/csat/{token}", get(csat_page).post(csat_answer))
         .route("/health", get(health))
         .nest("/staff", staff)
+        .merge(panel::routes())
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
 }

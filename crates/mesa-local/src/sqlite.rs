@@ -17,7 +17,12 @@ use mesa::types::address_key;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_staff.sql"),
+];
+
+mod staff;
 
 #[derive(Clone)]
 pub struct SqliteStore {

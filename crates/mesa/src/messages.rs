@@ -43,3 +43,77 @@ pub const REOPENED_BY_REPLY_TO_ANSWER: &str =
 
 /// Timeline note of a root cause delivered.
 pub const ROOT_CAUSE_DELIVERED: &str = "Se envió al cliente la solución de raíz.";
+
+/// A milestone of the shipped rules as staff read it; a milestone the rules add under
+/// another name is shown by that name.
+pub fn milestone_label(name: &str) -> &str {
+    match name {
+        "acknowledgement" => "Acuse de recibo",
+        "response" => "Respuesta",
+        "recovery" => "Restablecimiento",
+        "resolution" => "Resolución",
+        "root_cause" => "Solución de raíz",
+        other => other,
+    }
+}
+
+/// A span of clock time as staff read it: "3 h 20 min", "2 d 4 h", "45 min", "menos de
+/// 1 min". For business clocks a day is the calendar's ordinary business day
+/// (`business_day_seconds`, 9 h under the contract), so "1 d" means one working day.
+pub fn span(seconds: i64, business: bool, business_day_seconds: i64) -> String {
+    let seconds = seconds.abs();
+    let day = if business {
+        business_day_seconds.max(3600)
+    } else {
+        86_400
+    };
+    let (days, rest) = (seconds / day, seconds % day);
+    let (hours, minutes) = (rest / 3600, (rest % 3600) / 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => "menos de 1 min".into(),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// What is left of a running clock, or how long ago it was due, in its own time base:
+/// "quedan 3 h 20 min hábiles", "vencido hace 45 min".
+pub fn time_left(remaining_seconds: i64, business: bool, business_day_seconds: i64) -> String {
+    let what = span(remaining_seconds, business, business_day_seconds);
+    let base = if business { " hábiles" } else { "" };
+    if remaining_seconds >= 0 {
+        format!("quedan {what}{base}")
+    } else {
+        format!("vencido hace {what}{base}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 9 * 3600;
+
+    #[test]
+    fn time_left_is_said_in_the_clocks_own_base() {
+        assert_eq!(
+            time_left(3 * 3600 + 20 * 60, true, DAY),
+            "quedan 3 h 20 min hábiles"
+        );
+        assert_eq!(time_left(12 * 60 + 30, false, DAY), "quedan 12 min");
+        assert_eq!(time_left(-45 * 60, false, DAY), "vencido hace 45 min");
+        assert_eq!(
+            time_left(-(DAY + 3600), true, DAY),
+            "vencido hace 1 d 1 h hábiles"
+        );
+        // Five business days are five working days, not 45 hours.
+        assert_eq!(time_left(5 * DAY, true, DAY), "quedan 5 d hábiles");
+        assert_eq!(time_left(2 * 3600, true, DAY), "quedan 2 h hábiles");
+        assert_eq!(time_left(20, false, DAY), "quedan menos de 1 min");
+        // A wall-clock day is 24 hours.
+        assert_eq!(time_left(26 * 3600, false, DAY), "quedan 1 d 2 h");
+    }
+}

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CustomerRecord, Event, Folio, Opening, Stage, Ticket, TicketId};
+use crate::model::{CustomerRecord, Event, Folio, Opening, StaffMember, Stage, Ticket, TicketId};
 pub use crate::outbox::MailError;
 use crate::outbox::{OutboxItem, OutgoingMail};
 pub use crate::telemetry::{DomainEvent, Metric};
@@ -192,6 +192,18 @@ pub trait CustomerStore: Send + Sync {
     async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError>;
 }
 
+/// Staff accounts, by address (lower case).
+#[async_trait]
+pub trait StaffStore: Send + Sync {
+    /// Writes a new account; `false` (and nothing written) if the address has one already.
+    async fn create_staff(&self, member: &StaffMember) -> Result<bool, StoreError>;
+    /// Writes an existing account back (role, password, sign-in counters, epoch).
+    async fn put_staff(&self, member: &StaffMember) -> Result<(), StoreError>;
+    async fn staff(&self, email: &str) -> Result<Option<StaffMember>, StoreError>;
+    /// Every account, by address.
+    async fn list_staff(&self) -> Result<Vec<StaffMember>, StoreError>;
+}
+
 /// Messages that could not be taken in, kept for a person.
 #[async_trait]
 pub trait QuarantineStore: Send + Sync {
@@ -209,12 +221,12 @@ pub trait HeartbeatStore: Send + Sync {
 /// Everything a store adapter provides; services name only the parts they use, the wiring
 /// holds one of these.
 pub trait Store:
-    TicketStore + OutboxStore + CustomerStore + QuarantineStore + HeartbeatStore
+    TicketStore + OutboxStore + CustomerStore + StaffStore + QuarantineStore + HeartbeatStore
 {
 }
 
 impl<T> Store for T where
-    T: TicketStore + OutboxStore + CustomerStore + QuarantineStore + HeartbeatStore
+    T: TicketStore + OutboxStore + CustomerStore + StaffStore + QuarantineStore + HeartbeatStore
 {
 }
 

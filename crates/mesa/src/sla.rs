@@ -83,6 +83,10 @@ pub struct MilestoneStatus {
     pub target_seconds: i64,
     /// elapsed / target (1.0 = due now).
     pub elapsed_share: f64,
+    /// Whether its seconds are business seconds (hours and days of the calendar) rather
+    /// than wall-clock ones: time left is shown in the clock's own base.
+    #[serde(default)]
+    pub business: bool,
 }
 
 /// Evaluates every milestone over `timeline` (events in order) as of `now`.
@@ -161,6 +165,7 @@ fn evaluate_one(
             elapsed_seconds: 0,
             target_seconds: target.num_seconds(),
             elapsed_share: 0.0,
+            business,
         });
     };
     if let Phase::Paused { since } = phase {
@@ -205,6 +210,7 @@ fn evaluate_one(
         elapsed_seconds: elapsed.num_seconds(),
         target_seconds,
         elapsed_share,
+        business,
     })
 }
 

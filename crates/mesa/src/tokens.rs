@@ -129,11 +129,135 @@ impl Signer {
         }
         Ok(nonce.to_string())
     }
+
+    /// A staff session: whose, in which sign-out epoch, when it began, and a random nonce
+    /// that the session's CSRF token is derived from.
+    pub fn session_token(&self, email: &str, epoch: u32, issued: DateTime<Utc>) -> String {
+        let who = URL_SAFE_NO_PAD.encode(email);
+        self.sign(
+            "session",
+            &format!("{who}.{epoch}.{}.{}", issued.timestamp(), new_nonce()),
+        )
+    }
+
+    /// Checks a session token's signature and age.
+    pub fn verify_session(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SessionClaims, TokenError> {
+        let payload = self.verify("session", token)?;
+        let mut parts = payload.split('.');
+        let (Some(who), Some(epoch), Some(issued), Some(nonce), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(TokenError::Invalid);
+        };
+        let email = URL_SAFE_NO_PAD
+            .decode(who)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(TokenError::Invalid)?;
+        let issued = issued
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .ok_or(TokenError::Invalid)?;
+        if now - issued > SESSION_LIFETIME || issued - now > Duration::minutes(5) {
+            return Err(TokenError::Expired);
+        }
+        Ok(SessionClaims {
+            email,
+            epoch: epoch.parse().map_err(|_| TokenError::Invalid)?,
+            issued,
+            nonce: nonce.to_string(),
+        })
+    }
+
+    /// The CSRF token of the session (or pre-session) with `nonce`: every form of that
+    /// session carries it; another session's token does not match.
+    pub fn csrf_token(&self, nonce: &str) -> String {
+        self.sign("csrf", nonce)
+    }
+
+    pub fn csrf_matches(&self, nonce: &str, given: &str) -> bool {
+        self.verify("csrf", given).is_ok_and(|n| n == nonce)
+    }
+
+    /// The short cookie that stands before a session (the sign-in page): a signed nonce,
+    /// so the sign-in form's CSRF token is bound to this browser.
+    pub fn presession_token(&self) -> String {
+        self.sign("presession", &new_nonce())
+    }
+
+    pub fn verify_presession<'a>(&self, token: &'a str) -> Result<&'a str, TokenError> {
+        self.verify("presession", token)
+    }
+}
+
+/// How long a staff session lasts from sign-in, whatever is done with it.
+pub const SESSION_LIFETIME: Duration = Duration::hours(12);
+
+/// What a valid session token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaims {
+    pub email: String,
+    pub epoch: u32,
+    pub issued: DateTime<Utc>,
+    pub nonce: String,
+}
+
+fn new_nonce() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_carry_who_and_epoch_expire_and_cannot_be_forged() {
+        let s = Signer::new(b"secret");
+        let issued = t("2026-11-10T16:00:00Z");
+        let token = s.session_token("ana@ingressio.com", 3, issued);
+        let claims = s
+            .verify_session(&token, issued + Duration::hours(11))
+            .unwrap();
+        assert_eq!(claims.email, "ana@ingressio.com");
+        assert_eq!(claims.epoch, 3);
+        assert_eq!(
+            s.verify_session(&token, issued + SESSION_LIFETIME + Duration::seconds(1)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            Signer::new(b"other").verify_session(&token, issued),
+            Err(TokenError::Invalid)
+        );
+        // Someone else's address spliced in does not verify.
+        let who = URL_SAFE_NO_PAD.encode("ana@ingressio.com");
+        let forged = token.replacen(&who, &URL_SAFE_NO_PAD.encode("lead@ingressio.com"), 1);
+        assert_eq!(s.verify_session(&forged, issued), Err(TokenError::Invalid));
+        // Two sign-ins are two sessions, each with its own CSRF token.
+        let other = s.verify_session(&s.session_token("ana@ingressio.com", 3, issued), issued);
+        let other = other.unwrap();
+        assert_ne!(other.nonce, claims.nonce);
+        let csrf = s.csrf_token(&claims.nonce);
+        assert!(s.csrf_matches(&claims.nonce, &csrf));
+        assert!(!s.csrf_matches(&other.nonce, &csrf));
+        assert!(!s.csrf_matches(&claims.nonce, ""));
+        // A form or survey token is not a session.
+        assert_eq!(
+            s.verify_session(&s.form_token(issued), issued),
+            Err(TokenError::Invalid)
+        );
+    }
 
     #[test]
     fn upload_tokens_name_their_blob_and_file_and_cannot_be_forged() {

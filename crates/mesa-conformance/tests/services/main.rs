@@ -8,5 +8,6 @@ mod delivery;
 mod email;
 mod form;
 mod harness;
+mod people;
 mod staff;
 mod sweep;

@@ -8,6 +8,7 @@
 //! | `email.rs` | e-mail intake: quarantine, robots, duplicates, threading |
 //! | `open.rs` | opening a ticket from either channel (classify, clocks, acknowledgement) |
 //! | `staff.rs` | staff actions and the customer's survey answer |
+//! | `people.rs` | staff accounts, sign-in, sessions and sign-out |
 //! | `views.rs` | a ticket with its clocks, its detail, the queue |
 //! | `delivery.rs` | the outbox worker and the mail transport's feedback |
 //! | `sweep.rs` | the SLA sweep |
@@ -21,6 +22,7 @@ mod delivery;
 mod email;
 mod form;
 mod open;
+mod people;
 mod staff;
 mod sweep;
 mod views;
@@ -33,8 +35,11 @@ pub use clocks::{clocks, next_due, timeline};
 pub use delivery::{DeliveryReport, FeedbackOutcome, MailFeedback};
 pub use email::{EmailOutcome, EmailOutcomeKind, InboundMeta};
 pub use form::{Submitted, UploadGrant};
+pub use people::{
+    LOCK_FOR, MAX_FAILED_SIGN_INS, MIN_PASSWORD_CHARS, Session, SessionError, SignInError,
+};
 pub use sweep::SweepReport;
-pub use views::{TicketDetail, TicketView};
+pub use views::{ClockFilter, QueueFilter, TicketDetail, TicketView};
 
 use crate::calendar::CalendarError;
 use crate::intake::FieldErrors;

@@ -130,3 +130,133 @@ fn priority(v: &TicketView) -> (crate::ticket::Severity, DateTime<Utc>, DateTime
         v.ticket.folio.as_str(),
     )
 }
+
+/// Which tickets of the queue staff want to see. Every part narrows; empty shows all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueFilter {
+    pub severity: Option<crate::ticket::Severity>,
+    pub stage: Option<crate::model::Stage>,
+    /// Part of the company's name, any case and accents as typed.
+    pub company: Option<String>,
+    pub clocks: Option<ClockFilter>,
+    /// Words that must all appear in the folio, company, contact, subject or description.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockFilter {
+    /// A clock still running past its due instant.
+    Breached,
+    /// A running clock past the warning share of its target, or breached.
+    AtRisk,
+}
+
+impl TicketView {
+    /// The clock that sets `next_deadline` (the nearest running one), if any.
+    pub fn next_clock(&self) -> Option<&MilestoneStatus> {
+        let due = self.next_deadline?;
+        self.clocks
+            .iter()
+            .find(|c| c.running && c.state != ClockState::Paused && c.due == Some(due))
+    }
+
+    pub fn is_breached(&self) -> bool {
+        self.clocks
+            .iter()
+            .any(|c| c.running && c.state == ClockState::Breached)
+    }
+
+    /// A running clock has used `warning_percent` of its target or more.
+    pub fn is_at_risk(&self, warning_percent: u32) -> bool {
+        self.clocks.iter().any(|c| {
+            c.running
+                && c.state != ClockState::Paused
+                && c.elapsed_share * 100.0 >= f64::from(warning_percent)
+        })
+    }
+}
+
+fn folded(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+impl QueueFilter {
+    pub fn is_empty(&self) -> bool {
+        *self == QueueFilter::default()
+    }
+
+    pub fn matches(&self, v: &TicketView, warning_percent: u32) -> bool {
+        let t = &v.ticket;
+        if self.severity.is_some_and(|s| s != t.severity) {
+            return false;
+        }
+        if self.stage.is_some_and(|s| s != t.stage) {
+            return false;
+        }
+        if let Some(company) = self
+            .company
+            .as_deref()
+            .map(folded)
+            .filter(|c| !c.is_empty())
+        {
+            if !folded(&t.customer.company).contains(&company) {
+                return false;
+            }
+        }
+        match self.clocks {
+            Some(ClockFilter::Breached) if !v.is_breached() => return false,
+            Some(ClockFilter::AtRisk) if !(v.is_breached() || v.is_at_risk(warning_percent)) => {
+                return false;
+            }
+            _ => {}
+        }
+        if let Some(text) = self.text.as_deref() {
+            let haystack = folded(&format!(
+                "{} {} {} {} {} {}",
+                t.folio.as_str(),
+                t.customer.company,
+                t.customer.contact_name,
+                t.customer.email,
+                t.subject,
+                t.description
+            ));
+            if !folded(text)
+                .split_whitespace()
+                .all(|w| haystack.contains(w))
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl Desk {
+    /// The queue narrowed by `filter`, in the queue's order. A folio searched for is found
+    /// even when its ticket is closed and out of the queue.
+    pub async fn queue_filtered(&self, filter: &QueueFilter) -> Result<Vec<TicketView>, DeskError> {
+        let warning = self.policy().settings().sla_warning_percent;
+        let mut views: Vec<TicketView> = self
+            .queue()
+            .await?
+            .into_iter()
+            .filter(|v| filter.matches(v, warning))
+            .collect();
+        if let Some(text) = filter
+            .text
+            .as_deref()
+            .map(|t| t.trim().to_ascii_uppercase())
+        {
+            if views.is_empty() && crate::types::Folio::parse(&text).is_some() {
+                if let Ok(t) = self.ticket_by_folio(&text).await {
+                    views.push(self.view(t).await?);
+                }
+            }
+        }
+        Ok(views)
+    }
+}

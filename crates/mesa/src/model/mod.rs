@@ -12,8 +12,10 @@ pub use crate::types::{Actor, DedupeKey, EmailAddress, Folio, MailKind, RulesVer
 
 mod event;
 mod opening;
+mod staff;
 pub use event::{Event, EventKind};
 pub use opening::Opening;
+pub use staff::{StaffMember, StaffRole};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,6 +74,20 @@ impl Stage {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The stage as staff read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Received => "Recibido",
+            Stage::Acknowledged => "Acusado",
+            Stage::Diagnosed => "Diagnosticado",
+            Stage::EscalatedToRnd => "En I+D",
+            Stage::Answered => "Respondido",
+            Stage::WaitingOnCustomer => "Esperando al cliente",
+            Stage::Closed => "Cerrado",
+            Stage::Reopened => "Reabierto",
+        }
     }
 
     pub fn is_open(self) -> bool {

@@ -1,0 +1,122 @@
+//! The staff workspace: server-rendered pages under `/panel/…`, signed in with a session
+//! cookie (the JSON API under `/staff/…` keeps its bearer token). Every page is escaped
+//! HTML with no inline script or style, served with a strict Content-Security-Policy.
+//!
+//! | file | pages |
+//! |---|---|
+//! | `session.rs` | the session cookie, CSRF and origin checks |
+//! | `sign_in.rs` | `/panel/entrar` (sign in), `/panel/salir` (sign out) |
+//! | `queue.rs` | `/panel/` (the queue) and `/panel/cola/filas` (its rows, polled) |
+
+mod queue;
+mod session;
+mod sign_in;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use mesa::desk::Session;
+use serde_json::{Value, json};
+
+use crate::{AppState, Shared};
+
+/// Scripts and styles only from our own `/static/`, no frames, forms only to us.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/panel", get(|| async { Redirect::permanent("/panel/") }))
+        .route("/panel/", get(queue::queue_page))
+        .route("/panel/cola/filas", get(queue::queue_rows))
+        .route(
+            "/panel/entrar",
+            get(sign_in::sign_in_page).post(sign_in::sign_in),
+        )
+        .route("/panel/salir", post(sign_in::sign_out))
+        .route(
+            "/static/panel.css",
+            get(|| asset("text/css", include_str!("../../static/panel.css"))),
+        )
+        .route(
+            "/static/panel.js",
+            get(|| asset("text/javascript", include_str!("../../static/panel.js"))),
+        )
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Headers of every workspace response: the CSP, no sniffing, no referrer to other sites,
+/// no caching of pages that show customers' data.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut r = next.run(request).await;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
+}
+
+impl AppState {
+    /// Cookies are `Secure` when the public URL is HTTPS; over plain `http://127.0.0.1` a
+    /// browser would drop them.
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.desk.config().public_url.starts_with("https://")
+    }
+
+    pub(crate) fn refresh_seconds(&self) -> u32 {
+        self.panel_refresh_seconds
+    }
+
+    /// A workspace page for the signed-in `session`: its name and CSRF token join `context`.
+    pub(crate) fn panel_page(&self, session: &Session, name: &str, mut context: Value) -> Response {
+        if let Value::Object(map) = &mut context {
+            map.insert("company_name".into(), json!(self.company()));
+            map.insert(
+                "me".into(),
+                json!({
+                    "email": session.member.email,
+                    "name": session.member.name,
+                    "role": session.member.role.label(),
+                }),
+            );
+            map.insert("csrf".into(), json!(self.desk.csrf_token(session)));
+        }
+        self.page(name, context)
+    }
+
+    pub(crate) fn panel_message(&self, status: StatusCode, title: &str, message: &str) -> Response {
+        let mut r = self.page(
+            "panel/mensaje.html",
+            json!({"title": title, "message": message, "company_name": self.company()}),
+        );
+        *r.status_mut() = status;
+        r
+    }
+}

@@ -1,0 +1,551 @@
+//! The staff workspace through the router in-process (the same router `mesa serve` and the
+//! http-api function run), over in-memory adapters: signing in and out, what a forged or
+//! stale request gets, and the queue page with its order, countdowns and filters.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use mesa::desk::{Desk, DeskConfig};
+use mesa::intake::FormInput;
+use mesa::model::StaffRole;
+use mesa::policy::{Bundle, LiveRules, Policy};
+use mesa_conformance::memory::{MemoryBlobs, MemoryMailer, MemoryStore, TestClock};
+use mesa_http::{AppState, router};
+use tower::ServiceExt as _;
+
+const PASSWORD: &str = "una contraseña larga";
+const STAFF_TOKEN: &str = "bearer-for-scripts";
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct Panel {
+    desk: Arc<Desk>,
+    clock: Arc<TestClock>,
+    app: axum::Router,
+}
+
+fn rules() -> Arc<LiveRules> {
+    static RULES: std::sync::OnceLock<Arc<LiveRules>> = std::sync::OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            Arc::new(LiveRules::new(
+                Policy::activate(Bundle::built_in()).unwrap(),
+            ))
+        })
+        .clone()
+}
+
+async fn panel_at(public_url: &str, now: &str) -> Panel {
+    let clock = Arc::new(TestClock::at(t(now)));
+    let desk = Arc::new(Desk::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryMailer::default()),
+        Arc::new(MemoryBlobs::default()),
+        rules(),
+        clock.clone(),
+        DeskConfig::new(public_url, b"panel-test-secret-0123456789abcdef"),
+    ));
+    desk.add_staff(
+        "luisa@ingressio.com",
+        "Luisa Méndez",
+        StaffRole::Agent,
+        Some(PASSWORD),
+    )
+    .await
+    .unwrap();
+    let app = router(Arc::new(AppState::new(desk.clone(), STAFF_TOKEN.into())));
+    Panel { desk, clock, app }
+}
+
+/// Tuesday 10 November 2026, 10:00 in Mexico City.
+async fn panel() -> Panel {
+    panel_at("http://127.0.0.1:8080", "2026-11-10T16:00:00Z").await
+}
+
+async fn body(r: Response) -> String {
+    String::from_utf8(
+        axum::body::to_bytes(r.into_body(), 4 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap()
+}
+
+fn set_cookies(r: &Response) -> Vec<String> {
+    r.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+/// `name=value` of the cookie `name` that `r` sets.
+fn cookie_pair(r: &Response, name: &str) -> Option<String> {
+    set_cookies(r)
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Panel {
+    async fn send(&self, req: Request<Body>) -> Response {
+        self.app.clone().oneshot(req).await.unwrap()
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
+        let mut b = Request::get(path);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Response {
+        let form = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut b = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "127.0.0.1:8080");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        if let Some(o) = origin {
+            b = b.header(header::ORIGIN, o);
+        }
+        self.send(b.body(Body::from(form)).unwrap()).await
+    }
+
+    /// Opens the sign-in page and posts `email`/`password` from it, as a browser would.
+    async fn try_sign_in(&self, email: &str, password: &str) -> Response {
+        let page = self.get("/panel/entrar", None).await;
+        let pre = cookie_pair(&page, "mesa_previo").expect("a pre-session cookie");
+        let csrf = hidden_csrf(&body(page).await);
+        self.post(
+            "/panel/entrar",
+            Some(&pre),
+            &[("email", email), ("password", password), ("_csrf", &csrf)],
+            Some("http://127.0.0.1:8080"),
+        )
+        .await
+    }
+
+    /// Signs in; gives the session cookie (`name=value`).
+    async fn sign_in(&self) -> String {
+        let r = self.try_sign_in("luisa@ingressio.com", PASSWORD).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "sign-in answered {}",
+            r.status()
+        );
+        cookie_pair(&r, "mesa_sesion").expect("a session cookie")
+    }
+
+    async fn submit(&self, company: &str, subject_words: &str) -> String {
+        let input = FormInput {
+            company: company.into(),
+            contact_name: "Ana Pérez Gómez".into(),
+            email: "ana@bajio.com.mx".into(),
+            phone: "442 123 4567".into(),
+            support_type: "asistencia".into(),
+            description: subject_words.into(),
+            idempotency_key: None,
+            upload_tokens: Vec::new(),
+            impact_scope: None,
+            operation_continues: None,
+            workaround: None,
+        };
+        let s = self.desk.submit_form(&input, &[], None, "").await.unwrap();
+        s.ticket.folio.as_str().to_string()
+    }
+}
+
+fn location(r: &Response) -> &str {
+    r.headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_stranger_is_sent_to_sign_in_and_staff_with_the_password_get_the_queue() {
+    let p = panel().await;
+    let r = p.get("/panel/", None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/panel/entrar");
+
+    let r = p.try_sign_in("LUISA@ingressio.com", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/panel/");
+    let cookie = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("mesa_sesion="))
+        .unwrap();
+    assert!(
+        cookie.ends_with("; Path=/; Max-Age=43200; HttpOnly; SameSite=Lax"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let r = p.get("/panel/", Some(&session)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let html = body(r).await;
+    assert!(html.contains("Luisa Méndez"), "{html}");
+    assert!(html.contains("Cola de tickets"));
+}
+
+#[tokio::test]
+async fn over_https_the_session_cookie_is_secure_and_host_only() {
+    let p = panel_at("https://soporte.ingressio.com", "2026-11-10T16:00:00Z").await;
+    let r = p.try_sign_in("luisa@ingressio.com", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-mesa_sesion="))
+        .expect("a __Host- cookie");
+    assert!(
+        cookie.ends_with("; Secure") && cookie.contains("; Path=/;"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_address_get_the_same_answer() {
+    let p = panel().await;
+    let wrong = p
+        .try_sign_in("luisa@ingressio.com", "otra contraseña larga")
+        .await;
+    let unknown = p.try_sign_in("nadie@ingressio.com", PASSWORD).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert!(cookie_pair(&wrong, "mesa_sesion").is_none());
+    let (a, b) = (body(wrong).await, body(unknown).await);
+    assert!(a.contains("Correo o contraseña incorrectos."));
+    assert!(b.contains("Correo o contraseña incorrectos."));
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_and_the_page_says_until_when() {
+    let p = panel().await;
+    for _ in 0..5 {
+        p.try_sign_in("luisa@ingressio.com", "no es la contraseña")
+            .await;
+    }
+    let r = p.try_sign_in("luisa@ingressio.com", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Locked at 10:00 for 15 minutes, said in Mexico City time.
+    assert!(body(r).await.contains("bloqueada hasta las 10:15"));
+}
+
+#[tokio::test]
+async fn a_sign_in_without_the_pages_token_or_from_another_site_is_refused() {
+    let p = panel().await;
+    let page = p.get("/panel/entrar", None).await;
+    let pre = cookie_pair(&page, "mesa_previo").unwrap();
+    let csrf = hidden_csrf(&body(page).await);
+    let fields = [("email", "luisa@ingressio.com"), ("password", PASSWORD)];
+    let r = p.post("/panel/entrar", Some(&pre), &fields, None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let with_token = [fields[0], fields[1], ("_csrf", csrf.as_str())];
+    // The token without this browser's pre-session cookie (login CSRF).
+    let r = p.post("/panel/entrar", None, &with_token, None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = p
+        .post(
+            "/panel/entrar",
+            Some(&pre),
+            &with_token,
+            Some("https://evil.example"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = p.post("/panel/entrar", Some(&pre), &with_token, None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sign_out_needs_the_sessions_token_and_ends_the_session() {
+    let p = panel().await;
+    let mine = p.sign_in().await;
+    let other = p.sign_in().await;
+    let other_csrf = hidden_csrf(&body(p.get("/panel/", Some(&other)).await).await);
+    let r = p.post("/panel/salir", Some(&mine), &[], None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = p
+        .post("/panel/salir", Some(&mine), &[("_csrf", &other_csrf)], None)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let csrf = hidden_csrf(&body(p.get("/panel/", Some(&mine)).await).await);
+    let r = p
+        .post("/panel/salir", Some(&mine), &[("_csrf", &csrf)], None)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/panel/entrar");
+    for cookie in [&mine, &other] {
+        let r = p.get("/panel/", Some(cookie)).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "a signed-out session still works"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_or_day_old_cookie_is_sent_to_sign_in() {
+    let p = panel().await;
+    let session = p.sign_in().await;
+    let tampered = format!("{}x", session);
+    assert_eq!(
+        p.get("/panel/", Some(&tampered)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    p.clock.advance(Duration::hours(12) + Duration::seconds(1));
+    let r = p.get("/panel/", Some(&session)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/panel/entrar");
+}
+
+#[tokio::test]
+async fn the_bearer_api_is_unchanged_and_takes_no_cookie() {
+    let p = panel().await;
+    let session = p.sign_in().await;
+    let r = p.get("/staff/queue", Some(&session)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = p
+        .send(
+            Request::get("/staff/queue")
+                .header(header::AUTHORIZATION, format!("Bearer {STAFF_TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// The folios in the order the page lists them.
+fn listed_folios(html: &str) -> Vec<String> {
+    html.split("data-folio=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_queue_page_lists_tickets_in_the_desks_order_with_their_countdowns() {
+    let p = panel().await;
+    p.submit(
+        "Bajío",
+        "Necesito ayuda para dar de alta a un empleado nuevo.",
+    )
+    .await;
+    p.clock.advance(Duration::minutes(5));
+    p.submit(
+        "Norte",
+        "Ningún checador funciona en toda la empresa, nadie puede checar.",
+    )
+    .await;
+    p.clock.advance(Duration::minutes(5));
+    // Unacknowledged, the nearest clock is the 15-minute acknowledgement, in wall time.
+    let session = p.sign_in().await;
+    let html = body(p.get("/panel/", Some(&session)).await).await;
+    assert!(
+        html.contains("Acuse de recibo") && html.contains("quedan 5 min"),
+        "{html}"
+    );
+    p.desk.deliver_outbox().await.unwrap();
+    let html = body(p.get("/panel/", Some(&session)).await).await;
+    let expected: Vec<String> = p
+        .desk
+        .queue()
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.ticket.folio.as_str().to_string())
+        .collect();
+    assert_eq!(listed_folios(&html), expected);
+    assert_eq!(expected.len(), 2);
+    // The outage is first; with the acknowledgements sent, its nearest clock is the
+    // response, counted down in business time (severity 1: 6 business hours, 5 min used).
+    let first = html.split("data-folio=").nth(1).unwrap();
+    assert!(
+        first.contains("Respuesta") && first.contains("quedan 5 h 55 min hábiles"),
+        "{first}"
+    );
+    assert!(html.contains("data-refresh=\"30\""));
+}
+
+#[tokio::test]
+async fn a_breached_clock_is_red_and_one_past_the_warning_share_is_amber() {
+    let p = panel().await;
+    let late = p
+        .submit("Bajío", "Necesito ayuda con un reporte de asistencia.")
+        .await;
+    // Nobody acknowledged it (no outbox worker here): its 15-minute clock runs on.
+    p.clock.advance(Duration::minutes(14));
+    let session = p.sign_in().await;
+    let html = body(p.get("/panel/", Some(&session)).await).await;
+    let row = html
+        .split(&format!("data-folio=\"{late}\""))
+        .nth(1)
+        .unwrap();
+    assert!(row.trim_start().starts_with("class=\"riesgo\""), "{row}");
+    p.clock.advance(Duration::minutes(2));
+    let html = body(p.get("/panel/cola/filas", Some(&session)).await).await;
+    let row = html
+        .split(&format!("data-folio=\"{late}\""))
+        .nth(1)
+        .unwrap();
+    assert!(row.trim_start().starts_with("class=\"vencido\""), "{row}");
+    assert!(row.contains("vencido hace 1 min"), "{row}");
+}
+
+#[tokio::test]
+async fn the_queue_filters_by_company_severity_clock_and_words() {
+    let p = panel().await;
+    let bajio = p
+        .submit(
+            "Comercializadora del Bajío",
+            "Necesito ayuda con el reporte de nómina.",
+        )
+        .await;
+    let norte = p
+        .submit(
+            "Grupo Norte",
+            "Ningún checador funciona en toda la empresa, nadie puede checar.",
+        )
+        .await;
+    let session = p.sign_in().await;
+    let q = |query: &'static str| {
+        let session = session.clone();
+        let p = &p;
+        async move {
+            listed_folios(&body(p.get(&format!("/panel/?{query}"), Some(&session)).await).await)
+        }
+    };
+    assert_eq!(q("empresa=bajio").await, vec![bajio.clone()]);
+    assert_eq!(q("severidad=1").await, vec![norte.clone()]);
+    assert_eq!(q("q=nomina").await, vec![bajio.clone()]);
+    assert_eq!(
+        q(Box::leak(
+            format!("q={}", norte.to_lowercase()).into_boxed_str()
+        ))
+        .await,
+        vec![norte.clone()]
+    );
+    assert_eq!(q("reloj=vencidos").await, Vec::<String>::new());
+    let html = body(p.get("/panel/?severidad=9", Some(&session)).await).await;
+    assert!(html.contains("no es válido"), "{html}");
+    assert_eq!(listed_folios(&html).len(), 2);
+}
+
+#[tokio::test]
+async fn customer_text_in_the_queue_comes_out_escaped() {
+    let p = panel().await;
+    let payloads = [
+        "<script>window.__xss=1</script>",
+        "<img src=x onerror=alert(1)>",
+        "\"><svg onload=alert(1)>",
+        "{{7*7}}",
+    ];
+    for payload in payloads {
+        p.submit(payload, &format!("Ayuda con {payload} en el reporte."))
+            .await;
+    }
+    let session = p.sign_in().await;
+    let html = body(p.get("/panel/", Some(&session)).await).await;
+    assert!(!html.contains("<script>window"), "{html}");
+    assert!(!html.contains("<img src=x"));
+    assert!(!html.contains("<svg"));
+    assert!(
+        html.contains("&lt;script&gt;window.__xss=1&lt;&#x2f;script&gt;")
+            || html.contains("&lt;script&gt;window.__xss=1&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("{{7*7}}"),
+        "template syntax in data is not evaluated"
+    );
+}
+
+/// Escaping is on for every page only because every template's name ends in `.html`; a
+/// `|safe` or an `autoescape false` would let customer text through as markup.
+#[test]
+fn every_template_escapes_and_none_turns_escaping_off() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, found);
+            } else {
+                found.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+        &mut files,
+    );
+    assert!(files.len() >= 10, "{files:?}");
+    for f in files {
+        assert_eq!(
+            f.extension().and_then(|e| e.to_str()),
+            Some("html"),
+            "{}",
+            f.display()
+        );
+        let text = std::fs::read_to_string(&f).unwrap();
+        for banned in ["|safe", "| safe", "autoescape false", "<script>", "style="] {
+            if banned == "<script>" || banned == "style=" {
+                // Inline script and style would need 'unsafe-inline' in the workspace's CSP.
+                if !f.to_string_lossy().contains("/panel/") {
+                    continue;
+                }
+            }
+            assert!(
+                !text.contains(banned),
+                "{} contains {banned:?}",
+                f.display()
+            );
+        }
+    }
+}
