@@ -414,6 +414,9 @@ pub enum ActionCommand {
         vendor: Option<String>,
         #[arg(long)]
         under_warranty: Option<bool>,
+        /// Whether the fault was reproduced («error replicado»)
+        #[arg(long)]
+        replicated: Option<bool>,
     },
     /// Send to Investigación y Desarrollo
     Escalate {
@@ -489,11 +492,13 @@ impl ActionCommand {
                 cause,
                 vendor,
                 under_warranty,
+                replicated,
             } => Action::Diagnose {
                 summary,
                 cause,
                 vendor,
                 under_warranty,
+                replicated,
             },
             ActionCommand::Escalate { note } => Action::Escalate { note },
             ActionCommand::Reply { message, channel } => Action::Reply {

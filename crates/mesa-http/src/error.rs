@@ -62,7 +62,7 @@ impl IntoResponse for ApiError {
             DeskError::UnknownFolio(_) | DeskError::Store(StoreError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, json!({"error": e.to_string()}))
             }
-            DeskError::Action(ActionError::Illegal { .. }) => {
+            DeskError::Action(ActionError::Illegal { .. }) | DeskError::ChangedSince(_) => {
                 (StatusCode::CONFLICT, json!({"error": e.to_string()}))
             }
             DeskError::Action(ActionError::Invalid { field, message }) => (

@@ -80,6 +80,10 @@ impl AppState {
                 "panel/filas.html",
                 include_str!("../templates/panel/filas.html"),
             ),
+            (
+                "panel/ticket.html",
+                include_str!("../templates/panel/ticket.html"),
+            ),
         ] {
             if let Err(e) = pages.add_template(name, source) {
                 // The pages are compiled into the binary and covered by tests.

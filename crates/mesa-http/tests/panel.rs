@@ -26,6 +26,7 @@ fn t(s: &str) -> DateTime<Utc> {
 struct Panel {
     desk: Arc<Desk>,
     clock: Arc<TestClock>,
+    mailer: Arc<MemoryMailer>,
     app: axum::Router,
 }
 
@@ -42,9 +43,10 @@ fn rules() -> Arc<LiveRules> {
 
 async fn panel_at(public_url: &str, now: &str) -> Panel {
     let clock = Arc::new(TestClock::at(t(now)));
+    let mailer = Arc::new(MemoryMailer::default());
     let desk = Arc::new(Desk::new(
         Arc::new(MemoryStore::new()),
-        Arc::new(MemoryMailer::default()),
+        mailer.clone(),
         Arc::new(MemoryBlobs::default()),
         rules(),
         clock.clone(),
@@ -59,7 +61,12 @@ async fn panel_at(public_url: &str, now: &str) -> Panel {
     .await
     .unwrap();
     let app = router(Arc::new(AppState::new(desk.clone(), STAFF_TOKEN.into())));
-    Panel { desk, clock, app }
+    Panel {
+        desk,
+        clock,
+        mailer,
+        app,
+    }
 }
 
 /// Tuesday 10 November 2026, 10:00 in Mexico City.
@@ -173,6 +180,22 @@ impl Panel {
     }
 
     async fn submit(&self, company: &str, subject_words: &str) -> String {
+        self.submit_with_files(company, subject_words, &[]).await
+    }
+
+    async fn submit_with_files(
+        &self,
+        company: &str,
+        subject_words: &str,
+        files: &[(&str, &[u8])],
+    ) -> String {
+        let uploads: Vec<mesa::intake::Upload> = files
+            .iter()
+            .map(|(name, bytes)| mesa::intake::Upload {
+                filename: name.to_string(),
+                bytes: bytes.to_vec(),
+            })
+            .collect();
         let input = FormInput {
             company: company.into(),
             contact_name: "Ana Pérez Gómez".into(),
@@ -186,7 +209,11 @@ impl Panel {
             operation_continues: None,
             workaround: None,
         };
-        let s = self.desk.submit_form(&input, &[], None, "").await.unwrap();
+        let s = self
+            .desk
+            .submit_form(&input, &uploads, None, "")
+            .await
+            .unwrap();
         s.ticket.folio.as_str().to_string()
     }
 }
@@ -548,4 +575,352 @@ fn every_template_escapes_and_none_turns_escaping_off() {
             );
         }
     }
+}
+
+fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html.find(&marker).expect("the field") + marker.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+impl Panel {
+    /// Posts action `fields` from the ticket page as it is now (its CSRF token and version).
+    async fn act(&self, session: &str, folio: &str, fields: &[(&str, &str)]) -> Response {
+        let html = body(
+            self.get(&format!("/panel/tickets/{folio}"), Some(session))
+                .await,
+        )
+        .await;
+        let csrf = hidden_csrf(&html);
+        let seen = hidden_value(&html, "visto");
+        let mut all = vec![("_csrf", csrf.as_str()), ("visto", seen.as_str())];
+        all.extend_from_slice(fields);
+        self.post(
+            &format!("/panel/tickets/{folio}"),
+            Some(session),
+            &all,
+            None,
+        )
+        .await
+    }
+
+    async fn page(&self, session: &str, folio: &str) -> String {
+        body(
+            self.get(&format!("/panel/tickets/{folio}"), Some(session))
+                .await,
+        )
+        .await
+    }
+}
+
+const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R', 0, 0, 0,
+    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89,
+];
+
+#[tokio::test]
+async fn staff_work_a_ticket_from_its_page_to_closing_and_each_step_names_them() {
+    let p = panel().await;
+    let folio = p
+        .submit_with_files(
+            "Bajío",
+            "El lector de la entrada no registra las huellas desde ayer.",
+            &[("lector.png", PNG)],
+        )
+        .await;
+    p.desk.deliver_outbox().await.unwrap();
+    let acks = p.mailer.sent().len();
+    let session = p.sign_in().await;
+
+    let html = p.page(&session, &folio).await;
+    assert!(
+        html.contains("id=\"f-diagnose\""),
+        "a new ticket can be diagnosed: {html}"
+    );
+    assert!(
+        !html.contains("id=\"f-close\""),
+        "it cannot be closed before the answer"
+    );
+    assert!(
+        !html.contains("id=\"f-answer\""),
+        "nor answered before a diagnosis"
+    );
+    assert!(html.contains("lector.png"));
+
+    let steps: &[&[(&str, &str)]] = &[
+        &[("accion", "assign"), ("to", "luisa@ingressio.com")],
+        &[
+            ("accion", "note"),
+            ("text", "Llamé al cliente; revisa el cable del lector."),
+        ],
+        &[
+            ("accion", "diagnose"),
+            ("summary", "Lector sin red por cable dañado."),
+            ("replicated", "si"),
+            ("under_warranty", ""),
+        ],
+        &[
+            ("accion", "reply"),
+            ("message", "Estamos revisando su lector."),
+            ("channel", "email"),
+        ],
+        &[
+            ("accion", "answer"),
+            ("message", "Cambie el cable de red del lector."),
+        ],
+        &[("accion", "close"), ("note", "")],
+    ];
+    for fields in steps {
+        let r = p.act(&session, &folio, fields).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "{fields:?}: {}",
+            body(r).await
+        );
+        assert!(location(&r).starts_with(&format!("/panel/tickets/{folio}?hecho=")));
+    }
+    let html = p.page(&session, &folio).await;
+    assert!(html.contains("Cerrado"), "{html}");
+    assert!(html.contains("(error replicado)"));
+    assert!(html.contains("Nota interna (no se envía al cliente)"));
+    let detail = p.desk.detail(&folio).await.unwrap();
+    assert_eq!(
+        detail.view.ticket.owner.as_deref(),
+        Some("luisa@ingressio.com")
+    );
+    for e in detail.events.iter().filter(|e| e.seq > 3) {
+        assert_eq!(
+            e.actor,
+            mesa::model::Actor::staff("luisa@ingressio.com"),
+            "{e:?}"
+        );
+    }
+    // Reply, answer and survey went to the customer; the note did not.
+    p.desk.deliver_outbox().await.unwrap();
+    let sent = p.mailer.sent();
+    assert_eq!(
+        sent.len(),
+        acks + 3,
+        "{:#?}",
+        sent.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    assert!(
+        sent.iter()
+            .all(|m| !m.text.contains("revisa el cable del lector"))
+    );
+}
+
+#[tokio::test]
+async fn an_action_the_stage_does_not_allow_is_refused_with_the_reason() {
+    let p = panel().await;
+    let folio = p.submit("Bajío", "Necesito ayuda con un reporte.").await;
+    let session = p.sign_in().await;
+    let r = p
+        .act(&session, &folio, &[("accion", "close"), ("note", "")])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(body(r).await.contains("no se puede hacer en esta etapa"));
+    let r = p
+        .act(&session, &folio, &[("accion", "reply"), ("message", "  ")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = p.act(&session, &folio, &[("accion", "borrar")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = p
+        .get("/panel/tickets/ING-2026-999999", Some(&session))
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_change_by_someone_else_since_the_page_was_opened_is_shown_and_the_text_kept() {
+    let p = panel().await;
+    let folio = p.submit("Bajío", "Necesito ayuda con un reporte.").await;
+    let session = p.sign_in().await;
+    let html = p.page(&session, &folio).await;
+    let (csrf, seen) = (hidden_csrf(&html), hidden_value(&html, "visto"));
+    // A colleague replies meanwhile.
+    p.desk
+        .act(
+            &folio,
+            &mesa::model::Actor::staff("pablo@ingressio.com"),
+            &mesa::lifecycle::Action::Note {
+                text: "Yo lo atiendo.".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let typed = "Buen día, ya revisamos su reporte.";
+    let r = p
+        .post(
+            &format!("/panel/tickets/{folio}"),
+            Some(&session),
+            &[
+                ("_csrf", &csrf),
+                ("visto", &seen),
+                ("accion", "reply"),
+                ("message", typed),
+                ("channel", "email"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = body(r).await;
+    assert!(html.contains("Otra persona cambió este ticket"));
+    assert!(html.contains(typed), "the typed reply is kept");
+    assert!(
+        html.contains("Yo lo atiendo."),
+        "the colleague's change is shown"
+    );
+    // The sweep's and the transport's events are not someone else's change.
+    p.clock.advance(Duration::minutes(20));
+    p.desk.sweep(p.desk.now()).await.unwrap();
+    let r = p
+        .act(
+            &session,
+            &folio,
+            &[
+                ("accion", "reply"),
+                ("message", typed),
+                ("channel", "phone"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn only_a_lead_gives_a_ticket_to_someone_else() {
+    let p = panel().await;
+    p.desk
+        .add_staff(
+            "pablo@ingressio.com",
+            "Pablo",
+            StaffRole::Agent,
+            Some(PASSWORD),
+        )
+        .await
+        .unwrap();
+    p.desk
+        .add_staff("ana@ingressio.com", "Ana", StaffRole::Lead, Some(PASSWORD))
+        .await
+        .unwrap();
+    let folio = p.submit("Bajío", "Necesito ayuda con un reporte.").await;
+    let agent = p.sign_in().await;
+    let r = p
+        .act(
+            &agent,
+            &folio,
+            &[("accion", "assign"), ("to", "pablo@ingressio.com")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = p
+        .act(
+            &agent,
+            &folio,
+            &[("accion", "assign"), ("to", "nadie@ingressio.com")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let page = p.get("/panel/entrar", None).await;
+    let pre = cookie_pair(&page, "mesa_previo").unwrap();
+    let csrf = hidden_csrf(&body(page).await);
+    let r = p
+        .post(
+            "/panel/entrar",
+            Some(&pre),
+            &[
+                ("email", "ana@ingressio.com"),
+                ("password", PASSWORD),
+                ("_csrf", &csrf),
+            ],
+            None,
+        )
+        .await;
+    let lead = cookie_pair(&r, "mesa_sesion").unwrap();
+    let r = p
+        .act(
+            &lead,
+            &folio,
+            &[("accion", "assign"), ("to", "pablo@ingressio.com")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(p.page(&lead, &folio).await.contains("pablo@ingressio.com"));
+}
+
+#[tokio::test]
+async fn files_are_addressed_by_place_images_previewed_and_anything_else_downloaded() {
+    let p = panel().await;
+    // Markup a browser would run if it were shown in our origin (the form takes it as text).
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>";
+    let folio = p
+        .submit_with_files(
+            "Bajío",
+            "Adjunto capturas del error del lector.",
+            &[("captura.png", PNG), ("dibujo.txt", svg)],
+        )
+        .await;
+    let other = p.submit("Norte", "Necesito ayuda con un reporte.").await;
+    let session = p.sign_in().await;
+    let r = p
+        .get(
+            &format!("/panel/tickets/{folio}/archivos/0"),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "image/png");
+    assert!(
+        r.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    for i in [1] {
+        let r = p
+            .get(
+                &format!("/panel/tickets/{folio}/archivos/{i}"),
+                Some(&session),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/octet-stream"
+        );
+        assert!(
+            r.headers()[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;")
+        );
+        assert!(
+            r.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .starts_with("sandbox")
+        );
+    }
+    for path in [
+        format!("/panel/tickets/{folio}/archivos/2"),
+        format!("/panel/tickets/{other}/archivos/0"),
+    ] {
+        assert_eq!(
+            p.get(&path, Some(&session)).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        p.get(&format!("/panel/tickets/{folio}/archivos/0"), None)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER,
+        "files need a session"
+    );
 }

@@ -29,6 +29,9 @@ pub enum Action {
         vendor: Option<String>,
         #[serde(default)]
         under_warranty: Option<bool>,
+        /// Whether support could reproduce the fault («error replicado»).
+        #[serde(default)]
+        replicated: Option<bool>,
     },
     /// Send to Investigación y Desarrollo.
     Escalate {
@@ -75,6 +78,16 @@ pub enum Action {
     DeliverRootCause {
         report: String,
     },
+    /// Give the ticket to a staff member (their address), or take it from whoever has it
+    /// (`to` empty).
+    Assign {
+        #[serde(default)]
+        to: Option<String>,
+    },
+    /// An internal note: for staff only, never sent to the customer, stops no clock.
+    Note {
+        text: String,
+    },
     /// Complete or correct the customer's data (only the fields given change).
     UpdateContact {
         #[serde(default)]
@@ -102,9 +115,67 @@ impl Action {
             Action::Close { .. } => "close",
             Action::Reopen { .. } => "reopen",
             Action::DeliverRootCause { .. } => "deliver_root_cause",
+            Action::Assign { .. } => "assign",
+            Action::Note { .. } => "note",
             Action::UpdateContact { .. } => "update_contact",
         }
     }
+
+    /// One action of each kind, with placeholder values that pass the field checks: what
+    /// [`offered`] tries against a ticket.
+    fn samples(ticket: &Ticket) -> Vec<Action> {
+        let x = || "x".to_string();
+        vec![
+            Action::SetSeverity {
+                severity: ticket.severity,
+                reason: x(),
+            },
+            Action::Diagnose {
+                summary: x(),
+                cause: String::new(),
+                vendor: None,
+                under_warranty: None,
+                replicated: None,
+            },
+            Action::Escalate { note: x() },
+            Action::Reply {
+                message: x(),
+                channel: ResponseChannel::Email,
+            },
+            Action::Answer { message: x() },
+            Action::Wait { note: x() },
+            Action::Resume {
+                note: String::new(),
+            },
+            Action::LogWork {
+                minutes: 1,
+                note: String::new(),
+            },
+            Action::Close {
+                note: String::new(),
+            },
+            Action::Reopen { reason: x() },
+            Action::DeliverRootCause { report: x() },
+            Action::Assign { to: None },
+            Action::Note { text: x() },
+            Action::UpdateContact {
+                company: Some(x()),
+                contact_name: None,
+                phone: None,
+                support_type: None,
+            },
+        ]
+    }
+}
+
+/// The actions the ticket's stage allows now, by name: exactly those [`decide`] would not
+/// refuse as illegal, so a page never offers what would be refused.
+pub fn offered(ticket: &Ticket, policy: &Policy) -> Vec<&'static str> {
+    Action::samples(ticket)
+        .iter()
+        .filter(|a| !matches!(decide(ticket, a, policy), Err(ActionError::Illegal { .. })))
+        .map(Action::name)
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +303,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
             cause,
             vendor,
             under_warranty,
+            replicated,
         } => {
             // While waiting on the customer, what counts is where the ticket was before.
             let stage = match stage {
@@ -263,6 +335,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
             d.record(EventKind::Diagnosed {
                 summary,
                 assessment,
+                replicated: *replicated,
             });
         }
         Action::Escalate { note } => {
@@ -402,6 +475,27 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                 EventKind::RootCauseDelivered { report, outbox_id },
                 mail,
             ));
+        }
+        Action::Assign { to } => {
+            let to = to
+                .as_deref()
+                .map(crate::types::address_key)
+                .filter(|t| !t.is_empty());
+            if to == ticket.owner {
+                return Err(ActionError::Invalid {
+                    field: "to",
+                    message: match &to {
+                        Some(t) => format!("the ticket is already assigned to {t}"),
+                        None => "the ticket is not assigned to anyone".into(),
+                    },
+                });
+            }
+            d.record(EventKind::Assigned { to });
+        }
+        Action::Note { text: note } => {
+            d.record(EventKind::NoteAdded {
+                text: text("text", note, true)?,
+            });
         }
         Action::UpdateContact {
             company,

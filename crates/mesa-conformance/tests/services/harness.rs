@@ -178,6 +178,7 @@ impl Harness {
                 cause: "software_defect".into(),
                 vendor: None,
                 under_warranty: None,
+                replicated: None,
             },
         )
         .await;

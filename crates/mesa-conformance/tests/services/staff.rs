@@ -12,6 +12,7 @@ fn diagnose() -> Action {
         cause: "software_defect".into(),
         vendor: None,
         under_warranty: None,
+        replicated: None,
     }
 }
 
@@ -677,6 +678,7 @@ async fn a_billable_ticket_shows_its_quote_in_integer_cents() {
             cause: "modified_code".into(),
             vendor: None,
             under_warranty: None,
+            replicated: None,
         },
     )
     .await;
@@ -855,4 +857,69 @@ async fn the_sweep_keeps_watching_the_root_cause_of_a_closed_ticket() {
         matches!(&e.kind, EventKind::SlaBreached { milestone, .. } if milestone == "root_cause")
     });
     assert!(breached);
+}
+
+#[tokio::test]
+async fn an_internal_note_reaches_no_customer_and_is_not_a_response() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.desk.deliver_outbox().await.unwrap();
+    let mails = h.mailer.sent().len();
+    let t = h
+        .act(
+            &folio,
+            Action::Note {
+                text: "El cliente llamó; lo vemos mañana.".into(),
+            },
+        )
+        .await;
+    assert_eq!(t.stage, Stage::Acknowledged);
+    h.desk.deliver_outbox().await.unwrap();
+    assert_eq!(h.mailer.sent().len(), mails, "a note sends no mail");
+    let view = h.desk.view(t).await.unwrap();
+    assert!(
+        clock(&view, "response").running,
+        "a note does not answer the customer"
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_is_given_only_to_an_active_staff_account() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    let to = |who: &str| Action::Assign {
+        to: Some(who.into()),
+    };
+    let e = h
+        .desk
+        .act(&folio, &staff(), &to("nadie@ingressio.com"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        DeskError::Action(ActionError::Invalid { field: "to", .. })
+    ));
+    h.desk
+        .add_staff(
+            "luisa@ingressio.com",
+            "Luisa",
+            mesa::model::StaffRole::Agent,
+            None,
+        )
+        .await
+        .unwrap();
+    let t = h.act(&folio, to("Luisa@Ingressio.com")).await;
+    assert_eq!(t.owner.as_deref(), Some("luisa@ingressio.com"));
+    let t = h.act(&folio, Action::Assign { to: None }).await;
+    assert_eq!(t.owner, None);
+    h.desk
+        .set_staff_active("luisa@ingressio.com", false)
+        .await
+        .unwrap();
+    assert!(
+        h.desk
+            .act(&folio, &staff(), &to("luisa@ingressio.com"))
+            .await
+            .is_err()
+    );
 }

@@ -7,10 +7,14 @@
 //! | `session.rs` | the session cookie, CSRF and origin checks |
 //! | `sign_in.rs` | `/panel/entrar` (sign in), `/panel/salir` (sign out) |
 //! | `queue.rs` | `/panel/` (the queue) and `/panel/cola/filas` (its rows, polled) |
+//! | `ticket.rs` | `/panel/tickets/{folio}`: the ticket, its actions and its files |
+//! | `labels.rs` | Spanish names of actors, events and actions |
 
+mod labels;
 mod queue;
 mod session;
 mod sign_in;
+mod ticket;
 
 use axum::Router;
 use axum::extract::Request;
@@ -38,6 +42,14 @@ pub(crate) fn routes() -> Router<Shared> {
         )
         .route("/panel/salir", post(sign_in::sign_out))
         .route(
+            "/panel/tickets/{folio}",
+            get(ticket::ticket_page).post(ticket::ticket_action),
+        )
+        .route(
+            "/panel/tickets/{folio}/archivos/{index}",
+            get(ticket::attachment),
+        )
+        .route(
             "/static/panel.css",
             get(|| asset("text/css", include_str!("../../static/panel.css"))),
         )
@@ -64,10 +76,13 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut r = next.run(request).await;
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A response with a stricter policy of its own (a customer's file) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

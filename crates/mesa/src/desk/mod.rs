@@ -39,7 +39,7 @@ pub use people::{
     LOCK_FOR, MAX_FAILED_SIGN_INS, MIN_PASSWORD_CHARS, Session, SessionError, SignInError,
 };
 pub use sweep::SweepReport;
-pub use views::{ClockFilter, QueueFilter, TicketDetail, TicketView};
+pub use views::{ClockFilter, QueueFilter, TicketDetail, TicketView, attachments_of};
 
 use crate::calendar::CalendarError;
 use crate::intake::FieldErrors;
@@ -103,6 +103,9 @@ pub enum DeskError {
     Blob(#[from] BlobError),
     #[error("the ticket kept changing under us; try again")]
     TooManyConflicts,
+    /// Someone else changed ticket `0` since the person acting last saw it.
+    #[error("ticket {0} was changed by someone else since you opened it")]
+    ChangedSince(String),
 }
 
 impl DeskError {
@@ -117,6 +120,7 @@ impl DeskError {
             | DeskError::UnknownFolio(_)
             | DeskError::Action(_)
             | DeskError::Token(_)
+            | DeskError::ChangedSince(_)
             | DeskError::Policy(_)
             | DeskError::Calendar(_) => false,
         }

@@ -3,8 +3,8 @@
 
 use super::{ChangePlan, Desk, DeskError};
 use crate::lifecycle::{self, Action, ActionError, Step};
-use crate::model::{Folio, Ticket};
-use crate::types::Actor;
+use crate::model::{Folio, StaffMember, Ticket};
+use crate::types::{Actor, address_key};
 
 impl Desk {
     pub async fn ticket_by_folio(&self, folio: &str) -> Result<Ticket, DeskError> {
@@ -24,6 +24,9 @@ impl Desk {
         action: &Action,
     ) -> Result<Ticket, DeskError> {
         let ticket = self.ticket_by_folio(folio).await?;
+        if let Action::Assign { to: Some(to) } = action {
+            self.assignable(to).await?;
+        }
         let policy = self.policy();
         let now = self.now();
         let changed = self
@@ -33,6 +36,60 @@ impl Desk {
             })
             .await?;
         Ok(changed.ticket)
+    }
+
+    /// A ticket can be given only to an active staff account.
+    async fn assignable(&self, to: &str) -> Result<(), DeskError> {
+        match self.store.staff(to).await? {
+            Some(m) if m.active => Ok(()),
+            _ => Err(DeskError::Action(ActionError::Invalid {
+                field: "to",
+                message: format!("no active staff account {}", to.trim()),
+            })),
+        }
+    }
+
+    /// A staff action from the workspace, by the signed-in `member` who was looking at the
+    /// ticket as of `seen_version`. If someone else (a colleague or the customer) changed it
+    /// since, nothing is done and [`DeskError::ChangedSince`] says so; the sweep's warnings
+    /// and the mail transport's reports do not count. Only a lead gives a ticket to someone
+    /// else or takes it from someone else.
+    pub async fn act_seen(
+        &self,
+        folio: &str,
+        member: &StaffMember,
+        action: &Action,
+        seen_version: u64,
+    ) -> Result<Ticket, DeskError> {
+        let ticket = self.ticket_by_folio(folio).await?;
+        let me = member.actor();
+        if ticket.version > seen_version {
+            let events = self.store.events(&ticket.id).await?;
+            let someone_else = events.iter().any(|e| {
+                e.seq > seen_version
+                    && e.actor != me
+                    && matches!(e.actor, Actor::Staff(_) | Actor::Customer)
+            });
+            if someone_else {
+                return Err(DeskError::ChangedSince(folio.to_string()));
+            }
+        }
+        if let Action::Assign { to } = action {
+            let to = to.as_deref().map(address_key).filter(|t| !t.is_empty());
+            let mine_or_free =
+                ticket.owner.is_none() || ticket.owner.as_deref() == Some(&member.email);
+            let to_me_or_nobody = to.is_none() || to.as_deref() == Some(&member.email);
+            let allowed = member.is_lead() || (mine_or_free && to_me_or_nobody);
+            if !allowed {
+                return Err(DeskError::Action(ActionError::Invalid {
+                    field: "to",
+                    message:
+                        "only a lead gives a ticket to someone else or takes it from someone else"
+                            .into(),
+                }));
+            }
+        }
+        self.act(folio, &me, action).await
     }
 
     /// The customer's answer to the satisfaction survey.

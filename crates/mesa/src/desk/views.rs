@@ -260,3 +260,32 @@ impl Desk {
         Ok(views)
     }
 }
+
+/// Every file the customer sent on a ticket, in order: the report's, then each reply's.
+/// Staff address them by their place in this list, never by blob key.
+pub fn attachments_of(ticket: &Ticket, events: &[Event]) -> Vec<crate::model::Attachment> {
+    let mut all = ticket.attachments.clone();
+    for e in events {
+        if let crate::model::EventKind::CustomerReplied { attachments, .. } = &e.kind {
+            all.extend(attachments.iter().cloned());
+        }
+    }
+    all
+}
+
+impl Desk {
+    /// File `index` (from 0) of the ticket with `folio`, with its bytes; `None` if there is
+    /// no such file.
+    pub async fn attachment(
+        &self,
+        folio: &str,
+        index: usize,
+    ) -> Result<Option<(crate::model::Attachment, Vec<u8>)>, DeskError> {
+        let ticket = self.ticket_by_folio(folio).await?;
+        let events = self.store.events(&ticket.id).await?;
+        let Some(a) = attachments_of(&ticket, &events).into_iter().nth(index) else {
+            return Ok(None);
+        };
+        Ok(self.blobs.get(&a.key).await?.map(|bytes| (a, bytes)))
+    }
+}

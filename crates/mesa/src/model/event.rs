@@ -46,6 +46,9 @@ pub enum EventKind {
     Diagnosed {
         summary: String,
         assessment: Assessment,
+        /// Whether support reproduced the fault («error replicado»), when they said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replicated: Option<bool>,
     },
     EscalatedToRnd {
         note: String,
@@ -116,6 +119,14 @@ pub enum EventKind {
         milestone: String,
         due: DateTime<Utc>,
     },
+    /// The ticket given to a staff member (their address), or taken back (`None`).
+    Assigned {
+        to: Option<String>,
+    },
+    /// An internal note among staff; never sent to the customer.
+    NoteAdded {
+        text: String,
+    },
     /// The mail transport reported on a message we sent (delivered, bounced, …).
     MailFeedback {
         delivery: MailDelivery,
@@ -144,6 +155,8 @@ impl EventKind {
             EventKind::SlaWarning { .. } => "sla_warning",
             EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::MailFeedback { .. } => "mail_feedback",
+            EventKind::Assigned { .. } => "assigned",
+            EventKind::NoteAdded { .. } => "note_added",
         }
     }
 

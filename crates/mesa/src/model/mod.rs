@@ -245,6 +245,9 @@ pub struct Ticket {
     #[serde(default)]
     pub root_cause_delivered_at: Option<DateTime<Utc>>,
     pub rules_version: RulesVersion,
+    /// The staff member (address) the ticket is assigned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The customer's Message-ID, when it came by e-mail.
     pub message_id: Option<String>,
     /// Number of events; the optimistic-concurrency version.
@@ -365,7 +368,9 @@ impl Ticket {
                     missing_fields(&self.customer, &self.support_type, &self.description);
             }
             EventKind::MailFeedback { delivery } => self.deliveries.push(delivery.clone()),
-            EventKind::Responded { .. }
+            EventKind::Assigned { to } => self.owner = to.clone(),
+            EventKind::NoteAdded { .. }
+            | EventKind::Responded { .. }
             | EventKind::CustomerReplied { .. }
             | EventKind::SlaWarning { .. }
             | EventKind::SlaBreached { .. } => {}

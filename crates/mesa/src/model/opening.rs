@@ -65,6 +65,7 @@ impl Opening {
             closings: 0,
             root_cause_delivered_at: None,
             rules_version: self.rules_version.clone(),
+            owner: None,
             message_id: self.message_id.clone(),
             version: 0,
             next_due: self.next_due,

@@ -1,0 +1,131 @@
+//! How the workspace names things in Spanish: who acted, what each event and action is.
+
+use mesa::model::{Actor, EventKind, ResponseChannel};
+use mesa::policy::terms::Coverage;
+
+pub(crate) fn actor(a: &Actor) -> String {
+    match a {
+        Actor::Customer => "Cliente".into(),
+        Actor::Rules => "Reglas".into(),
+        Actor::System => "mesa".into(),
+        Actor::Sweep => "Vigilancia de plazos".into(),
+        Actor::Staff(who) => who.clone(),
+    }
+}
+
+pub(crate) fn channel(c: ResponseChannel) -> &'static str {
+    match c {
+        ResponseChannel::Email => "correo",
+        ResponseChannel::Phone => "teléfono",
+        ResponseChannel::Chat => "chat",
+        ResponseChannel::InPerson => "en persona",
+    }
+}
+
+pub(crate) fn coverage(c: Coverage) -> &'static str {
+    match c {
+        Coverage::Covered => "Cubierto por el contrato",
+        Coverage::ThirdParty => "De un tercero",
+        Coverage::CustomerAttributable => "Atribuible al cliente (facturable)",
+    }
+}
+
+pub(crate) fn action(name: &str) -> &'static str {
+    match name {
+        "set_severity" => "Severidad",
+        "diagnose" => "Diagnóstico",
+        "escalate" => "Escalar a I+D",
+        "reply" => "Responder",
+        "answer" => "Enviar la solución",
+        "wait" => "Esperar al cliente",
+        "resume" => "Reanudar",
+        "log_work" => "Registrar trabajo",
+        "close" => "Cerrar",
+        "reopen" => "Reabrir",
+        "deliver_root_cause" => "Entregar la solución de raíz",
+        "assign" => "Asignar",
+        "note" => "Nota interna",
+        "update_contact" => "Datos del cliente",
+        _ => "Acción",
+    }
+}
+
+/// An event of the timeline: what happened, and its detail when short.
+pub(crate) fn event(kind: &EventKind) -> (String, String) {
+    let (what, detail): (&str, String) = match kind {
+        EventKind::Received { channel, .. } => (
+            "Recibido",
+            match channel {
+                mesa::model::Channel::Form => "por el formulario".into(),
+                _ => "por correo".into(),
+            },
+        ),
+        EventKind::Acknowledged { .. } => ("Acuse de recibo enviado", String::new()),
+        EventKind::SeverityChanged {
+            from, to, reason, ..
+        } => (
+            "Severidad",
+            match from {
+                Some(f) if f != to => format!("{} → {}: {reason}", f.level(), to.level()),
+                _ => format!("{}: {reason}", to.level()),
+            },
+        ),
+        EventKind::Diagnosed {
+            summary,
+            replicated,
+            ..
+        } => (
+            "Diagnóstico",
+            match replicated {
+                Some(true) => format!("{summary} (error replicado)"),
+                Some(false) => format!("{summary} (error no replicado)"),
+                None => summary.clone(),
+            },
+        ),
+        EventKind::EscalatedToRnd { note } => ("Escalado a I+D", note.clone()),
+        EventKind::Responded { channel: c, .. } => {
+            ("Respuesta al cliente", format!("por {}", channel(*c)))
+        }
+        EventKind::Answered { .. } => ("Solución enviada", String::new()),
+        EventKind::WaitingOnCustomer { note } => ("Esperando al cliente", note.clone()),
+        EventKind::Resumed { note } => ("Reanudado", note.clone()),
+        EventKind::CustomerReplied { .. } => ("El cliente escribió", String::new()),
+        EventKind::WorkLogged { minutes, note } => {
+            ("Trabajo registrado", format!("{minutes} min {note}"))
+        }
+        EventKind::Closed { note, .. } => ("Cerrado", note.clone()),
+        EventKind::SatisfactionRecorded {
+            satisfied, comment, ..
+        } => (
+            "Encuesta",
+            format!(
+                "{} {comment}",
+                if *satisfied {
+                    "Satisfecho."
+                } else {
+                    "No satisfecho."
+                }
+            ),
+        ),
+        EventKind::Reopened { reason } => ("Reabierto", reason.clone()),
+        EventKind::RootCauseDelivered { .. } => ("Solución de raíz enviada", String::new()),
+        EventKind::ContactUpdated { .. } => ("Datos del cliente actualizados", String::new()),
+        EventKind::SlaWarning { milestone, .. } => (
+            "Plazo en riesgo",
+            mesa::messages::milestone_label(milestone).to_string(),
+        ),
+        EventKind::SlaBreached { milestone, .. } => (
+            "Plazo vencido",
+            mesa::messages::milestone_label(milestone).to_string(),
+        ),
+        EventKind::Assigned { to } => (
+            "Asignado",
+            to.clone().unwrap_or_else(|| "sin asignar".into()),
+        ),
+        EventKind::NoteAdded { .. } => ("Nota interna", String::new()),
+        EventKind::MailFeedback { delivery } => {
+            ("Informe del correo", format!("{:?}", delivery.status))
+        }
+    };
+    (what.to_string(), detail.trim().to_string())
+}
