@@ -111,6 +111,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path) -> Server {
+        Self::start_with_env(data, &[])
+    }
+
+    /// `mesa serve` with extra environment variables.
+    pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(data.with_extension("serve.log")).expect("log file");
@@ -119,6 +124,7 @@ impl Server {
             .env("MESA_RULES", rules_dir())
             .env("MESA_STAFF_TOKEN", STAFF_TOKEN)
             .env_remove("MESA_SMTP_URL")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -58,14 +58,16 @@ pub fn milestone_label(name: &str) -> &str {
 }
 
 /// A span of clock time as staff read it: "3 h 20 min", "2 d 4 h", "45 min", "menos de
-/// 1 min". For business clocks a day is the calendar's ordinary business day
-/// (`business_day_seconds`, 9 h under the contract), so "1 d" means one working day.
-pub fn span(seconds: i64, business: bool, business_day_seconds: i64) -> String {
+/// 1 min". A clock whose target is in business days (`in_days`) is told in days of the
+/// calendar's ordinary business day (`business_day_seconds`, 9 h under the contract), so
+/// "1 d" is one working day; one in business hours is told in hours, as the contract gives
+/// them ("26 h"); a wall-clock one in days of 24 h.
+pub fn span(seconds: i64, business: bool, in_days: bool, business_day_seconds: i64) -> String {
     let seconds = seconds.abs();
-    let day = if business {
-        business_day_seconds.max(3600)
-    } else {
-        86_400
+    let day = match (business, in_days) {
+        (true, true) => business_day_seconds.max(3600),
+        (true, false) => i64::MAX,
+        (false, _) => 86_400,
     };
     let (days, rest) = (seconds / day, seconds % day);
     let (hours, minutes) = (rest / 3600, (rest % 3600) / 60);
@@ -81,8 +83,13 @@ pub fn span(seconds: i64, business: bool, business_day_seconds: i64) -> String {
 
 /// What is left of a running clock, or how long ago it was due, in its own time base:
 /// "quedan 3 h 20 min hábiles", "vencido hace 45 min".
-pub fn time_left(remaining_seconds: i64, business: bool, business_day_seconds: i64) -> String {
-    let what = span(remaining_seconds, business, business_day_seconds);
+pub fn time_left(
+    remaining_seconds: i64,
+    business: bool,
+    in_days: bool,
+    business_day_seconds: i64,
+) -> String {
+    let what = span(remaining_seconds, business, in_days, business_day_seconds);
     let base = if business { " hábiles" } else { "" };
     if remaining_seconds >= 0 {
         format!("quedan {what}{base}")
@@ -100,20 +107,27 @@ mod tests {
     #[test]
     fn time_left_is_said_in_the_clocks_own_base() {
         assert_eq!(
-            time_left(3 * 3600 + 20 * 60, true, DAY),
+            time_left(3 * 3600 + 20 * 60, true, false, DAY),
             "quedan 3 h 20 min hábiles"
         );
-        assert_eq!(time_left(12 * 60 + 30, false, DAY), "quedan 12 min");
-        assert_eq!(time_left(-45 * 60, false, DAY), "vencido hace 45 min");
+        assert_eq!(time_left(12 * 60 + 30, false, false, DAY), "quedan 12 min");
         assert_eq!(
-            time_left(-(DAY + 3600), true, DAY),
+            time_left(-45 * 60, false, false, DAY),
+            "vencido hace 45 min"
+        );
+        // A response due in 24 business hours is told in hours, as the contract says it.
+        assert_eq!(
+            time_left(23 * 3600, true, false, DAY),
+            "quedan 23 h hábiles"
+        );
+        assert_eq!(
+            time_left(-(DAY + 3600), true, true, DAY),
             "vencido hace 1 d 1 h hábiles"
         );
         // Five business days are five working days, not 45 hours.
-        assert_eq!(time_left(5 * DAY, true, DAY), "quedan 5 d hábiles");
-        assert_eq!(time_left(2 * 3600, true, DAY), "quedan 2 h hábiles");
-        assert_eq!(time_left(20, false, DAY), "quedan menos de 1 min");
+        assert_eq!(time_left(5 * DAY, true, true, DAY), "quedan 5 d hábiles");
+        assert_eq!(time_left(20, false, false, DAY), "quedan menos de 1 min");
         // A wall-clock day is 24 hours.
-        assert_eq!(time_left(26 * 3600, false, DAY), "quedan 1 d 2 h");
+        assert_eq!(time_left(26 * 3600, false, false, DAY), "quedan 1 d 2 h");
     }
 }

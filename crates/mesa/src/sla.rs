@@ -87,6 +87,9 @@ pub struct MilestoneStatus {
     /// than wall-clock ones: time left is shown in the clock's own base.
     #[serde(default)]
     pub business: bool,
+    /// Whether the target is given in business days (shown in days), not hours.
+    #[serde(default)]
+    pub in_days: bool,
 }
 
 /// Evaluates every milestone over `timeline` (events in order) as of `now`.
@@ -166,6 +169,7 @@ fn evaluate_one(
             target_seconds: target.num_seconds(),
             elapsed_share: 0.0,
             business,
+            in_days: matches!(def.target, Target::BusinessDays(_)),
         });
     };
     if let Phase::Paused { since } = phase {
@@ -211,6 +215,7 @@ fn evaluate_one(
         target_seconds,
         elapsed_share,
         business,
+        in_days: matches!(def.target, Target::BusinessDays(_)),
     })
 }
 

@@ -107,7 +107,12 @@ fn row(state: &Shared, v: &TicketView, warning_percent: u32) -> Row {
             } else {
                 ""
             };
-            let left = messages::time_left(c.target_seconds - c.elapsed_seconds, c.business, day);
+            let left = messages::time_left(
+                c.target_seconds - c.elapsed_seconds,
+                c.business,
+                c.in_days,
+                day,
+            );
             ClockCell {
                 name: messages::milestone_label(&c.name).to_string(),
                 due: due

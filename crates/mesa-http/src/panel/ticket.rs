@@ -126,8 +126,8 @@ fn context(state: &Shared, d: &TicketDetail) -> Value {
                 "class": class,
                 "due": c.due.map(local),
                 "stopped": c.stopped_at.map(local),
-                "left": (c.running).then(|| messages::time_left(c.target_seconds - c.elapsed_seconds, c.business, day)),
-                "target": messages::span(c.target_seconds, c.business, day) + if c.business { " hábiles" } else { "" },
+                "left": (c.running).then(|| messages::time_left(c.target_seconds - c.elapsed_seconds, c.business, c.in_days, day)),
+                "target": messages::span(c.target_seconds, c.business, c.in_days, day) + if c.business { " hábiles" } else { "" },
                 "share": (c.elapsed_share * 100.0).round() as i64,
             })
         })
