@@ -630,6 +630,7 @@ pub async fn quarantine_and_heartbeats(store: Store) {
         reason: "malformed".into(),
         raw_key: "inbound/2026/11/x.eml".into(),
         ignored: false,
+        released_as: None,
     };
     store.quarantine(&record).await.unwrap();
     let ignored = QuarantineRecord {
@@ -638,11 +639,22 @@ pub async fn quarantine_and_heartbeats(store: Store) {
         reason: "automatic message".into(),
         raw_key: "inbound/2026/11/y.eml".into(),
         ignored: true,
+        released_as: None,
     };
     store.quarantine(&ignored).await.unwrap();
     assert_eq!(
         store.list_quarantine().await.unwrap(),
-        vec![record, ignored]
+        vec![record.clone(), ignored.clone()]
+    );
+    // Released by staff: the record is written back, not added again.
+    let released = QuarantineRecord {
+        released_as: Some("ING-2026-000007".into()),
+        ..ignored
+    };
+    store.quarantine(&released).await.unwrap();
+    assert_eq!(
+        store.list_quarantine().await.unwrap(),
+        vec![record, released]
     );
     assert_eq!(store.last_heartbeat("sweep").await.unwrap(), None);
     store

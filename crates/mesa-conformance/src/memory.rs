@@ -324,7 +324,11 @@ impl StaffStore for MemoryStore {
 #[async_trait]
 impl QuarantineStore for MemoryStore {
     async fn quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError> {
-        lock(&self.state).quarantine.push(record.clone());
+        let mut s = lock(&self.state);
+        match s.quarantine.iter_mut().find(|r| r.id == record.id) {
+            Some(existing) => *existing = record.clone(),
+            None => s.quarantine.push(record.clone()),
+        }
         Ok(())
     }
 

@@ -84,6 +84,10 @@ impl AppState {
                 "panel/ticket.html",
                 include_str!("../templates/panel/ticket.html"),
             ),
+            (
+                "panel/correo.html",
+                include_str!("../templates/panel/correo.html"),
+            ),
         ] {
             if let Err(e) = pages.add_template(name, source) {
                 // The pages are compiled into the binary and covered by tests.

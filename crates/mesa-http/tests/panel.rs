@@ -924,3 +924,90 @@ async fn files_are_addressed_by_place_images_previewed_and_anything_else_downloa
         "files need a session"
     );
 }
+
+#[tokio::test]
+async fn set_aside_mail_is_listed_with_its_original_and_only_a_lead_releases_it() {
+    let p = panel().await;
+    p.desk
+        .add_staff("ana@ingressio.com", "Ana", StaffRole::Lead, Some(PASSWORD))
+        .await
+        .unwrap();
+    let raw = "From: ana@bajio.com.mx\r\nTo: soporte@ingressio.com\r\nSubject: <b>Fuera</b>\r\n\
+               Auto-Submitted: auto-replied\r\nMessage-ID: <ooo@bajio.com.mx>\r\n\r\n\
+               <script>alert(1)</script> Ningún lector registra.\r\n";
+    p.desk
+        .intake_email(raw.as_bytes(), p.desk.now())
+        .await
+        .unwrap();
+    let id = p.desk.set_aside_mail().await.unwrap()[0].id.clone();
+
+    let agent = p.sign_in().await;
+    let html = body(p.get("/panel/correo", Some(&agent)).await).await;
+    assert!(html.contains("automatic message"), "{html}");
+    assert!(
+        !html.contains("Crear ticket"),
+        "an agent is not offered the release"
+    );
+    let r = p
+        .get(&format!("/panel/correo/{id}/original"), Some(&agent))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()[header::CONTENT_TYPE],
+        "text/plain; charset=utf-8"
+    );
+    assert!(
+        body(r).await.contains("<script>alert(1)</script>"),
+        "the original, byte for byte"
+    );
+    let csrf = hidden_csrf(&html);
+    let release = format!("/panel/correo/{id}/liberar");
+    let r = p
+        .post(&release, Some(&agent), &[("_csrf", &csrf)], None)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let page = p.get("/panel/entrar", None).await;
+    let pre = cookie_pair(&page, "mesa_previo").unwrap();
+    let login = hidden_csrf(&body(page).await);
+    let r = p
+        .post(
+            "/panel/entrar",
+            Some(&pre),
+            &[
+                ("email", "ana@ingressio.com"),
+                ("password", PASSWORD),
+                ("_csrf", &login),
+            ],
+            None,
+        )
+        .await;
+    let lead = cookie_pair(&r, "mesa_sesion").unwrap();
+    let html = body(p.get("/panel/correo", Some(&lead)).await).await;
+    assert!(html.contains("Crear ticket"));
+    let r = p
+        .post(
+            &release,
+            Some(&lead),
+            &[("_csrf", &hidden_csrf(&html))],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let folio = location(&r)
+        .split('/')
+        .nth(3)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = body(p.get(&format!("/panel/tickets/{folio}"), Some(&lead)).await).await;
+    assert!(html.contains("Ningún lector registra"), "{html}");
+    assert!(!html.contains("<script>alert(1)</script>"));
+    let html = body(p.get("/panel/correo", Some(&lead)).await).await;
+    assert!(
+        html.contains(&format!("href=\"/panel/tickets/{folio}\"")),
+        "the list links the ticket"
+    );
+}

@@ -590,7 +590,8 @@ impl QuarantineStore for SqliteStore {
         let r = record.clone();
         self.with(move |conn| {
             conn.execute(
-                "INSERT INTO quarantine (id, received_at, data) VALUES (?1, ?2, ?3)",
+                "INSERT INTO quarantine (id, received_at, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data",
                 params![r.id, ts(r.received_at), to_json(&r)?],
             )
             .map_err(backend)?;

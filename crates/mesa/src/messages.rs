@@ -42,6 +42,8 @@ pub const REOPENED_BY_REPLY_TO_ANSWER: &str =
     "El cliente respondió a la solución: se reabre el seguimiento.";
 
 /// Timeline note of a root cause delivered.
+pub const RELEASED_FROM_SET_ASIDE: &str =
+    "Correo liberado de la lista de correo apartado; se había apartado por";
 pub const ROOT_CAUSE_DELIVERED: &str = "Se envió al cliente la solución de raíz.";
 
 /// A milestone of the shipped rules as staff read it; a milestone the rules add under

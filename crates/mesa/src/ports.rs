@@ -124,6 +124,9 @@ pub struct QuarantineRecord {
     /// listed for staff apart from the quarantine.
     #[serde(default)]
     pub ignored: bool,
+    /// The folio of the ticket staff made of it, once released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_as: Option<String>,
 }
 
 impl NewTicket {
@@ -207,6 +210,7 @@ pub trait StaffStore: Send + Sync {
 /// Messages that could not be taken in, kept for a person.
 #[async_trait]
 pub trait QuarantineStore: Send + Sync {
+    /// Writes the record, or writes it back over the one with its id (once released).
     async fn quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError>;
     async fn list_quarantine(&self) -> Result<Vec<QuarantineRecord>, StoreError>;
 }

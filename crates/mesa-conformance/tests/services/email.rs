@@ -518,3 +518,60 @@ async fn an_implausible_date_header_leaves_the_clocks_at_the_receipt_and_says_wh
     assert_eq!(ticket.received_at, arrived);
     assert_eq!(ticket.clock_start, Some(ClockStart::NoDate));
 }
+
+/// A customer's report that came with an out-of-office header: a lead releases it and it
+/// becomes a ticket, acknowledged, with the release on record.
+#[tokio::test]
+async fn a_lead_releases_set_aside_mail_into_one_ticket() {
+    let h = harness();
+    let raw = format!(
+        "From: {FROM}\r\nTo: zendesk@ingressio.com\r\nSubject: Checadores sin red\r\n\
+         Auto-Submitted: auto-replied\r\nMessage-ID: <auto2@x.mx>\r\n\r\n\
+         Ningún checador de la planta registra desde las 8.\r\n"
+    );
+    assert_eq!(
+        h.email(raw.as_bytes()).await.outcome,
+        EmailOutcomeKind::Ignored
+    );
+    let id = h.desk.set_aside_mail().await.unwrap()[0].id.clone();
+    let lead = mesa::model::Actor::staff("ana.lider@ingressio.com");
+    let out = h.desk.release_mail(&id, &lead).await.unwrap();
+    assert_eq!(out.outcome, EmailOutcomeKind::Created);
+    let folio = out.folio.unwrap();
+    let detail = h.desk.detail(folio.as_str()).await.unwrap();
+    assert!(detail.view.ticket.description.contains("Ningún checador"));
+    assert!(detail.events.iter().any(|e| e.actor == lead
+        && matches!(&e.kind, EventKind::NoteAdded { text } if text.contains("automatic message"))));
+    h.desk.deliver_outbox().await.unwrap();
+    assert!(
+        h.mailer
+            .sent()
+            .iter()
+            .any(|m| m.subject.contains(folio.as_str())),
+        "acknowledged"
+    );
+    // Released twice (two leads at once, or a double click): one ticket.
+    let again = h.desk.release_mail(&id, &lead).await.unwrap();
+    assert_eq!(again.folio, Some(folio.clone()));
+    let listed = h.desk.set_aside_mail().await.unwrap();
+    assert_eq!(listed[0].released_as.as_deref(), Some(folio.as_str()));
+}
+
+#[tokio::test]
+async fn unreadable_mail_cannot_be_released_and_the_lead_is_told_why() {
+    let h = harness();
+    h.email(b"Subject: hola\r\n\r\nsin remitente\r\n").await;
+    let id = h.desk.set_aside_mail().await.unwrap()[0].id.clone();
+    let e = h
+        .desk
+        .release_mail(&id, &mesa::model::Actor::staff("lider"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot be read"), "{e}");
+    let e = h
+        .desk
+        .release_mail("no-such-id", &mesa::model::Actor::staff("lider"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no set-aside mail"), "{e}");
+}

@@ -46,6 +46,7 @@ pub(crate) fn action(name: &str) -> &'static str {
         "assign" => "Asignar",
         "note" => "Nota interna",
         "update_contact" => "Datos del cliente",
+        "release" => "Ticket creado con el correo apartado",
         _ => "Acción",
     }
 }

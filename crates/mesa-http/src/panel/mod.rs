@@ -8,9 +8,11 @@
 //! | `sign_in.rs` | `/panel/entrar` (sign in), `/panel/salir` (sign out) |
 //! | `queue.rs` | `/panel/` (the queue) and `/panel/cola/filas` (its rows, polled) |
 //! | `ticket.rs` | `/panel/tickets/{folio}`: the ticket, its actions and its files |
+//! | `mail.rs` | `/panel/correo`: mail set aside or quarantined, its original, release |
 //! | `labels.rs` | Spanish names of actors, events and actions |
 
 mod labels;
+mod mail;
 mod queue;
 mod session;
 mod sign_in;
@@ -45,6 +47,9 @@ pub(crate) fn routes() -> Router<Shared> {
             "/panel/tickets/{folio}",
             get(ticket::ticket_page).post(ticket::ticket_action),
         )
+        .route("/panel/correo", get(mail::set_aside_page))
+        .route("/panel/correo/{id}/original", get(mail::original))
+        .route("/panel/correo/{id}/liberar", post(mail::release))
         .route(
             "/panel/tickets/{folio}/archivos/{index}",
             get(ticket::attachment),

@@ -124,7 +124,7 @@ pub(crate) async fn sign_in(
 #[derive(Deserialize)]
 pub(crate) struct CsrfOnly {
     #[serde(default, rename = "_csrf")]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// Signs out: every session of the account ends, here and in other browsers.

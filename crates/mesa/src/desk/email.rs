@@ -149,6 +149,7 @@ impl Desk {
                 dedupe_keys,
                 note,
                 raw_key.clone(),
+                false,
             )
             .await;
         match opened {
@@ -177,6 +178,7 @@ impl Desk {
             reason,
             raw_key,
             ignored,
+            released_as: None,
         };
         self.store.quarantine(&record).await?;
         if ignored {
@@ -248,9 +250,10 @@ impl Desk {
         dedupe_keys: Vec<DedupeKey>,
         note: Option<String>,
         raw_key: String,
+        released: bool,
     ) -> Result<EmailOutcome, DeskError> {
         let registered = self.store.find_customer(&mail.from_address).await?;
-        if registered.is_none() && !policy.settings().accept_unregistered_senders {
+        if registered.is_none() && !released && !policy.settings().accept_unregistered_senders {
             let reason = format!("{} is not a registered customer", mail.from_address);
             return self.set_aside(reason, raw_key, received_at, true).await;
         }
@@ -366,5 +369,104 @@ impl Desk {
             folio: Some(ticket.folio),
             reason: None,
         })
+    }
+}
+
+impl Desk {
+    /// The raw message of a set-aside record, as received.
+    pub async fn set_aside_original(
+        &self,
+        id: &str,
+    ) -> Result<Option<(QuarantineRecord, Vec<u8>)>, DeskError> {
+        let Some(record) = self.set_aside_record(id).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .blobs
+            .get(&record.raw_key)
+            .await?
+            .map(|raw| (record, raw)))
+    }
+
+    async fn set_aside_record(&self, id: &str) -> Result<Option<QuarantineRecord>, DeskError> {
+        Ok(self
+            .store
+            .list_quarantine()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id))
+    }
+
+    /// Makes a ticket of mail that was set aside, because a person says it is a customer's
+    /// (an auto-reply that carried a real report, a sender not yet in the registry). Its
+    /// clocks start when the customer sent it. Releasing it again gives the same ticket;
+    /// mail that cannot be read cannot be released, and the error says why.
+    pub async fn release_mail(&self, id: &str, actor: &Actor) -> Result<EmailOutcome, DeskError> {
+        let invalid = |m: String| {
+            let mut e = crate::intake::FieldErrors::new();
+            e.insert("id".into(), m);
+            DeskError::Invalid(e)
+        };
+        let mut record = self
+            .set_aside_record(id)
+            .await?
+            .ok_or_else(|| invalid(format!("no set-aside mail {id}")))?;
+        if let Some(folio) = &record.released_as {
+            return Ok(EmailOutcome {
+                outcome: EmailOutcomeKind::Duplicate,
+                folio: Folio::parse(folio),
+                reason: Some("already released".into()),
+            });
+        }
+        let raw = self
+            .blobs
+            .get(&record.raw_key)
+            .await?
+            .ok_or_else(|| invalid(format!("the original of {id} is missing")))?;
+        let policy = self.policy();
+        let own = vec![policy.settings().support_address.clone()];
+        let mail = intake::parse_email(&raw, &own).map_err(|e| {
+            invalid(format!(
+                "the message cannot be read, so it cannot be released: {e}"
+            ))
+        })?;
+        let digest: String = Sha256::digest(&raw)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let outcome = match self.seen_before(&mail, &digest).await? {
+            Some(existing) => self.duplicate_outcome(&existing).await?,
+            None => {
+                let mut keys = vec![DedupeKey::Raw(digest)];
+                keys.extend(mail.message_id.clone().map(DedupeKey::MessageId));
+                self.open_from_mail(
+                    &policy,
+                    mail,
+                    record.received_at,
+                    keys,
+                    Some("released from the set-aside mail".into()),
+                    record.raw_key.clone(),
+                    true,
+                )
+                .await?
+            }
+        };
+        let Some(folio) = outcome.folio.clone() else {
+            return Err(invalid(format!(
+                "the message made no ticket: {}",
+                outcome.reason.clone().unwrap_or_default()
+            )));
+        };
+        self.act(
+            folio.as_str(),
+            actor,
+            &crate::lifecycle::Action::Note {
+                text: format!("{}: {}", messages::RELEASED_FROM_SET_ASIDE, record.reason),
+            },
+        )
+        .await?;
+        record.released_as = Some(folio.as_str().to_string());
+        self.store.quarantine(&record).await?;
+        Ok(outcome)
     }
 }
