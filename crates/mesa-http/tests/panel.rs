@@ -1011,3 +1011,95 @@ async fn set_aside_mail_is_listed_with_its_original_and_only_a_lead_releases_it(
         "the list links the ticket"
     );
 }
+
+#[tokio::test]
+async fn the_queue_shows_mine_or_the_unassigned_and_who_has_each_ticket() {
+    let p = panel().await;
+    let mine = p.submit("Bajío", "Necesito ayuda con un reporte.").await;
+    let free = p.submit("Norte", "Necesito ayuda con otro reporte.").await;
+    let session = p.sign_in().await;
+    let r = p
+        .act(
+            &session,
+            &mine,
+            &[("accion", "assign"), ("to", "luisa@ingressio.com")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list = |q: &'static str| {
+        let s = session.clone();
+        let p = &p;
+        async move { listed_folios(&body(p.get(&format!("/panel/?{q}"), Some(&s)).await).await) }
+    };
+    assert_eq!(list("ver=mios").await, vec![mine.clone()]);
+    assert_eq!(list("ver=sin_asignar").await, vec![free.clone()]);
+    assert_eq!(list("ver=").await.len(), 2);
+    let html = body(p.get("/panel/", Some(&session)).await).await;
+    let row = html
+        .split(&format!("data-folio=\"{mine}\""))
+        .nth(1)
+        .unwrap();
+    assert!(
+        row.contains("<td class=\"owner\">luisa@ingressio.com</td>"),
+        "{row}"
+    );
+}
+
+#[tokio::test]
+async fn a_canned_reply_fills_the_reply_box_with_the_tickets_facts_escaped() {
+    let p = panel().await;
+    let input = FormInput {
+        company: "Bajío".into(),
+        contact_name: "Ana <b>Pérez</b>".into(),
+        email: "ana@bajio.com.mx".into(),
+        phone: "442 123 4567".into(),
+        support_type: "asistencia".into(),
+        description: "Necesito ayuda con un reporte.".into(),
+        idempotency_key: None,
+        upload_tokens: Vec::new(),
+        impact_scope: None,
+        operation_continues: None,
+        workaround: None,
+    };
+    let folio = p
+        .desk
+        .submit_form(&input, &[], None, "")
+        .await
+        .unwrap()
+        .ticket
+        .folio;
+    let session = p.sign_in().await;
+    let html = body(
+        p.get(&format!("/panel/tickets/{folio}"), Some(&session))
+            .await,
+    )
+    .await;
+    assert!(
+        html.contains("?plantilla=en_revision"),
+        "the bundle's replies are offered"
+    );
+    let html = body(
+        p.get(
+            &format!("/panel/tickets/{folio}?plantilla=en_revision"),
+            Some(&session),
+        )
+        .await,
+    )
+    .await;
+    let textarea = html.split("id=\"reply-message\"").nth(1).unwrap();
+    let text = textarea.split("</textarea>").next().unwrap();
+    assert!(
+        text.contains("Buen día, Ana &lt;b&gt;Pérez&lt;&#x2f;b&gt;:"),
+        "{text}"
+    );
+    assert!(text.contains(folio.as_str()));
+    let html = body(
+        p.get(
+            &format!("/panel/tickets/{folio}?plantilla=no-existe"),
+            Some(&session),
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("No existe esa plantilla"));
+}

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use mesa::Severity;
-use mesa::desk::{ClockFilter, QueueFilter, TicketView};
+use mesa::desk::{ClockFilter, OwnerFilter, QueueFilter, Session, TicketView};
 use mesa::messages;
 use mesa::model::Stage;
 use mesa::sla::ClockState;
@@ -29,11 +29,14 @@ pub(crate) struct QueueQuery {
     reloj: String,
     #[serde(default)]
     q: String,
+    /// `mios` (assigned to me), `sin_asignar`, or empty for everyone's.
+    #[serde(default)]
+    ver: String,
 }
 
 impl QueueQuery {
     /// The filter, or which field is not understood.
-    fn filter(&self) -> Result<QueueFilter, &'static str> {
+    fn filter(&self, me: &str) -> Result<QueueFilter, &'static str> {
         let severity = match self.severidad.trim() {
             "" => None,
             s => Some(
@@ -53,6 +56,12 @@ impl QueueQuery {
             "en_riesgo" => Some(ClockFilter::AtRisk),
             _ => return Err("reloj"),
         };
+        let owner = match self.ver.trim() {
+            "" => None,
+            "mios" => Some(OwnerFilter::Is(me.to_string())),
+            "sin_asignar" => Some(OwnerFilter::Nobody),
+            _ => return Err("ver"),
+        };
         let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         Ok(QueueFilter {
             severity,
@@ -60,6 +69,7 @@ impl QueueQuery {
             company: text(&self.empresa),
             clocks,
             text: text(&self.q),
+            owner,
         })
     }
 }
@@ -75,6 +85,7 @@ struct Row {
     provisional: bool,
     needs_confirmation: bool,
     stage: &'static str,
+    owner: Option<String>,
     clock: Option<ClockCell>,
 }
 
@@ -137,15 +148,17 @@ fn row(state: &Shared, v: &TicketView, warning_percent: u32) -> Row {
         provisional: v.severity_provisional,
         needs_confirmation: v.needs_confirmation,
         stage: t.stage.label(),
+        owner: t.owner.clone(),
         clock,
     }
 }
 
 async fn rows(
     state: &Shared,
+    session: &Session,
     query: &QueueQuery,
 ) -> Result<(Vec<Row>, Option<&'static str>), Response> {
-    let (filter, bad) = match query.filter() {
+    let (filter, bad) = match query.filter(&session.member.email) {
         Ok(f) => (f, None),
         Err(field) => (QueueFilter::default(), Some(field)),
     };
@@ -168,7 +181,7 @@ pub(crate) async fn queue_page(
     Staff(session): Staff,
     Query(query): Query<QueueQuery>,
 ) -> Response {
-    let (rows, bad) = match rows(&state, &query).await {
+    let (rows, bad) = match rows(&state, &session, &query).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -189,6 +202,7 @@ pub(crate) async fn queue_page(
                 "empresa": query.empresa,
                 "reloj": query.reloj,
                 "q": query.q,
+                "ver": query.ver,
             },
             "refresh_seconds": state.refresh_seconds(),
         }),
@@ -198,10 +212,10 @@ pub(crate) async fn queue_page(
 /// The rows alone (the page's `<tbody>`), for the page's own polling.
 pub(crate) async fn queue_rows(
     State(state): State<Shared>,
-    Staff(_session): Staff,
+    Staff(session): Staff,
     Query(query): Query<QueueQuery>,
 ) -> Response {
-    match rows(&state, &query).await {
+    match rows(&state, &session, &query).await {
         Ok((rows, _)) => state.page("panel/filas.html", json!({"rows": rows})),
         Err(r) => r.into_response(),
     }

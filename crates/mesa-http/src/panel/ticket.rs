@@ -27,12 +27,17 @@ struct Outcome {
     done: Option<String>,
     error: Option<String>,
     draft: Map<String, Value>,
+    /// A canned reply to start the reply box from.
+    canned: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct Done {
     #[serde(default)]
     hecho: String,
+    /// `?plantilla=<id>`: fill the reply box with that canned reply.
+    #[serde(default)]
+    plantilla: String,
 }
 
 pub(crate) async fn ticket_page(
@@ -45,6 +50,7 @@ pub(crate) async fn ticket_page(
         done: Some(done.hecho)
             .filter(|h| !h.is_empty())
             .map(|h| labels::action(&h).to_string()),
+        canned: Some(done.plantilla).filter(|p| !p.is_empty()),
         ..Outcome::default()
     };
     render(&state, &session, &folio, StatusCode::OK, outcome).await
@@ -55,7 +61,7 @@ async fn render(
     session: &mesa::desk::Session,
     folio: &str,
     status: StatusCode,
-    outcome: Outcome,
+    mut outcome: Outcome,
 ) -> Response {
     let detail = match state.desk.detail(folio).await {
         Ok(d) => d,
@@ -75,6 +81,24 @@ async fn render(
             );
         }
     };
+    if let Some(id) = outcome.canned.take() {
+        let t = &detail.view.ticket;
+        let policy = state.desk.policy();
+        let context = mesa::policy::ReplyContext {
+            contact_name: t.customer.contact_name.clone(),
+            company: t.customer.company.clone(),
+            folio: t.folio.as_str().to_string(),
+            subject: t.subject.clone(),
+            company_name: policy.settings().company_name.clone(),
+        };
+        match policy.canned_reply(&id, &context) {
+            Some(text) => {
+                outcome.draft.insert("accion".into(), json!("reply"));
+                outcome.draft.insert("message".into(), json!(text));
+            }
+            None => outcome.error = Some("No existe esa plantilla de respuesta.".into()),
+        }
+    }
     let staff = state.desk.staff_members().await.unwrap_or_default();
     let mut context = context(state, &detail);
     if let Value::Object(map) = &mut context {
@@ -247,6 +271,7 @@ fn context(state: &Shared, d: &TicketDetail) -> Value {
         "timeline": timeline,
         "files": files,
         "offered": offered(t, &policy),
+        "replies": policy.canned_replies(),
         "support_types": support_types,
     })
 }
@@ -316,6 +341,7 @@ pub(crate) async fn ticket_action(
             done: None,
             error: Some(error),
             draft: draft.clone(),
+            canned: None,
         }
         .with_status(status)
     };

@@ -39,7 +39,7 @@ pub use people::{
     LOCK_FOR, MAX_FAILED_SIGN_INS, MIN_PASSWORD_CHARS, Session, SessionError, SignInError,
 };
 pub use sweep::SweepReport;
-pub use views::{ClockFilter, QueueFilter, TicketDetail, TicketView, attachments_of};
+pub use views::{ClockFilter, OwnerFilter, QueueFilter, TicketDetail, TicketView, attachments_of};
 
 use crate::calendar::CalendarError;
 use crate::intake::FieldErrors;

@@ -141,6 +141,15 @@ pub struct QueueFilter {
     pub clocks: Option<ClockFilter>,
     /// Words that must all appear in the folio, company, contact, subject or description.
     pub text: Option<String>,
+    pub owner: Option<OwnerFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerFilter {
+    /// Assigned to this staff member (address).
+    Is(String),
+    /// Assigned to nobody.
+    Nobody,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +205,15 @@ impl QueueFilter {
         }
         if self.stage.is_some_and(|s| s != t.stage) {
             return false;
+        }
+        match &self.owner {
+            Some(OwnerFilter::Nobody) if t.owner.is_some() => return false,
+            Some(OwnerFilter::Is(who))
+                if t.owner.as_deref() != Some(crate::types::address_key(who).as_str()) =>
+            {
+                return false;
+            }
+            _ => {}
         }
         if let Some(company) = self
             .company

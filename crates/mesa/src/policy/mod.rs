@@ -7,6 +7,7 @@ pub mod engine;
 mod live;
 mod load;
 mod phrases;
+mod replies;
 pub mod terms;
 mod vectors;
 
@@ -24,6 +25,7 @@ pub use live::LiveRules;
 use load::{
     Scripts, bad_output, holidays, load_calendar, load_settings, load_support_types, load_templates,
 };
+pub use replies::{CannedReply, REPLY_FIELDS, ReplyContext};
 pub use terms::{
     Assessment, Classification, Coverage, Diagnosis, Holiday, PlannedMilestone, Quote, QuoteLine,
     RenderedMail, Settings, SlaPlan, SupportType, Work,
@@ -114,6 +116,7 @@ pub struct Policy {
     support_types: Vec<SupportType>,
     settings: Settings,
     templates: minijinja::Environment<'static>,
+    replies: replies::CannedReplies,
     version: RulesVersion,
     bundle: Bundle,
 }
@@ -216,12 +219,14 @@ impl Policy {
         let support_types = load_support_types(&scripts)?;
         let settings = load_settings(&scripts)?;
         let templates = load_templates(&bundle)?;
+        let replies = replies::load_replies(&bundle)?;
         let policy = Self {
             scripts,
             calendar,
             support_types,
             settings,
             templates,
+            replies,
             version: bundle.version(),
             bundle,
         };
