@@ -22,6 +22,7 @@ mod survey;
 
 pub use error::ApiError;
 use form::{form_page, start_upload, submit};
+pub use panel::{ExternalIdentity, ExternalSignIn};
 use staff::{
     inbound_email, list_tickets, queue, require_staff, set_aside_mail, ticket_action, ticket_detail,
 };
@@ -36,6 +37,10 @@ pub struct AppState {
     pages: minijinja::Environment<'static>,
     /// How often the workspace's queue refreshes itself.
     panel_refresh_seconds: u32,
+    /// Sign-in through an identity provider (Cognito on AWS), instead of passwords here.
+    external: Option<Arc<dyn ExternalSignIn>>,
+    /// The workspace pages' Content-Security-Policy.
+    csp: axum::http::HeaderValue,
 }
 
 impl AppState {
@@ -99,7 +104,17 @@ impl AppState {
             staff_token,
             pages,
             panel_refresh_seconds: 30,
+            external: None,
+            csp: panel::content_security_policy(None),
         }
+    }
+
+    /// Staff sign in to the workspace through `provider` (AWS: the Cognito user pool's
+    /// hosted sign-in) rather than with a password kept here.
+    pub fn with_external_sign_in(mut self, provider: Arc<dyn ExternalSignIn>) -> Self {
+        self.csp = panel::content_security_policy(Some(&provider.origin()));
+        self.external = Some(provider);
+        self
     }
 
     /// How often the workspace's queue refreshes itself (tests make it quick).
@@ -169,7 +184,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/csat/{token}", get(csat_page).post(csat_answer))
         .route("/health", get(health))
         .nest("/staff", staff)
-        .merge(panel::routes())
+        .merge(panel::routes(&state))
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
 }

@@ -197,6 +197,13 @@ impl Signer {
     pub fn verify_presession<'a>(&self, token: &'a str) -> Result<&'a str, TokenError> {
         self.verify("presession", token)
     }
+
+    /// The PKCE code verifier of a sign-in through an identity provider, derived from the
+    /// pre-session's nonce with our key: only this server can compute it, and nothing is
+    /// stored (RFC 7636: 43–128 characters of `[A-Za-z0-9._~-]`).
+    pub fn pkce_verifier(&self, nonce: &str) -> String {
+        self.sign("pkce", nonce)
+    }
 }
 
 /// How long a staff session lasts from sign-in, whatever is done with it.

@@ -1,6 +1,9 @@
-//! API Gateway HTTP API → the mesa-http Router (form, survey, staff API). Staff routes are
-//! authenticated by the API's Cognito JWT authorizer before they reach this function; the
-//! staff member recorded on every event is the one the token names.
+//! API Gateway HTTP API → the mesa-http Router (form, survey, staff API, workspace). Staff
+//! API routes are authenticated by the API's Cognito JWT authorizer before they reach this
+//! function; the staff member recorded on every event is the one the token names. The
+//! workspace's pages sign people in through the user pool's hosted sign-in (`cognito`).
+
+pub mod cognito;
 
 use std::sync::Arc;
 
@@ -12,10 +15,21 @@ use mesa::desk::Desk;
 /// The header mesa-http records as the acting staff member.
 const ACTOR_HEADER: &str = "x-mesa-actor";
 
-/// The Router the function serves.
+/// The Router the function serves, without workspace sign-in.
 pub fn app(desk: Arc<Desk>) -> axum::Router {
-    let state = Arc::new(mesa_http::AppState::behind_gateway(desk));
-    mesa_http::router(state).layer(axum::middleware::map_request(staff_from_jwt))
+    app_with(desk, None)
+}
+
+/// The Router the function serves, the workspace signing people in through `sign_in`.
+pub fn app_with(
+    desk: Arc<Desk>,
+    sign_in: Option<Arc<dyn mesa_http::ExternalSignIn>>,
+) -> axum::Router {
+    let mut state = mesa_http::AppState::behind_gateway(desk);
+    if let Some(provider) = sign_in {
+        state = state.with_external_sign_in(provider);
+    }
+    mesa_http::router(Arc::new(state)).layer(axum::middleware::map_request(staff_from_jwt))
 }
 
 /// Who acts is who the gateway's authorizer verified, never what the client says: a

@@ -257,3 +257,20 @@ async fn an_impact_answer_out_of_the_list_is_a_field_error() {
     };
     assert!(errors.contains_key("impact_scope") && errors.contains_key("workaround"));
 }
+
+/// A JSON client has no drop-down: the refusal of an unknown support type names the valid
+/// ones, as the rules define them.
+#[tokio::test]
+async fn an_unknown_support_type_is_refused_with_the_valid_ones_listed() {
+    let h = harness();
+    let mut input = form("El reporte de asistencias sale vacío.");
+    input.support_type = "soporte".into();
+    let err = h.desk.submit_form(&input, &[], None, "").await.unwrap_err();
+    let DeskError::Invalid(errors) = err else {
+        panic!("expected field errors, got {err}");
+    };
+    let message = &errors["support_type"];
+    for t in h.desk.policy().support_types() {
+        assert!(message.contains(&t.id), "{message} lacks {}", t.id);
+    }
+}

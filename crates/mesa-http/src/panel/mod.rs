@@ -9,8 +9,10 @@
 //! | `queue.rs` | `/panel/` (the queue) and `/panel/cola/filas` (its rows, polled) |
 //! | `ticket.rs` | `/panel/tickets/{folio}`: the ticket, its actions and its files |
 //! | `mail.rs` | `/panel/correo`: mail set aside or quarantined, its original, release |
+//! | `external.rs` | sign-in through an identity provider (Cognito on AWS) |
 //! | `labels.rs` | Spanish names of actors, events and actions |
 
+mod external;
 mod labels;
 mod mail;
 mod queue;
@@ -27,13 +29,25 @@ use axum::routing::{get, post};
 use mesa::desk::Session;
 use serde_json::{Value, json};
 
+pub use external::{ExternalIdentity, ExternalSignIn};
+
 use crate::{AppState, Shared};
 
-/// Scripts and styles only from our own `/static/`, no frames, forms only to us.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Scripts and styles only from our own `/static/`, no frames, forms only to us (and, with
+/// an identity provider, to it: signing out redirects there).
+pub(crate) fn content_security_policy(provider_origin: Option<&str>) -> HeaderValue {
+    let form_action = match provider_origin {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".into(),
+    };
+    let text = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}
 
-pub(crate) fn routes() -> Router<Shared> {
+pub(crate) fn routes(state: &Shared) -> Router<Shared> {
     Router::new()
         .route("/panel", get(|| async { Redirect::permanent("/panel/") }))
         .route("/panel/", get(queue::queue_page))
@@ -42,6 +56,7 @@ pub(crate) fn routes() -> Router<Shared> {
             "/panel/entrar",
             get(sign_in::sign_in_page).post(sign_in::sign_in),
         )
+        .route("/panel/entrar/cognito", get(sign_in::external_callback))
         .route("/panel/salir", post(sign_in::sign_out))
         .route(
             "/panel/tickets/{folio}",
@@ -62,7 +77,10 @@ pub(crate) fn routes() -> Router<Shared> {
             "/static/panel.js",
             get(|| asset("text/javascript", include_str!("../../static/panel.js"))),
         )
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -78,15 +96,16 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// Headers of every workspace response: the CSP, no sniffing, no referrer to other sites,
 /// no caching of pages that show customers' data.
-async fn security_headers(request: Request, next: Next) -> Response {
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut r = next.run(request).await;
     let h = r.headers_mut();
     // A response with a stricter policy of its own (a customer's file) keeps it.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, state.csp.clone());
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -108,6 +127,11 @@ impl AppState {
     /// browser would drop them.
     pub(crate) fn secure_cookies(&self) -> bool {
         self.desk.config().public_url.starts_with("https://")
+    }
+
+    /// Where an identity provider sends the browser back after sign-in.
+    pub(crate) fn redirect_uri(&self) -> String {
+        format!("{}/panel/entrar/cognito", self.desk.config().public_url)
     }
 
     pub(crate) fn refresh_seconds(&self) -> u32 {

@@ -355,6 +355,15 @@ impl Desk {
         (cookie, csrf)
     }
 
+    /// The PKCE verifier of a sign-in through an identity provider that began with this
+    /// pre-session cookie (see [`Desk::presession`]; its CSRF token is the OAuth `state`).
+    pub fn pkce_verifier(&self, cookie: &str) -> Option<String> {
+        self.signer
+            .verify_presession(cookie)
+            .ok()
+            .map(|nonce| self.signer.pkce_verifier(nonce))
+    }
+
     /// Whether a sign-in form's CSRF token belongs to this browser's pre-session cookie.
     pub fn presession_csrf_ok(&self, cookie: &str, given: &str) -> bool {
         self.signer

@@ -158,9 +158,18 @@ pub fn validate_form(
         );
     }
     if policy.support_type_label(&support_type).is_none() {
+        // The valid ids too: a JSON client has no drop-down to read them from.
+        let ids: Vec<&str> = policy
+            .support_types()
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
         errors.insert(
             "support_type".into(),
-            "Elija un tipo de soporte de la lista.".into(),
+            format!(
+                "Elija un tipo de soporte de la lista (valores válidos: {}).",
+                ids.join(", ")
+            ),
         );
     }
     if description.chars().count() < 10 {
