@@ -38,7 +38,7 @@ async fn fake_user_pool() -> (String, Captured) {
                     let claims = json!({
                         "iss": ISSUER, "aud": aud, "token_use": "id",
                         "exp": Utc::now().timestamp() + 3600,
-                        "email": "ana@ingressio.com", "name": "Ana Ruiz",
+                        "email": "ana@ingressio.com", "email_verified": true, "name": "Ana Ruiz",
                         "cognito:groups": ["leads"],
                     });
                     let id_token = format!(
@@ -160,6 +160,14 @@ async fn staff_sign_in_to_the_workspace_through_the_user_pool_and_their_actions_
     let presession = a.cookies.clone();
     assert!(presession[0].starts_with("mesa_previo="), "{presession:?}");
     let state = asked["state"].clone();
+    // No password is checked here on AWS.
+    let form = "email=ana%40ingressio.com&password=x&_csrf=y";
+    let a = send(
+        &app,
+        apigw("POST", "/panel/entrar", "", &presession, Some(form)),
+    )
+    .await;
+    assert_eq!(a.status, 404);
 
     // Back from the pool: a state that is not this browser's is refused, and so is an ID
     // token issued to another client.

@@ -126,10 +126,28 @@ pub(super) async fn ticket_action(
     let action: Action = serde_json::from_slice(&body).map_err(|e| {
         ApiError::field(
             "action",
-            format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen, deliver_root_cause, update_contact)"),
+            format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen, deliver_root_cause, assign, note, update_contact)"),
         )
     })?;
-    let ticket = state.desk.act(&folio, &actor(&headers), &action).await?;
+    let actor = actor(&headers);
+    let ticket = match (&action, &actor) {
+        // Behind the gateway every member of the user pool has a token: who may give a
+        // ticket to whom is the workspace's rule here too. (The one-machine bearer token
+        // is the administrator's, for scripts.)
+        (Action::Assign { .. }, Actor::Staff(who)) if state.staff_token.is_none() => {
+            let Some(member) = state.desk.staff_member(who).await? else {
+                return Err(ApiError::field(
+                    "to",
+                    "only staff with an account in the workspace assign tickets".into(),
+                ));
+            };
+            state
+                .desk
+                .act_seen(&folio, &member, &action, u64::MAX)
+                .await?
+        }
+        _ => state.desk.act(&folio, &actor, &action).await?,
+    };
     Ok(Json(state.desk.view(ticket).await?))
 }
 

@@ -1103,3 +1103,46 @@ async fn a_canned_reply_fills_the_reply_box_with_the_tickets_facts_escaped() {
     .await;
     assert!(html.contains("No existe esa plantilla"));
 }
+
+/// Behind the gateway every member of the user pool can call the JSON API; giving a
+/// ticket to someone else is still a lead's.
+#[tokio::test]
+async fn through_the_gateways_json_api_only_a_lead_gives_a_ticket_to_someone_else() {
+    let p = panel().await;
+    p.desk
+        .add_staff("pablo@ingressio.com", "Pablo", StaffRole::Agent, None)
+        .await
+        .unwrap();
+    p.desk
+        .add_staff("ana@ingressio.com", "Ana", StaffRole::Lead, None)
+        .await
+        .unwrap();
+    let folio = p.submit("Bajío", "Necesito ayuda con un reporte.").await;
+    let app = router(Arc::new(AppState::behind_gateway(p.desk.clone())));
+    let assign = |who: &str, to: &str| {
+        Request::post(format!("/staff/tickets/{folio}/actions"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-mesa-actor", who)
+            .body(Body::from(
+                serde_json::json!({"action": "assign", "to": to}).to_string(),
+            ))
+            .unwrap()
+    };
+    let r = app
+        .clone()
+        .oneshot(assign("luisa@ingressio.com", "pablo@ingressio.com"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .clone()
+        .oneshot(assign("ana@ingressio.com", "pablo@ingressio.com"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .oneshot(assign("desconocido@x.mx", "desconocido@x.mx"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -71,6 +71,9 @@ struct Claims {
     token_use: String,
     exp: i64,
     email: Option<String>,
+    /// Cognito sends it as a boolean (or, for some federated users, the string "true").
+    #[serde(default)]
+    email_verified: Option<serde_json::Value>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default, rename = "cognito:groups")]
@@ -104,6 +107,12 @@ pub fn identity_from_id_token(
     }
     if c.exp <= now {
         return Err("the ID token has expired".into());
+    }
+    // A pool member can change their own address; only a verified one names the person.
+    let verified = matches!(c.email_verified, Some(serde_json::Value::Bool(true)))
+        || matches!(&c.email_verified, Some(serde_json::Value::String(v)) if v == "true");
+    if !verified {
+        return Err("the ID token's e-mail address is not verified".into());
     }
     let email = c
         .email
@@ -203,7 +212,8 @@ mod tests {
     fn claims() -> serde_json::Value {
         serde_json::json!({
             "iss": ISS, "aud": "web", "token_use": "id", "exp": 2_000_000_000i64,
-            "email": "ana@ingressio.com", "name": "Ana Ruiz", "cognito:groups": ["leads"]
+            "email": "ana@ingressio.com", "email_verified": true, "name": "Ana Ruiz",
+            "cognito:groups": ["leads"]
         })
     }
 
@@ -225,6 +235,8 @@ mod tests {
             ("aud", serde_json::json!("otra-app")),
             ("token_use", serde_json::json!("access")),
             ("exp", serde_json::json!(1_800_000_000i64)),
+            // An address the person set themselves and never verified (someone else's).
+            ("email_verified", serde_json::json!(false)),
         ] {
             let mut c = claims();
             c[field] = value;

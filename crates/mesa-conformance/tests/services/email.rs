@@ -558,7 +558,7 @@ async fn a_lead_releases_set_aside_mail_into_one_ticket() {
 }
 
 #[tokio::test]
-async fn unreadable_mail_cannot_be_released_and_the_lead_is_told_why() {
+async fn quarantined_mail_cannot_be_released_and_the_lead_is_told_why() {
     let h = harness();
     h.email(b"Subject: hola\r\n\r\nsin remitente\r\n").await;
     let id = h.desk.set_aside_mail().await.unwrap()[0].id.clone();
@@ -567,7 +567,34 @@ async fn unreadable_mail_cannot_be_released_and_the_lead_is_told_why() {
         .release_mail(&id, &mesa::model::Actor::staff("lider"))
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("cannot be read"), "{e}");
+    assert!(
+        e.to_string().contains("quarantined mail is not released"),
+        "{e}"
+    );
+    // A virus verdict: readable, and still not released.
+    let meta = InboundMeta {
+        receiver_id: None,
+        quarantine: Some("virus verdict FAIL".into()),
+    };
+    let now = h.desk.now();
+    h.desk
+        .intake_email_with(&mail(FROM, "<v2@x.mx>", "Factura", "adjunto"), now, &meta)
+        .await
+        .unwrap();
+    let virus = h
+        .desk
+        .set_aside_mail()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.reason.contains("virus"))
+        .unwrap();
+    let e = h
+        .desk
+        .release_mail(&virus.id, &mesa::model::Actor::staff("lider"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("virus verdict"), "{e}");
     let e = h
         .desk
         .release_mail("no-such-id", &mesa::model::Actor::staff("lider"))

@@ -236,3 +236,98 @@ async fn a_person_vouched_for_by_the_identity_provider_gets_an_account_and_no_pa
         .unwrap();
     assert!(!s.member.is_lead());
 }
+
+#[tokio::test]
+async fn wrong_passwords_tried_all_at_once_are_all_counted() {
+    let h = harness();
+    h.desk
+        .add_staff(
+            "luis@ingressio.com",
+            "Luis",
+            StaffRole::Agent,
+            Some(PASSWORD),
+        )
+        .await
+        .unwrap();
+    let guess = || h.desk.sign_in("luis@ingressio.com", "adivinanza-123456");
+    let _ = tokio::join!(guess(), guess(), guess(), guess(), guess(), guess());
+    assert!(matches!(
+        h.desk.sign_in("luis@ingressio.com", PASSWORD).await,
+        Err(SignInError::Locked(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_password_reset_during_a_sign_in_is_not_undone_by_it() {
+    let h = harness();
+    h.desk
+        .add_staff(
+            "luis@ingressio.com",
+            "Luis",
+            StaffRole::Agent,
+            Some(PASSWORD),
+        )
+        .await
+        .unwrap();
+    let new_password = "otra contraseña muy larga";
+    let (signed, reset) = tokio::join!(
+        h.desk.sign_in("luis@ingressio.com", PASSWORD),
+        h.desk
+            .set_staff_password("luis@ingressio.com", new_password)
+    );
+    reset.unwrap();
+    // Whichever came first, the new password is the one that works afterwards, and a
+    // session opened with the old one does not survive the reset.
+    if let Ok(s) = signed {
+        assert!(h.desk.session(&s.token).await.is_err());
+    }
+    h.desk
+        .sign_in("luis@ingressio.com", new_password)
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.desk.sign_in("luis@ingressio.com", PASSWORD).await,
+        Err(SignInError::Refused)
+    ));
+}
+
+#[tokio::test]
+async fn an_agent_who_opened_a_ticket_before_a_colleague_took_it_cannot_take_it() {
+    let h = harness();
+    for (email, role) in [
+        ("ana@ingressio.com", StaffRole::Agent),
+        ("beto@ingressio.com", StaffRole::Agent),
+    ] {
+        h.desk.add_staff(email, email, role, None).await.unwrap();
+    }
+    let members = h.desk.staff_members().await.unwrap();
+    let (ana, beto) = (&members[0], &members[1]);
+    let folio = h
+        .submit("Necesito ayuda con un reporte.")
+        .await
+        .ticket
+        .folio
+        .to_string();
+    let seen = h.desk.ticket_by_folio(&folio).await.unwrap().version;
+    let take = |m: &mesa::model::StaffMember| mesa::lifecycle::Action::Assign {
+        to: Some(m.email.clone()),
+    };
+    h.desk
+        .act_seen(&folio, ana, &take(ana), seen)
+        .await
+        .unwrap();
+    let late = h.desk.act_seen(&folio, beto, &take(beto), seen).await;
+    assert!(matches!(late, Err(DeskError::ChangedSince(_))), "{late:?}");
+    let fresh = h.desk.ticket_by_folio(&folio).await.unwrap().version;
+    let again = h.desk.act_seen(&folio, beto, &take(beto), fresh).await;
+    assert!(matches!(again, Err(DeskError::Action(_))), "{again:?}");
+    assert_eq!(
+        h.desk
+            .ticket_by_folio(&folio)
+            .await
+            .unwrap()
+            .owner
+            .as_deref(),
+        Some("ana@ingressio.com")
+    );
+}

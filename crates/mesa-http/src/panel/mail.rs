@@ -35,6 +35,7 @@ pub(crate) async fn set_aside_page(State(state): State<Shared>, Staff(session): 
                 "kind": if r.ignored { "Apartado" } else { "Cuarentena" },
                 "reason": r.reason,
                 "released_as": r.released_as,
+                "releasable": r.ignored,
             })
         })
         .collect();

@@ -120,6 +120,14 @@ pub(crate) async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    if state.external.is_some() {
+        // People sign in at the identity provider; no password is checked here.
+        return state.panel_message(
+            StatusCode::NOT_FOUND,
+            "No disponible",
+            "Inicie sesión desde /panel/ con su cuenta de la empresa.",
+        );
+    }
     let presession = cookie(&headers, PRESESSION_COOKIE).unwrap_or_default();
     if !same_origin(&headers) || !state.desk.presession_csrf_ok(presession, &form.csrf) {
         return forbidden(&state);

@@ -399,8 +399,9 @@ impl Desk {
 
     /// Makes a ticket of mail that was set aside, because a person says it is a customer's
     /// (an auto-reply that carried a real report, a sender not yet in the registry). Its
-    /// clocks start when the customer sent it. Releasing it again gives the same ticket;
-    /// mail that cannot be read cannot be released, and the error says why.
+    /// clocks start when the customer sent it. Releasing it again gives the same ticket.
+    /// Quarantined mail (the receiver's virus, spam or DMARC verdicts; mail that could not
+    /// be read or taken in) is not released, and the error says why.
     pub async fn release_mail(&self, id: &str, actor: &Actor) -> Result<EmailOutcome, DeskError> {
         let invalid = |m: String| {
             let mut e = crate::intake::FieldErrors::new();
@@ -411,6 +412,12 @@ impl Desk {
             .set_aside_record(id)
             .await?
             .ok_or_else(|| invalid(format!("no set-aside mail {id}")))?;
+        if !record.ignored {
+            return Err(invalid(format!(
+                "quarantined mail is not released (a virus, spam or DMARC verdict, or mail that could not be taken in): {}",
+                record.reason
+            )));
+        }
         if let Some(folio) = &record.released_as {
             return Ok(EmailOutcome {
                 outcome: EmailOutcomeKind::Duplicate,

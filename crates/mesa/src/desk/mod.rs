@@ -138,6 +138,8 @@ pub struct Desk {
     signer: Signer,
     events: Arc<dyn EventBus>,
     metrics: Arc<dyn Metrics>,
+    /// Staff accounts are read, changed and written back one at a time (see `people.rs`).
+    staff_writes: tokio::sync::Mutex<()>,
 }
 
 /// One event a decision asks to record, with the mail it sends, if any: the event names
@@ -218,6 +220,7 @@ impl Desk {
             signer,
             events: Arc::new(NoEvents),
             metrics: Arc::new(LogMetrics),
+            staff_writes: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -181,6 +181,11 @@ impl Desk {
         Ok(member)
     }
 
+    /// The account of `email`, if there is one.
+    pub async fn staff_member(&self, email: &str) -> Result<Option<StaffMember>, DeskError> {
+        Ok(self.store.staff(email).await?)
+    }
+
     pub async fn staff_members(&self) -> Result<Vec<StaffMember>, DeskError> {
         Ok(self.store.list_staff().await?)
     }
@@ -192,19 +197,43 @@ impl Desk {
             .ok_or_else(|| invalid("email", "No hay una cuenta con ese correo."))
     }
 
+    /// Reads account `email`, changes it with `f` and writes it back, one change at a time
+    /// in this process: a sign-in and a password reset at once cannot undo each other, and
+    /// wrong passwords tried in parallel are all counted. `f` gives what to return, or
+    /// `None` for "write nothing".
+    async fn update_staff<T>(
+        &self,
+        email: &str,
+        f: impl FnOnce(&mut StaffMember) -> Option<T>,
+    ) -> Result<Option<T>, DeskError> {
+        let _one_at_a_time = self.staff_writes.lock().await;
+        let Some(mut m) = self.store.staff(email).await? else {
+            return Ok(None);
+        };
+        let Some(out) = f(&mut m) else {
+            return Ok(None);
+        };
+        self.store.put_staff(&m).await?;
+        Ok(Some(out))
+    }
+
     /// Disables (or enables again) an account; disabling also ends its sessions.
     pub async fn set_staff_active(
         &self,
         email: &str,
         active: bool,
     ) -> Result<StaffMember, DeskError> {
-        let mut m = self.existing_staff(email).await?;
-        if m.active != active {
-            m.active = active;
-            m.session_epoch += 1;
-            self.store.put_staff(&m).await?;
-        }
-        Ok(m)
+        self.existing_staff(email).await?;
+        let changed = self
+            .update_staff(email, |m| {
+                if m.active != active {
+                    m.active = active;
+                    m.session_epoch += 1;
+                }
+                Some(m.clone())
+            })
+            .await?;
+        changed.ok_or_else(|| invalid("email", "No hay una cuenta con ese correo."))
     }
 
     /// Sets a new password, unlocks the account and ends its sessions.
@@ -214,47 +243,71 @@ impl Desk {
         password: &str,
     ) -> Result<StaffMember, DeskError> {
         check_password(password)?;
-        let mut m = self.existing_staff(email).await?;
-        m.password_hash = Some(hash_password(password.to_string()).await?);
-        m.failed_sign_ins = 0;
-        m.locked_until = None;
-        m.session_epoch += 1;
-        self.store.put_staff(&m).await?;
-        Ok(m)
+        self.existing_staff(email).await?;
+        let hash = hash_password(password.to_string()).await?;
+        let changed = self
+            .update_staff(email, |m| {
+                m.password_hash = Some(hash);
+                m.failed_sign_ins = 0;
+                m.locked_until = None;
+                m.session_epoch += 1;
+                Some(m.clone())
+            })
+            .await?;
+        changed.ok_or_else(|| invalid("email", "No hay una cuenta con ese correo."))
     }
 
     /// Checks an address and password and opens a session. Five wrong passwords in a row
     /// lock the account for fifteen minutes.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<Session, SignInError> {
         let now = self.now();
-        let Some(mut m) = self.store.staff(email).await.map_err(DeskError::from)? else {
+        let Some(m) = self.store.staff(email).await.map_err(DeskError::from)? else {
             password_matches(decoy_hash(), password.to_string()).await;
             return Err(SignInError::Refused);
         };
         if let Some(until) = m.locked_until.filter(|u| *u > now) {
             return Err(SignInError::Locked(until));
         }
-        let hash = m.password_hash.clone().unwrap_or_else(decoy_hash);
+        // The slow check runs on the account as read; the outcome is then written on the
+        // account as it is by then.
+        let checked_hash = m.password_hash.clone();
         let right = password.len() <= MAX_PASSWORD_BYTES
-            && password_matches(hash, password.to_string()).await
-            && m.password_hash.is_some();
-        if !right || !m.active {
-            if m.active {
+            && checked_hash.is_some()
+            && password_matches(
+                checked_hash.clone().unwrap_or_default(),
+                password.to_string(),
+            )
+            .await;
+        let outcome = self
+            .update_staff(email, |m| {
+                if let Some(until) = m.locked_until.filter(|u| *u > now) {
+                    // Locked meanwhile by wrong passwords tried in parallel.
+                    return Some(Err(SignInError::Locked(until)));
+                }
+                // A password changed meanwhile (a reset) is not the one that was checked.
+                if right && m.active && m.password_hash == checked_hash {
+                    m.failed_sign_ins = 0;
+                    m.locked_until = None;
+                    m.last_sign_in = Some(now);
+                    return Some(Ok(m.clone()));
+                }
+                if !m.active {
+                    return None;
+                }
                 m.failed_sign_ins += 1;
                 if m.failed_sign_ins >= MAX_FAILED_SIGN_INS {
                     m.failed_sign_ins = 0;
                     m.locked_until = Some(now + LOCK_FOR);
                     tracing::warn!(staff = %m.email, "account locked after repeated wrong passwords");
                 }
-                self.store.put_staff(&m).await.map_err(DeskError::from)?;
-            }
-            return Err(SignInError::Refused);
+                Some(Err(SignInError::Refused))
+            })
+            .await?;
+        match outcome {
+            Some(Ok(member)) => Ok(self.open_session(member, now)),
+            Some(Err(e)) => Err(e),
+            None => Err(SignInError::Refused),
         }
-        m.failed_sign_ins = 0;
-        m.locked_until = None;
-        m.last_sign_in = Some(now);
-        self.store.put_staff(&m).await.map_err(DeskError::from)?;
-        Ok(self.open_session(m, now))
     }
 
     /// Opens a session for someone an external identity provider has vouched for (the
@@ -267,25 +320,41 @@ impl Desk {
         role: StaffRole,
     ) -> Result<Session, SignInError> {
         let now = self.now();
-        let m = match self.store.staff(email).await.map_err(DeskError::from)? {
-            Some(mut m) => {
+        if self
+            .store
+            .staff(email)
+            .await
+            .map_err(DeskError::from)?
+            .is_none()
+        {
+            // The provider's name as far as it makes a name here; the address otherwise.
+            let cleaned: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
+            let name = if cleaned.trim().is_empty() {
+                email
+            } else {
+                cleaned.trim()
+            };
+            match self.add_staff(email, name, role, None).await {
+                Ok(_) => {}
+                // Made meanwhile by a second first sign-in: use it.
+                Err(DeskError::Invalid(e)) if e.contains_key("email") && valid_email(email) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let member = self
+            .update_staff(email, |m| {
                 if !m.active {
-                    return Err(SignInError::Refused);
+                    return None;
                 }
                 m.role = role;
                 m.last_sign_in = Some(now);
-                self.store.put_staff(&m).await.map_err(DeskError::from)?;
-                m
-            }
-            None => {
-                let name = if name.trim().is_empty() { email } else { name };
-                let mut m = self.add_staff(email, name, role, None).await?;
-                m.last_sign_in = Some(now);
-                self.store.put_staff(&m).await.map_err(DeskError::from)?;
-                m
-            }
-        };
-        Ok(self.open_session(m, now))
+                Some(m.clone())
+            })
+            .await?;
+        match member {
+            Some(m) => Ok(self.open_session(m, now)),
+            None => Err(SignInError::Refused),
+        }
     }
 
     fn open_session(&self, member: StaffMember, now: DateTime<Utc>) -> Session {
@@ -327,11 +396,11 @@ impl Desk {
 
     /// Ends every session of the account (this browser's and any other).
     pub async fn sign_out(&self, session: &Session) -> Result<(), DeskError> {
-        let mut m = self.existing_staff(&session.member.email).await?;
-        if m.session_epoch == session.member.session_epoch {
-            m.session_epoch += 1;
-            self.store.put_staff(&m).await?;
-        }
+        let epoch = session.member.session_epoch;
+        self.update_staff(&session.member.email, |m| {
+            (m.session_epoch == epoch).then(|| m.session_epoch += 1)
+        })
+        .await?;
         Ok(())
     }
 

@@ -62,34 +62,30 @@ impl Desk {
         seen_version: u64,
     ) -> Result<Ticket, DeskError> {
         let ticket = self.ticket_by_folio(folio).await?;
+        if let Action::Assign { to: Some(to) } = action {
+            self.assignable(to).await?;
+        }
         let me = member.actor();
-        if ticket.version > seen_version {
-            let events = self.store.events(&ticket.id).await?;
-            let someone_else = events.iter().any(|e| {
-                e.seq > seen_version
-                    && e.actor != me
-                    && matches!(e.actor, Actor::Staff(_) | Actor::Customer)
-            });
-            if someone_else {
-                return Err(DeskError::ChangedSince(folio.to_string()));
-            }
-        }
-        if let Action::Assign { to } = action {
-            let to = to.as_deref().map(address_key).filter(|t| !t.is_empty());
-            let mine_or_free =
-                ticket.owner.is_none() || ticket.owner.as_deref() == Some(&member.email);
-            let to_me_or_nobody = to.is_none() || to.as_deref() == Some(&member.email);
-            let allowed = member.is_lead() || (mine_or_free && to_me_or_nobody);
-            if !allowed {
-                return Err(DeskError::Action(ActionError::Invalid {
-                    field: "to",
-                    message:
-                        "only a lead gives a ticket to someone else or takes it from someone else"
-                            .into(),
-                }));
-            }
-        }
-        self.act(folio, &me, action).await
+        let policy = self.policy();
+        let now = self.now();
+        // Both checks run on the ticket as it is when written: after a conflict, on what
+        // the other writer left.
+        let changed = self
+            .change(&ticket.id, |t, events| {
+                let someone_else = events.iter().any(|e| {
+                    e.seq > seen_version
+                        && e.actor != me
+                        && matches!(e.actor, Actor::Staff(_) | Actor::Customer)
+                });
+                if someone_else {
+                    return Err(DeskError::ChangedSince(folio.to_string()));
+                }
+                may_assign(member, t, action)?;
+                let decision = lifecycle::decide(t, action, &policy)?;
+                Ok(Some(ChangePlan::from_steps(decision.steps, &me, now)))
+            })
+            .await?;
+        Ok(changed.ticket)
     }
 
     /// The customer's answer to the satisfaction survey.
@@ -128,5 +124,26 @@ impl Desk {
             .ok_or_else(|| DeskError::UnknownFolio(id.to_string()))?;
         let open = lifecycle::survey_open(&ticket, closing);
         Ok((ticket, open))
+    }
+}
+
+/// Only a lead gives a ticket to someone else or takes it from someone else; anyone takes
+/// a free ticket or their own, or lets go of their own.
+pub fn may_assign(member: &StaffMember, ticket: &Ticket, action: &Action) -> Result<(), DeskError> {
+    let Action::Assign { to } = action else {
+        return Ok(());
+    };
+    let to = to.as_deref().map(address_key).filter(|t| !t.is_empty());
+    let mine_or_free =
+        ticket.owner.is_none() || ticket.owner.as_deref() == Some(member.email.as_str());
+    let to_me_or_nobody = to.is_none() || to.as_deref() == Some(member.email.as_str());
+    if member.is_lead() || (mine_or_free && to_me_or_nobody) {
+        Ok(())
+    } else {
+        Err(DeskError::Action(ActionError::Invalid {
+            field: "to",
+            message: "only a lead gives a ticket to someone else or takes it from someone else"
+                .into(),
+        }))
     }
 }
