@@ -1,8 +1,15 @@
-//! Each function under `cargo lambda watch` (the Lambda runtime emulator of cargo-lambda,
-//! installed by `tests/run` into `.venv`) answers an invocation with its fixture from
-//! `tests/fixtures/`, against the local AWS: what a person does with `local-aws`.
+//! Each function's release build (the `bootstrap` that `cargo lambda build --release` makes,
+//! the artifact SAM deploys) answers an invocation with its fixture from `tests/fixtures/`,
+//! under `cargo lambda watch`'s emulator of the Lambda control plane and runtime API, against
+//! the local AWS, configured by the same env file a person passes to `cargo lambda watch`.
+//!
+//! The emulator runs with `--only-lambda-apis` and the test starts each bootstrap itself:
+//! letting `cargo lambda watch` compile the functions (`cargo run --bin NAME`, each with its own
+//! feature set, so nothing is shared with the test build) took a quarter of an hour of a fresh
+//! CI run and timed out once; and the bootstrap is what runs on AWS.
 
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -10,10 +17,10 @@ use mesa_tests::emulator::{LocalStack, clients};
 use mesa_tests::{free_port, workspace};
 use serde_json::Value;
 
-/// `cargo lambda watch` and the functions it starts; the whole process group is ended on drop.
-struct Watch(std::process::Child);
+/// A child process (and its process group) ended on drop.
+struct Running(std::process::Child);
 
-impl Drop for Watch {
+impl Drop for Running {
     fn drop(&mut self) {
         // SAFETY: signals the process group this test created (the child is its leader).
         unsafe {
@@ -23,11 +30,31 @@ impl Drop for Watch {
     }
 }
 
+const FUNCTIONS: [(&str, &str); 5] = [
+    ("intake-email", "ses-receipt.json"),
+    ("outbox", "dynamodb-stream.json"),
+    ("sla-sweep", "eventbridge-schedule.json"),
+    ("mail-feedback", "ses-delivery-event.json"),
+    ("http-api", "apigw-http-health.json"),
+];
+
+fn bootstrap(function: &str) -> PathBuf {
+    let path = workspace()
+        .join("target/lambda")
+        .join(function)
+        .join("bootstrap");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo lambda build --release` (tests/run does)",
+        path.display()
+    );
+    path
+}
+
 fn invoke(port: u16, function: &str, fixture: &str) -> Value {
     let body = std::fs::read_to_string(workspace().join("tests/fixtures").join(fixture)).unwrap();
     let agent = ureq::Agent::config_builder()
-        // The first invocation of each function compiles it.
-        .timeout_global(Some(Duration::from_secs(900)))
+        .timeout_global(Some(Duration::from_secs(120)))
         .http_status_as_error(false)
         .build()
         .new_agent();
@@ -44,12 +71,13 @@ fn invoke(port: u16, function: &str, fixture: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_function_answers_its_fixture_under_cargo_lambda_watch() {
+async fn every_released_function_answers_its_fixture_under_the_cargo_lambda_emulator() {
     let cargo_lambda = workspace().join(".venv/bin/cargo-lambda");
     assert!(
         cargo_lambda.exists(),
         "cargo-lambda is not installed: run tests/run once (it installs it into .venv)"
     );
+    let bootstraps = FUNCTIONS.map(|(function, _)| bootstrap(function));
     let clients = clients().await;
     let stack = LocalStack::create(&clients, "mesa-watch").await;
     stack.seed_fixture_mail(&clients).await;
@@ -58,12 +86,13 @@ async fn every_function_answers_its_fixture_under_cargo_lambda_watch() {
     stack.write_env_file(&env_file);
 
     let port = free_port();
-    let log = std::fs::File::create(dir.path().join("watch.log")).unwrap();
-    let child = Command::new(&cargo_lambda)
+    let log_path = dir.path().join("watch.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let emulator = Command::new(&cargo_lambda)
         .args([
             "lambda",
             "watch",
-            "--ignore-changes",
+            "--only-lambda-apis",
             "--invoke-address",
             "127.0.0.1",
         ])
@@ -73,34 +102,63 @@ async fn every_function_answers_its_fixture_under_cargo_lambda_watch() {
         .current_dir(workspace())
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
-        .stderr(log)
+        .stderr(log.try_clone().unwrap())
         .process_group(0)
         .spawn()
         .expect("cargo lambda watch starts");
-    let _watch = Watch(child);
+    let _emulator = Running(emulator);
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "cargo lambda watch did not listen: {}",
-            std::fs::read_to_string(dir.path().join("watch.log")).unwrap_or_default()
+            std::fs::read_to_string(&log_path).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // Each bootstrap polls its own function's runtime API, with the env file's settings and
+    // the variables Lambda itself sets.
+    let _functions: Vec<Running> = FUNCTIONS
+        .iter()
+        .zip(&bootstraps)
+        .map(|((function, _), path)| {
+            let child = Command::new(path)
+                .envs(stack.process_env())
+                .env(
+                    "AWS_LAMBDA_RUNTIME_API",
+                    format!("http://127.0.0.1:{port}/.rt/{function}"),
+                )
+                .env("AWS_LAMBDA_FUNCTION_NAME", function)
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+                .env(
+                    "AWS_LAMBDA_LOG_GROUP_NAME",
+                    format!("/aws/lambda/{function}"),
+                )
+                .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log.try_clone().unwrap())
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("{function} starts: {e}"));
+            Running(child)
+        })
+        .collect();
+
     // Blocking HTTP off the async workers.
+    let log_for_panics = log_path.clone();
     let results = tokio::task::spawn_blocking(move || {
-        [
-            ("intake-email", "ses-receipt.json"),
-            ("outbox", "dynamodb-stream.json"),
-            ("sla-sweep", "eventbridge-schedule.json"),
-            ("mail-feedback", "ses-delivery-event.json"),
-            ("http-api", "apigw-http-health.json"),
-        ]
-        .map(|(function, fixture)| invoke(port, function, fixture))
+        FUNCTIONS.map(|(function, fixture)| invoke(port, function, fixture))
     })
     .await
-    .unwrap();
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}; the emulator's and functions' log:\n{}",
+            std::fs::read_to_string(&log_for_panics).unwrap_or_default()
+        )
+    });
     let [intake, outbox, sweep, feedback, http] = results;
     assert_eq!(intake["outcomes"][0]["outcome"], "created", "{intake}");
     assert_eq!(
