@@ -4,10 +4,11 @@ use axum::Json;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mesa::desk::{Desk, DeskError, Submitted};
+use mesa::desk::{Desk, DeskError};
 use mesa::intake::{FieldErrors, FormInput, Upload, YesNo};
 use serde_json::{Value, json};
 
+use super::bodies::{TicketCreated, UploadRequest};
 use super::error::ApiError;
 use super::{AppState, Shared};
 
@@ -76,23 +77,6 @@ pub(super) async fn submit(State(state): State<Shared>, request: Request) -> Res
     }
 }
 
-fn api_body(s: &Submitted) -> Value {
-    json!({
-        "folio": s.ticket.folio,
-        "ticket_id": s.ticket.id,
-        "severity": s.ticket.severity,
-        "severity_reason": s.ticket.severity_reason,
-        "milestones": s.plan.milestones,
-        "duplicate": s.duplicate,
-    })
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct UploadRequest {
-    filename: String,
-    size: u64,
-}
-
 /// `POST /uploads` `{"filename","size"}`: where to PUT a file too large to go with the form
 /// through the API gateway (201 with `url`, `method`, `token`); 404 where files simply go
 /// with the form.
@@ -107,7 +91,7 @@ pub(super) async fn start_upload(
             .start_upload(&request.filename, request.size)
             .await?
         {
-            Some(grant) => (StatusCode::CREATED, Json(json!(grant))).into_response(),
+            Some(grant) => (StatusCode::CREATED, Json(grant)).into_response(),
             None => (
                 StatusCode::NOT_FOUND,
                 Json(json!({"error": "Aquí los anexos se envían con el formulario."})),
@@ -124,7 +108,7 @@ async fn submit_json(state: Shared, input: FormInput) -> Result<Response, ApiErr
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(api_body(&s))).into_response())
+    Ok((status, Json(TicketCreated::from(&s))).into_response())
 }
 
 async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {

@@ -5,17 +5,19 @@
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use mesa::desk::Desk;
 use mesa::intake::{MAX_EMAIL_BYTES, MAX_TOTAL_ATTACHMENT_BYTES};
 use serde_json::{Value, json};
 
+mod bodies;
 mod error;
 mod form;
+mod openapi;
 mod panel;
 mod staff;
 mod survey;
@@ -157,38 +159,84 @@ impl AppState {
 
 type Shared = Arc<AppState>;
 
-pub fn router(state: Arc<AppState>) -> Router {
-    let staff = Router::new()
-        .route("/queue", get(queue))
-        .route("/mail/set-aside", get(set_aside_mail))
-        .route("/tickets", get(list_tickets))
-        .route("/tickets/{folio}", get(ticket_detail))
-        .route("/tickets/{folio}/actions", post(ticket_action))
-        .route(
-            "/inbound-email",
-            post(inbound_email).layer(DefaultBodyLimit::max(MAX_EMAIL_BYTES + 1024)),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_staff,
-        ));
-    Router::new()
-        .route("/", get(form_page))
-        .route(
+/// One route of the JSON API. `/openapi.json` describes exactly the routes listed here.
+struct JsonRoute {
+    /// The handler's method, for the test that holds the document to these routes (the
+    /// `MethodRouter` already routes by it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    method: Method,
+    path: &'static str,
+    handler: MethodRouter<Shared>,
+}
+
+fn json_route(method: Method, path: &'static str, handler: MethodRouter<Shared>) -> JsonRoute {
+    JsonRoute {
+        method,
+        path,
+        handler,
+    }
+}
+
+/// The JSON API open to anyone (the form's own `POST /tickets` takes JSON too).
+fn public_json_routes() -> Vec<JsonRoute> {
+    vec![
+        json_route(
+            Method::POST,
             "/tickets",
             post(submit).layer(DefaultBodyLimit::max(
                 MAX_TOTAL_ATTACHMENT_BYTES + 256 * 1024,
             )),
-        )
-        .route("/uploads", post(start_upload))
+        ),
+        json_route(Method::POST, "/uploads", post(start_upload)),
+        json_route(Method::GET, "/health", get(health)),
+        json_route(Method::GET, "/openapi.json", get(openapi_document)),
+    ]
+}
+
+/// The staff JSON API, under `/staff` (paths here without that prefix).
+fn staff_json_routes() -> Vec<JsonRoute> {
+    vec![
+        json_route(Method::GET, "/queue", get(queue)),
+        json_route(Method::GET, "/mail/set-aside", get(set_aside_mail)),
+        json_route(Method::GET, "/tickets", get(list_tickets)),
+        json_route(Method::GET, "/tickets/{folio}", get(ticket_detail)),
+        json_route(
+            Method::POST,
+            "/tickets/{folio}/actions",
+            post(ticket_action),
+        ),
+        json_route(
+            Method::POST,
+            "/inbound-email",
+            post(inbound_email).layer(DefaultBodyLimit::max(MAX_EMAIL_BYTES + 1024)),
+        ),
+    ]
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let staff = staff_json_routes()
+        .into_iter()
+        .fold(Router::new(), |r, route| r.route(route.path, route.handler))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_staff,
+        ));
+    public_json_routes()
+        .into_iter()
+        .fold(Router::new(), |r, route| r.route(route.path, route.handler))
+        .route("/", get(form_page))
         .route("/csat/{token}", get(csat_page).post(csat_answer))
-        .route("/health", get(health))
         .nest("/staff", staff)
         .merge(panel::routes(&state))
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({"ok": true}))
+/// `GET /openapi.json`: the JSON API's OpenAPI document, with today's support types.
+async fn openapi_document(State(state): State<Shared>) -> Json<Value> {
+    Json(openapi::document(&state.desk.policy()))
+}
+
+async fn health() -> Json<bodies::Health> {
+    Json(bodies::Health { ok: true })
 }

@@ -10,11 +10,11 @@ use mesa::desk::{EmailOutcome, TicketDetail, TicketView};
 use mesa::lifecycle::Action;
 use mesa::model::{Actor, Stage};
 use mesa::ports::{ListFilter, PageRequest};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Shared;
+use super::bodies::{ListQuery, Queue, SetAsideMail, TicketPage};
 use super::error::ApiError;
 
 /// Constant-time comparison of the bearer token (by hashing both sides first).
@@ -68,29 +68,25 @@ fn actor(headers: &HeaderMap) -> Actor {
     Actor::staff(name)
 }
 
-pub(super) async fn queue(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
-    let views = state.desk.queue().await?;
-    Ok(Json(json!({"tickets": views})))
+pub(super) async fn queue(State(state): State<Shared>) -> Result<Json<Queue>, ApiError> {
+    Ok(Json(Queue {
+        tickets: state.desk.queue().await?,
+    }))
 }
 
 /// Mail that became no ticket (robots, unregistered senders, unreadable), newest first.
-pub(super) async fn set_aside_mail(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"mail": state.desk.set_aside_mail().await?})))
-}
-
-#[derive(Deserialize)]
-pub(super) struct ListQuery {
-    stage: Option<String>,
-    #[serde(default)]
-    open: bool,
-    after: Option<String>,
-    limit: Option<usize>,
+pub(super) async fn set_aside_mail(
+    State(state): State<Shared>,
+) -> Result<Json<SetAsideMail>, ApiError> {
+    Ok(Json(SetAsideMail {
+        mail: state.desk.set_aside_mail().await?,
+    }))
 }
 
 pub(super) async fn list_tickets(
     State(state): State<Shared>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TicketPage>, ApiError> {
     let stage = match q.stage.as_deref() {
         None | Some("") => None,
         Some(s) => Some(
@@ -107,7 +103,10 @@ pub(super) async fn list_tickets(
         limit: q.limit.unwrap_or(50).clamp(1, 200),
     };
     let p = state.desk.store().list(&filter, &page).await?;
-    Ok(Json(json!({"tickets": p.items, "next": p.next})))
+    Ok(Json(TicketPage {
+        tickets: p.items,
+        next: p.next,
+    }))
 }
 
 pub(super) async fn ticket_detail(
@@ -126,7 +125,7 @@ pub(super) async fn ticket_action(
     let action: Action = serde_json::from_slice(&body).map_err(|e| {
         ApiError::field(
             "action",
-            format!("{e} (actions: set_severity, diagnose, escalate, reply, answer, wait, resume, log_work, close, reopen, deliver_root_cause, assign, note, update_contact)"),
+            format!("{e} (actions: {})", Action::NAMES.join(", ")),
         )
     })?;
     let actor = actor(&headers);

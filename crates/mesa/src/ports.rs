@@ -114,6 +114,7 @@ pub struct Page<T> {
 
 /// A message that could not be taken in, kept whole for a person to look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct QuarantineRecord {
     pub id: String,
     pub received_at: DateTime<Utc>,

@@ -53,6 +53,7 @@ pub struct MilestoneDef {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ClockState {
     /// Its start event has not happened.
@@ -67,6 +68,7 @@ pub enum ClockState {
 
 /// A milestone's clock as of `now`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct MilestoneStatus {
     pub name: String,
     pub state: ClockState,

@@ -42,6 +42,23 @@ impl From<Severity> for i64 {
     }
 }
 
+/// An integer from 1 to 4 (the derive would say any integer).
+#[cfg(feature = "openapi")]
+impl schemars::JsonSchema for Severity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Severity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Contract severity: 1 (service down) to 4 (no production impact).",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 4,
+        })
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
@@ -50,6 +67,7 @@ impl fmt::Display for Severity {
 
 /// How much of the service a problem affects, as the customer answers on the form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ImpactScope {
     /// Nothing works: no reader, no user, no site.
@@ -87,6 +105,7 @@ impl ImpactScope {
 /// The customer's answers to the form's three impact questions (the way service desks
 /// derive priority from impact and urgency); the severity rules weigh them with the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Impact {
     pub scope: ImpactScope,
@@ -119,6 +138,7 @@ pub struct TicketFacts {
 /// Where an e-mail ticket's clocks start, and why. The contract: "se tomará la fecha y hora
 /// en la que EL CLIENTE envíe correo electrónico"; a form is sent when it is received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "from", rename_all = "snake_case")]
 pub enum ClockStart {
     /// The message's Date header: when the customer sent it.

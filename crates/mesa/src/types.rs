@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Internal ticket id (a ULID: sortable by creation time).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct TicketId(String);
 
@@ -41,6 +42,7 @@ impl fmt::Display for TicketId {
 /// Human folio, `ING-2026-000123`: gapless per prefix and year, assigned by the store when
 /// the ticket is written (so a ticket that does not exist yet has none).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Folio(String);
 
@@ -99,6 +101,7 @@ impl fmt::Display for Folio {
 
 /// Content hash of a rules bundle; every ticket records the one it was handled under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct RulesVersion(String);
 
@@ -121,6 +124,7 @@ impl fmt::Display for RulesVersion {
 
 /// What kind of message an outbox item is; each has its template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MailKind {
     /// Automatic acknowledgement of a new ticket.
@@ -183,6 +187,7 @@ impl MailKind {
 /// or header-special characters, a dotted domain; stored lower case, so two spellings of one
 /// address compare equal everywhere (registry, caps, threading).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 
@@ -273,6 +278,7 @@ impl fmt::Display for EmailAddress {
 /// Who did something to a ticket. Written as `customer`, `rules`, `system`, `sweep` or
 /// `staff:<name>` (the form every stored event already has).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(from = "String", into = "String")]
 pub enum Actor {
     /// The customer (their mail, form or survey answer).

@@ -27,6 +27,7 @@ pub struct InboundMeta {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EmailOutcomeKind {
     Created,
@@ -37,6 +38,7 @@ pub enum EmailOutcomeKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct EmailOutcome {
     pub outcome: EmailOutcomeKind,
     pub folio: Option<Folio>,

@@ -18,6 +18,7 @@ const FORM_SUBJECT_CHARS: usize = 80;
 
 /// Where and how to upload one file ahead of its form.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct UploadGrant {
     pub url: String,
     pub method: &'static str,

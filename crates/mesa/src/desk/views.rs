@@ -12,6 +12,7 @@ use crate::sla::{ClockState, MilestoneStatus};
 
 /// A ticket with its clocks, as the queue and the staff API show it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TicketView {
     pub ticket: Ticket,
     pub clocks: Vec<MilestoneStatus>,
@@ -25,6 +26,7 @@ pub struct TicketView {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TicketDetail {
     #[serde(flatten)]
     pub view: TicketView,

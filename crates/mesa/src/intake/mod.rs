@@ -30,6 +30,7 @@ pub type FieldErrors = BTreeMap<String, String>;
 
 /// What the customer typed (page or JSON API), before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct FormInput {
     pub company: String,
@@ -43,6 +44,10 @@ pub struct FormInput {
     /// Files uploaded ahead of the form (`POST /uploads`), by their upload tokens.
     pub upload_tokens: Vec<String>,
     /// The impact questions: `all`, `several`, `one` or `none`.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::ticket::ImpactScope>")
+    )]
     pub impact_scope: Option<String>,
     /// Does the operation continue? (`si`/`no`, or a JSON boolean as `true`/`false`).
     pub operation_continues: Option<YesNo>,
@@ -52,6 +57,7 @@ pub struct FormInput {
 
 /// A yes/no answer as the page sends it (`si`/`no`) or a JSON client does (`true`/`false`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum YesNo {
     Bool(bool),

@@ -9,6 +9,7 @@ use crate::ticket::{ClockSignal, ClockStart, Severity};
 
 /// One thing that happened to a ticket, in order (`seq` from 1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Event {
     pub seq: u64,
     pub at: DateTime<Utc>,
@@ -18,6 +19,7 @@ pub struct Event {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// The customer's report; the event's instant is when they sent it (clocks start there).

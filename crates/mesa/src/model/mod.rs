@@ -18,6 +18,7 @@ pub use opening::Opening;
 pub use staff::{StaffMember, StaffRole};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,
@@ -35,6 +36,7 @@ impl Channel {
 
 /// Where a ticket is in the contract's stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Received,
@@ -96,6 +98,7 @@ impl Stage {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Customer {
     pub company: String,
     pub contact_name: String,
@@ -105,6 +108,7 @@ pub struct Customer {
 
 /// A file the customer sent, stored under a server-generated key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Attachment {
     pub key: String,
     /// The customer's file name, cleaned; shown, never used as a path.
@@ -114,6 +118,7 @@ pub struct Attachment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Satisfaction {
     pub satisfied: bool,
     pub comment: String,
@@ -130,6 +135,7 @@ pub(super) fn first_closing() -> u32 {
 /// How a staff response reached the customer. E-mail is the contract's official channel;
 /// phone, chat or a visit are at support's discretion and are recorded as such.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseChannel {
     #[default]
@@ -141,6 +147,7 @@ pub enum ResponseChannel {
 
 /// The transport's verdict on one message we sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Accepted by the recipient's mail server.
@@ -177,6 +184,7 @@ impl DeliveryStatus {
 
 /// One report of the mail transport about one message we sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct MailDelivery {
     /// The transport's Message-ID of the message (`<…@email.amazonses.com>` on SES).
     pub provider_message_id: String,
@@ -193,6 +201,7 @@ pub struct MailDelivery {
 
 /// The current state of a ticket: a projection of its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Ticket {
     pub id: TicketId,
     pub folio: Folio,

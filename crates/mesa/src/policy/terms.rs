@@ -109,6 +109,7 @@ pub struct Diagnosis {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Coverage {
     Covered,
@@ -117,6 +118,7 @@ pub enum Coverage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Assessment {
     pub coverage: Coverage,
@@ -140,6 +142,7 @@ pub struct Work {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct QuoteLine {
     pub description: String,
@@ -150,6 +153,7 @@ pub struct QuoteLine {
 
 /// A charge in integer cents; never floating point.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Quote {
     pub lines: Vec<QuoteLine>,
@@ -161,6 +165,7 @@ pub struct Quote {
 
 /// One milestone's deadline for a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PlannedMilestone {
     pub name: String,
     pub due: String,
