@@ -86,6 +86,7 @@ impl EmfMetrics {
         &self,
         name: &str,
         value: f64,
+        unit: &str,
         dimensions: &[(&str, &str)],
         at_ms: i64,
     ) -> serde_json::Value {
@@ -95,7 +96,7 @@ impl EmfMetrics {
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
                     "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
-                    "Metrics": [{"Name": name, "Unit": "Count"}],
+                    "Metrics": [{"Name": name, "Unit": unit}],
                 }],
             },
         });
@@ -115,7 +116,8 @@ impl Metrics for EmfMetrics {
         let dims: Vec<(&str, &str)> = dimensions.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let doc = self.document(
             metric.name(),
-            1.0,
+            metric.value(),
+            metric.unit(),
             &dims,
             chrono::Utc::now().timestamp_millis(),
         );
@@ -133,6 +135,7 @@ mod tests {
         let d = m.document(
             "SlaBreached",
             1.0,
+            "Count",
             &[("Severity", "1"), ("Milestone", "response")],
             1_700_000_000_000,
         );

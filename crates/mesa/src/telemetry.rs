@@ -9,8 +9,8 @@ use crate::model::{Channel, DeliveryStatus};
 use crate::ticket::Severity;
 use crate::types::{Folio, MailKind, TicketId};
 
-/// One count of something that happened. Each variant is one CloudWatch metric name; its
-/// fields are the metric's dimensions.
+/// One count of something that happened, or one measured value (see [`Metric::value`]).
+/// Each variant is one CloudWatch metric name; its other fields are the metric's dimensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Metric {
     TicketCreated {
@@ -42,11 +42,16 @@ pub enum Metric {
     /// An address got more acknowledgements in a day than the rules allow: a mail loop,
     /// or a customer staff should call.
     AckLimitReached,
+    /// The time from a ticket's arrival to its acknowledgement going out (seconds): the
+    /// contract's 15 minutes, measured.
+    AcknowledgementLatency {
+        seconds: i64,
+    },
 }
 
 impl Metric {
     /// Every metric name mesa emits (the SAM template's alarms may use only these).
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "TicketCreated",
         "MailSent",
         "MailQuarantined",
@@ -58,6 +63,7 @@ impl Metric {
         "EventPublishErrors",
         "RulesRejected",
         "AckLimitReached",
+        "AcknowledgementLatency",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -73,6 +79,23 @@ impl Metric {
             Metric::EventPublishErrors => "EventPublishErrors",
             Metric::RulesRejected => "RulesRejected",
             Metric::AckLimitReached => "AckLimitReached",
+            Metric::AcknowledgementLatency { .. } => "AcknowledgementLatency",
+        }
+    }
+
+    /// The value recorded: 1 for a count, the measure for a measured one.
+    pub fn value(&self) -> f64 {
+        match self {
+            Metric::AcknowledgementLatency { seconds } => *seconds as f64,
+            _ => 1.0,
+        }
+    }
+
+    /// The CloudWatch unit of [`Metric::value`].
+    pub fn unit(&self) -> &'static str {
+        match self {
+            Metric::AcknowledgementLatency { .. } => "Seconds",
+            _ => "Count",
         }
     }
 
@@ -104,7 +127,8 @@ impl Metric {
             | Metric::MailFeedbackUnmatched
             | Metric::EventPublishErrors
             | Metric::RulesRejected
-            | Metric::AckLimitReached => Vec::new(),
+            | Metric::AckLimitReached
+            | Metric::AcknowledgementLatency { .. } => Vec::new(),
         }
     }
 }
@@ -201,6 +225,7 @@ mod tests {
             Metric::EventPublishErrors,
             Metric::RulesRejected,
             Metric::AckLimitReached,
+            Metric::AcknowledgementLatency { seconds: 300 },
         ];
         let names: Vec<_> = all.iter().map(Metric::name).collect();
         assert_eq!(names, Metric::NAMES);

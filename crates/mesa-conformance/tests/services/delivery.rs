@@ -32,6 +32,37 @@ async fn the_acknowledgement_goes_out_and_stops_its_clock() {
 }
 
 #[tokio::test]
+async fn how_long_the_acknowledgement_took_is_measured_once() {
+    let h = harness();
+    let s = h.submit("El reporte no exporta.").await;
+    h.advance(Duration::minutes(4));
+    h.desk.deliver_outbox().await.unwrap();
+    // A later mail on the same ticket is not another acknowledgement.
+    h.act(
+        s.ticket.folio.as_str(),
+        mesa::lifecycle::Action::Reply {
+            message: "Lo revisamos.".into(),
+            channel: mesa::model::ResponseChannel::Email,
+        },
+    )
+    .await;
+    h.advance(Duration::minutes(1));
+    h.desk.deliver_outbox().await.unwrap();
+    let latencies: Vec<_> = h
+        .metrics
+        .counted()
+        .into_iter()
+        .filter(|m| m.name() == "AcknowledgementLatency")
+        .collect();
+    assert_eq!(
+        latencies,
+        vec![mesa::telemetry::Metric::AcknowledgementLatency { seconds: 240 }]
+    );
+    assert_eq!(latencies[0].unit(), "Seconds");
+    assert_eq!(latencies[0].value(), 240.0);
+}
+
+#[tokio::test]
 async fn the_acknowledgement_states_the_severity_and_the_response_deadline() {
     let h = harness();
     h.submit("El sistema está caído por completo, no opera ningún equipo biométrico.")

@@ -214,9 +214,23 @@ impl Desk {
                 Ok(Some(plan))
             })
             .await;
-        if let Err(e) = recorded {
+        match recorded {
+            // This mail acknowledged the ticket: how long after its arrival.
+            Ok(changed)
+                if changed
+                    .recorded
+                    .iter()
+                    .any(|e| matches!(e.kind, EventKind::Acknowledged { .. })) =>
+            {
+                self.metrics.count(&Metric::AcknowledgementLatency {
+                    seconds: (now - changed.ticket.arrived()).num_seconds(),
+                });
+            }
+            Ok(_) => {}
             // The mail went out; the ack clock will show it as late rather than lose it.
-            tracing::error!(folio = %ticket.folio, error = %e, "mail sent but not recorded on the ticket");
+            Err(e) => {
+                tracing::error!(folio = %ticket.folio, error = %e, "mail sent but not recorded on the ticket");
+            }
         }
     }
 
