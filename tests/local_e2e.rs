@@ -919,3 +919,253 @@ fn an_emails_clocks_start_at_its_date_and_its_acknowledgement_at_its_receipt() {
         "acknowledged 10 minutes after arrival: {sweep}"
     );
 }
+
+/// October 2026 generated (120 tickets), read back on Monday 10 November.
+async fn generated_october() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, data) = data_dir();
+    let horizon = chrono::DateTime::parse_from_rfc3339("2026-11-10T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let g = mesa_tests::generate::generate_month(&data, "2026-10", 120, 7, horizon)
+        .await
+        .unwrap();
+    assert!(g.refused.is_empty(), "the desk refused: {:#?}", g.refused);
+    (dir, data)
+}
+
+#[tokio::test]
+async fn a_generated_month_gives_statistics_and_a_customers_report_with_real_charts() {
+    let (dir, data) = generated_october().await;
+    let d = data.to_str().unwrap();
+
+    let stats = mesa_json(&[
+        "stats",
+        "--data",
+        d,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(stats["overall"]["received"], 120, "{stats:#}");
+    let by_severity: u64 = stats["by_severity"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|f| f["received"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_severity, 120);
+    let customers = stats["by_customer"].as_array().unwrap();
+    assert_eq!(customers.len(), 6, "{customers:#?}");
+    let ack = stats["overall"]["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["milestone"] == "acknowledgement")
+        .unwrap();
+    assert_eq!(
+        ack["time"]["count"], 120,
+        "every ticket acknowledged: {ack}"
+    );
+    assert!(
+        ack["breached"].as_u64().unwrap() > 0,
+        "some acknowledged late"
+    );
+
+    let table = mesa(&[
+        "stats",
+        "--data",
+        d,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+    ]);
+    assert!(table.status.success());
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("Severidad 1") && table.contains("Definiciones"),
+        "{table}"
+    );
+    let csv = mesa(&[
+        "stats",
+        "--data",
+        d,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--format",
+        "csv",
+    ]);
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(
+        csv.starts_with("group,value,received,milestone,unit,count"),
+        "{csv}"
+    );
+
+    let norte = customers
+        .iter()
+        .find(|c| c["customer"] == "Maquiladora del Norte")
+        .unwrap();
+    let out = dir.path().join("informe.html");
+    let written = mesa_json(&[
+        "report",
+        "--data",
+        d,
+        "--month",
+        "2026-10",
+        "--customer",
+        "norte.mx",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(written["customer"], "Maquiladora del Norte");
+    assert_eq!(written["received"], norte["received"]);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("octubre de 2026") && html.contains("Maquiladora del Norte"));
+    assert!(
+        !html.contains("Comercializadora del Bajío"),
+        "only the customer's own tickets"
+    );
+    // Two charts drawn as SVG, with a bar per week (five weeks touch October 2026).
+    assert_eq!(html.matches("<svg").count(), 2, "{html}");
+    assert!(html.matches("<rect").count() >= 5 + 7, "{html}");
+    assert!(html.contains("Cumplimiento por severidad") && html.contains("Definiciones"));
+    let folios = html.matches("ING-2026-").count();
+    assert!(
+        folios as u64 >= norte["received"].as_u64().unwrap(),
+        "every ticket of the month listed"
+    );
+
+    // An unknown month is refused with a reason.
+    let bad = mesa(&[
+        "report",
+        "--data",
+        d,
+        "--month",
+        "2026-13",
+        "--customer",
+        "norte.mx",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("2026-13"));
+}
+
+#[tokio::test]
+async fn a_candidate_with_eight_hours_for_severity_2_moves_exactly_the_severity_2_responses() {
+    let (dir, data) = generated_october().await;
+    let d = data.to_str().unwrap();
+    // The candidate: the shipped rules with S2's response time at 8 business hours.
+    let candidate = dir.path().join("candidate");
+    std::fs::create_dir_all(&candidate).unwrap();
+    for entry in walk(&rules_dir()) {
+        let rel = entry.strip_prefix(rules_dir()).unwrap();
+        let to = candidate.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let mut bytes = std::fs::read(&entry).unwrap();
+        if rel == std::path::Path::new("severity.rhai") {
+            let text = String::from_utf8(bytes).unwrap();
+            let twelve = "fn response_hours() { [0, 6, 12, 24, 36] }";
+            assert!(text.contains(twelve));
+            bytes = text
+                .replace(twelve, "fn response_hours() { [0, 6, 8, 24, 36] }")
+                .into_bytes();
+        }
+        std::fs::write(to, bytes).unwrap();
+    }
+    let stats = mesa_json(&[
+        "stats",
+        "--data",
+        d,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--format",
+        "json",
+    ]);
+    let s2 = stats["by_severity"]["2"]["received"].as_u64().unwrap();
+    assert!(s2 > 5, "the month has severity-2 tickets: {s2}");
+
+    let out = mesa(&[
+        "--rules",
+        candidate.to_str().unwrap(),
+        "rules",
+        "replay",
+        "--current",
+        rules_dir().to_str().unwrap(),
+        "--data",
+        d,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let differences = r["differences"].as_array().unwrap();
+    for d in differences {
+        assert_eq!(d["severity_before"], 2, "{d}");
+        let moved: Vec<&str> = d["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["milestone"].as_str().unwrap())
+            .collect();
+        assert_eq!(moved, ["response"], "{d}");
+        assert!(d["deadlines"][0]["after"].as_str() < d["deadlines"][0]["before"].as_str());
+    }
+    assert_eq!(
+        differences.len() as u64,
+        s2,
+        "every severity-2 ticket, no other"
+    );
+    let response = r["compliance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["milestone"] == "response")
+        .unwrap();
+    assert!(
+        response["met_after"].as_u64() < response["met_before"].as_u64(),
+        "fewer responses in time with less time: {response}"
+    );
+    // The candidate's own vectors still say 12 hours: replay says so; nothing was written.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vectors of the candidate fail"));
+    let again = mesa_json(&[
+        "stats",
+        "--data",
+        d,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(again["overall"], stats["overall"]);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -2,6 +2,7 @@
 //! loopback port, and the CLI), talks HTTP to it, and reads the outbox maildir.
 
 pub mod emulator;
+pub mod generate;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -64,7 +64,7 @@ async fn rules_are_published_checked_first_and_rolled_back() {
     copy_dir(&rules_dir(), &good);
 
     // Without versioning a bad bundle could not be rolled back: the operator is told.
-    let (ok, _, err) = rules_cmd(&good, &["publish", "--bucket", &bucket]);
+    let (ok, _, err) = rules_cmd(&good, &["publish", "--yes", "--bucket", &bucket]);
     assert!(!ok);
     assert!(err.contains("does not keep versions"), "{err}");
     set_versioning(
@@ -79,7 +79,7 @@ async fn rules_are_published_checked_first_and_rolled_back() {
     assert!(!ok);
     assert!(err.contains("no earlier version"), "{err}");
 
-    let (ok, first, err) = rules_cmd(&good, &["publish", "--bucket", &bucket]);
+    let (ok, first, err) = rules_cmd(&good, &["publish", "--yes", "--bucket", &bucket]);
     assert!(ok, "{err}");
     let v1 = Bundle::from_dir(&good).unwrap().version().to_string();
     assert_eq!(first["rules_version"], v1.as_str());
@@ -90,7 +90,7 @@ async fn rules_are_published_checked_first_and_rolled_back() {
     let broken = work.path().join("broken");
     copy_dir(&good, &broken);
     std::fs::write(broken.join("severity.rhai"), "fn classify(t) { let x = ; }").unwrap();
-    let (ok, _, err) = rules_cmd(&broken, &["publish", "--bucket", &bucket]);
+    let (ok, _, err) = rules_cmd(&broken, &["publish", "--yes", "--bucket", &bucket]);
     assert!(!ok);
     assert!(
         err.contains("not published") && err.contains("severity.rhai"),
@@ -107,7 +107,7 @@ async fn rules_are_published_checked_first_and_rolled_back() {
         format!("{billing}\n// Revisado por operaciones.\n"),
     )
     .unwrap();
-    let (ok, published, err) = rules_cmd(&second, &["publish", "--bucket", &bucket]);
+    let (ok, published, err) = rules_cmd(&second, &["publish", "--yes", "--bucket", &bucket]);
     assert!(ok, "{err}");
     let v2 = Bundle::from_dir(&second).unwrap().version().to_string();
     assert_ne!(v1, v2);
@@ -124,4 +124,73 @@ async fn rules_are_published_checked_first_and_rolled_back() {
     assert_eq!(object_versions(&clients, &bucket, key).await, 4);
     let wiring = Wiring::new(config, clients.clone()).await.unwrap();
     assert_eq!(wiring.desk.rules().current().version().as_str(), v1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_first_shows_what_the_bundle_would_change_in_the_tables_last_30_days() {
+    let clients = clients().await;
+    let stack = LocalStack::create(&clients, "mesa-replay").await;
+    let wiring = Wiring::new(stack.config(), clients.clone()).await.unwrap();
+    // A severity-2 ticket of today, in the stack's table.
+    let s = wiring
+        .desk
+        .submit_form(
+            &mesa::intake::FormInput {
+                company: "Maquiladora del Norte".into(),
+                contact_name: "Luis Gómez".into(),
+                email: "luis@norte.mx".into(),
+                phone: "81 5555 1234".into(),
+                support_type: "asistencia".into(),
+                description: "El reporte semanal sale vacío.".into(),
+                ..Default::default()
+            },
+            &[],
+            None,
+            "",
+        )
+        .await
+        .unwrap();
+    wiring
+        .desk
+        .act(
+            s.ticket.folio.as_str(),
+            &mesa::model::Actor::staff("luisa"),
+            &mesa::lifecycle::Action::SetSeverity {
+                severity: mesa::Severity::new(2).unwrap(),
+                reason: "Confirmada".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let candidate = work.path().join("candidate");
+    copy_dir(&rules_dir(), &candidate);
+    let severity = std::fs::read_to_string(candidate.join("severity.rhai")).unwrap();
+    std::fs::write(
+        candidate.join("severity.rhai"),
+        severity.replace(
+            "fn response_hours() { [0, 6, 12, 24, 36] }",
+            "fn response_hours() { [0, 6, 8, 24, 36] }",
+        ),
+    )
+    .unwrap();
+    // Without --yes and without a terminal to ask on, nothing is published; the replay of
+    // the table's last 30 days against the live (here built-in) rules is shown first.
+    let (ok, _, err) = rules_cmd(
+        &candidate,
+        &["publish", "--bucket", &stack.rules, "--table", &stack.table],
+    );
+    assert!(!ok);
+    assert!(err.contains("Reglas en vigor"), "{err}");
+    assert!(
+        err.contains(s.ticket.folio.as_str()),
+        "the ticket whose deadline moves: {err}"
+    );
+    assert!(err.contains("response:"), "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(
+        object_versions(&clients, &stack.rules, "rules/bundle.json").await,
+        0
+    );
 }

@@ -538,3 +538,65 @@ async fn a_customer_reports_and_an_agent_works_the_ticket_to_closing_in_a_real_b
     drop(server);
     eprintln!("browser journey: {:.1} s", started.elapsed().as_secs_f64());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_monthly_report_prints_with_its_charts_from_the_workspace() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let horizon = chrono::DateTime::parse_from_rfc3339("2026-11-10T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let g = mesa_tests::generate::generate_month(&data, "2026-10", 150, 11, horizon)
+        .await
+        .unwrap();
+    assert!(g.refused.is_empty(), "{:#?}", g.refused);
+    let add = mesa_with_stdin(
+        &[
+            "staff",
+            "add",
+            "--email",
+            STAFF,
+            "--name",
+            "Luisa Méndez",
+            "--password-stdin",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(add.status.success());
+    let server = Server::start(&data);
+    let base = server.base.clone();
+    let c = browser(&driver, &dir.path().join("chromium")).await;
+    sign_in(&c, &base, STAFF, PASSWORD).await;
+
+    // The statistics of October for one customer, and from there its report.
+    c.goto(&format!(
+        "{base}/panel/estadisticas?desde=2026-10-01&hasta=2026-10-31&cliente=norte.mx"
+    ))
+    .await
+    .unwrap();
+    assert!(text_of(&c, "main").await.contains("Maquiladora del Norte"));
+    shot(&c, "estadisticas").await;
+    click_and_load(&c, "a[href^='/panel/informe']").await;
+    assert!(path_of(&c).await.starts_with("/panel/informe"));
+    let page = text_of(&c, "body").await;
+    assert!(page.contains("Informe de nivel de servicio"), "{page}");
+    assert!(page.contains("octubre de 2026"));
+    // The charts are drawn (bars in the DOM), and the page's own style applies under its
+    // CSP (the style element is allowed by its hash, so the body is laid out at 60rem).
+    let bars = js(
+        &c,
+        "return document.querySelectorAll('figure svg rect').length",
+    )
+    .await;
+    assert!(bars.as_u64().unwrap() >= 12, "bars: {bars}");
+    let width = js(&c, "return getComputedStyle(document.body).maxWidth").await;
+    assert_eq!(width, json!("960px"));
+    let scripts = js(&c, "return document.scripts.length").await;
+    assert_eq!(scripts, json!(0));
+    c.set_window_size(1280, 2400).await.unwrap();
+    shot(&c, "informe").await;
+    c.close().await.unwrap();
+}

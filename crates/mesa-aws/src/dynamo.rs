@@ -582,24 +582,37 @@ impl TicketStore for DynamoStore {
                 .filter(|st| !filter.open_only || st.is_open())
                 .collect(),
         };
-        let below = page.after.clone().unwrap_or_else(|| "~".to_string());
+        // Sort keys are `<received>#<id>`: below the cursor (or the end of the range, which
+        // no key equals) and from the start of the range. BETWEEN includes its upper
+        // bound, so the cursor's own item is dropped after the query.
+        let mut below = page.after.clone().unwrap_or_else(|| "~".to_string());
+        if let Some(before) = filter.received_before {
+            below = below.min(ts(before));
+        }
+        let from = filter
+            .received_from
+            .map(ts)
+            .unwrap_or_else(|| "0".to_string());
         let mut merged = Vec::new();
         for st in stages {
             let (items, _) = self
                 .query_all(
                     Some("listing"),
-                    "list_pk = :p AND list_sk < :c",
+                    "list_pk = :p AND list_sk BETWEEN :f AND :c",
                     vec![
                         (":p", s(format!("STAGE#{}", st.as_str()))),
+                        (":f", s(from.clone())),
                         (":c", s(below.clone())),
                     ],
                     false,
-                    limit + 1,
+                    limit + 2,
                 )
                 .await?;
             for i in items {
                 let sort = get_s(&i, "list_sk").unwrap_or_default().to_string();
-                merged.push((sort, i));
+                if sort != below {
+                    merged.push((sort, i));
+                }
             }
         }
         merged.sort_by(|a, b| b.0.cmp(&a.0));

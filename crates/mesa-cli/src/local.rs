@@ -569,6 +569,7 @@ pub async fn tickets(cmd: TicketsCommand, source: &RulesSource) -> Result<()> {
             let filter = ListFilter {
                 stage,
                 open_only: open,
+                ..ListFilter::default()
             };
             let mut page = PageRequest {
                 after: None,
@@ -650,10 +651,10 @@ pub async fn tickets(cmd: TicketsCommand, source: &RulesSource) -> Result<()> {
                 println!(
                     "  billable: {} {} + IVA {} = {} {}",
                     q.currency,
-                    money(q.subtotal_cents),
-                    money(q.iva_cents),
+                    mesa::messages::money(q.subtotal_cents),
+                    mesa::messages::money(q.iva_cents),
                     q.currency,
-                    money(q.total_cents)
+                    mesa::messages::money(q.total_cents)
                 );
             }
             Ok(())
@@ -677,7 +678,7 @@ pub async fn tickets(cmd: TicketsCommand, source: &RulesSource) -> Result<()> {
 
 /// Like [`open`], but a data directory that does not exist is an error (a typo must not
 /// silently create an empty help desk).
-fn open_existing(data: &Path, source: &RulesSource) -> Result<Local> {
+pub(crate) fn open_existing(data: &Path, source: &RulesSource) -> Result<Local> {
     if !data.join("mesa.sqlite").exists() {
         bail!(
             "{} holds no mesa data (start `mesa serve --data {}` first)",
@@ -686,22 +687,4 @@ fn open_existing(data: &Path, source: &RulesSource) -> Result<Local> {
         );
     }
     open(data, source, "http://127.0.0.1:8080", None)
-}
-
-/// Integer cents as money: `17980` → `179.80`.
-fn money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let c = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", c / 100, c % 100)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn money_is_shown_with_two_decimals() {
-        assert_eq!(super::money(17980), "179.80");
-        assert_eq!(super::money(6500), "65.00");
-        assert_eq!(super::money(5), "0.05");
-        assert_eq!(super::money(-250), "-2.50");
-    }
 }

@@ -4,15 +4,25 @@
 
 mod evaluate;
 mod local;
+mod replay;
 mod rules_source;
 mod staff;
+mod stats;
 
 /// `mesa rules publish|rollback`: the live rules object on S3.
 #[cfg(feature = "aws")]
 mod publish {
+    use std::sync::Arc;
+
     use anyhow::Result;
-    use mesa::policy::Bundle;
+    use chrono::Duration;
+    use mesa::Policy;
+    use mesa::desk::{Desk, DeskConfig};
+    use mesa::policy::{Bundle, LiveRules};
+    use mesa::ports::SystemClock;
+    use mesa::stats::Period;
     use mesa_aws::s3::publish::{self, Published};
+    use mesa_aws::{DynamoStore, S3Blobs, S3RulesSource, SesMailer};
 
     use super::PublishArgs;
 
@@ -25,12 +35,51 @@ mod publish {
         let clients = mesa_aws::Clients::from_env().await;
         Ok(publish::rollback(&clients.s3, &args.bucket, &args.key).await?)
     }
+
+    /// What `candidate` would change in the last 30 days of the stack's table, against the
+    /// rules live in the bucket (the built-in ones when none were published); as a table.
+    pub async fn replay_last_30_days(
+        args: &PublishArgs,
+        table: &str,
+        candidate: &Policy,
+    ) -> Result<String> {
+        let clients = mesa_aws::Clients::from_env().await;
+        let live = Arc::new(LiveRules::new(mesa_aws::built_in_rules()?));
+        let source = S3RulesSource::new(clients.s3.clone(), args.bucket.clone(), args.key.clone());
+        if let Err(e) = source.refresh_now(&live).await {
+            eprintln!(
+                "note: no live rules read from the bucket ({e}); comparing with the built-in bundle"
+            );
+        }
+        // Replay reads and computes only: the mailer and blobs are never called.
+        let desk = Desk::new(
+            Arc::new(DynamoStore::new(
+                clients.dynamodb.clone(),
+                table.to_string(),
+            )),
+            Arc::new(SesMailer::new(clients.ses.clone(), None, "us-east-1")),
+            Arc::new(S3Blobs::new(clients.s3.clone(), args.bucket.clone())),
+            live,
+            Arc::new(SystemClock),
+            DeskConfig::new(
+                "https://replay.invalid",
+                b"replay-reads-and-never-signs-000",
+            ),
+        );
+        let calendar = desk.policy().calendar().clone();
+        let to = calendar.local(desk.now()).date_naive();
+        let from = to - Duration::days(29);
+        let period = Period::days(from, to, &calendar.time_zone())?;
+        let replay = desk.replay(candidate, period, |_| {}).await?;
+        Ok(crate::replay::table(&replay, &calendar, from, to))
+    }
 }
 
 /// Without the `aws` feature the commands exist and say how to get them.
 #[cfg(not(feature = "aws"))]
 mod publish {
     use anyhow::{Result, bail};
+    use mesa::Policy;
     use mesa::policy::Bundle;
 
     use super::PublishArgs;
@@ -43,6 +92,10 @@ mod publish {
     }
 
     pub async fn rollback(_: &PublishArgs) -> Result<serde_json::Value> {
+        bail!(HOW)
+    }
+
+    pub async fn replay_last_30_days(_: &PublishArgs, _: &str, _: &Policy) -> Result<String> {
         bail!(HOW)
     }
 }
@@ -128,6 +181,10 @@ enum Command {
     /// Staff accounts of the workspace (one machine)
     #[command(subcommand)]
     Staff(staff::StaffCommand),
+    /// Response times and SLA compliance of a period, overall, by severity and by customer
+    Stats(stats::StatsArgs),
+    /// A customer's monthly SLA report: one HTML page to print or save as PDF
+    Report(stats::ReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -175,6 +232,9 @@ enum RulesCommand {
     Publish(PublishArgs),
     /// Make the previous version of the live rules object current again (needs the `aws` feature)
     Rollback(PublishArgs),
+    /// What the candidate bundle given with --rules would change on this machine's tickets
+    /// (severities, deadlines, compliance, quotes), against the rules in force; writes nothing
+    Replay(replay::ReplayArgs),
 }
 
 #[derive(Args)]
@@ -185,6 +245,13 @@ struct PublishArgs {
     /// The rules object's key
     #[arg(long, env = "RULES_KEY", default_value = "rules/bundle.json")]
     key: String,
+    /// The stack's table (its TableName output): publish first shows what the bundle would
+    /// change in its last 30 days, against the live rules
+    #[arg(long)]
+    table: Option<String>,
+    /// Publish without asking
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Subcommand)]
@@ -306,6 +373,22 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &PathBuf) -> Result<T> {
         .with_context(|| format!("{} is not the JSON expected", path.display()))
 }
 
+/// Asks on the terminal; without one there is nobody to answer, so it is a no.
+fn confirm(question: &str) -> Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        bail!("publishing asks for confirmation; run it on a terminal or pass --yes");
+    }
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_lowercase().as_str(),
+        "s" | "si" | "sí" | "y" | "yes"
+    ))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -313,6 +396,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let explicit_rules = cli.rules.rules.is_some();
     let source = rules_source::resolve(cli.rules.rules.as_deref());
     match cli.command {
         Command::Serve(args) => runtime()?.block_on(local::serve(args, source))?,
@@ -335,6 +419,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(local::sweep(&data.data, &source, now))?;
         }
         Command::Staff(cmd) => runtime()?.block_on(staff::run(cmd, &source))?,
+        Command::Stats(args) => runtime()?.block_on(stats::run(args, &source))?,
+        Command::Report(args) => runtime()?.block_on(stats::report(args, &source))?,
         Command::Mail(MailCommand::SetAside { data }) => {
             runtime()?.block_on(local::set_aside(&data.data, &source))?
         }
@@ -368,7 +454,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Rules(RulesCommand::Publish(args)) => {
             let bundle = source.bundle()?;
-            print(&runtime()?.block_on(publish::publish(&args, bundle))?)?;
+            let rt = runtime()?;
+            match &args.table {
+                Some(table) => {
+                    // A bundle that does not compile is refused by publish itself, below.
+                    if let Ok(candidate) = Policy::compile(bundle.clone()) {
+                        let summary =
+                            rt.block_on(publish::replay_last_30_days(&args, table, &candidate))?;
+                        eprint!("{summary}");
+                    }
+                }
+                None => eprintln!(
+                    "note: no --table given, so no replay of the last 30 days before publishing"
+                ),
+            }
+            if !args.yes && !confirm("¿Publicar estas reglas? [s/N] ")? {
+                bail!("not published (answer «s» to publish, or pass --yes)");
+            }
+            print(&rt.block_on(publish::publish(&args, bundle))?)?;
+        }
+        Command::Rules(RulesCommand::Replay(args)) => {
+            let candidate = explicit_rules.then_some(&source);
+            runtime()?.block_on(replay::run(args, candidate))?;
         }
         Command::Rules(RulesCommand::Rollback(args)) => {
             print(&runtime()?.block_on(publish::rollback(&args))?)?;

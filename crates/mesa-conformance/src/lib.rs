@@ -4,8 +4,10 @@
 
 pub mod memory;
 mod staff;
+mod stats;
 
 pub use staff::staff_accounts;
+pub use stats::statistics_of_a_month;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -132,6 +134,7 @@ where
     customers_by_address_or_domain(make().await).await;
     staff_accounts(make().await).await;
     quarantine_and_heartbeats(make().await).await;
+    statistics_of_a_month(make().await).await;
 }
 
 pub async fn create_and_read_back(store: Store) {
@@ -445,6 +448,7 @@ pub async fn listing_pages_and_filters(store: Store) {
             &ListFilter {
                 stage: None,
                 open_only: true,
+                ..ListFilter::default()
             },
             &PageRequest {
                 after: None,
@@ -459,6 +463,7 @@ pub async fn listing_pages_and_filters(store: Store) {
             &ListFilter {
                 stage: Some(Stage::Closed),
                 open_only: false,
+                ..ListFilter::default()
             },
             &PageRequest {
                 after: None,
@@ -469,6 +474,47 @@ pub async fn listing_pages_and_filters(store: Store) {
         .unwrap();
     assert_eq!(closed.items.len(), 1);
     assert_eq!(closed.items[0].id, ids[3]);
+
+    // A range of reception, from included to before excluded, paged: minutes 2 to 4 of
+    // the seven, one per page so that every page ends on a cursor.
+    let range = ListFilter {
+        received_from: Some(base + Duration::minutes(2)),
+        received_before: Some(base + Duration::minutes(5)),
+        ..ListFilter::default()
+    };
+    let mut in_range = Vec::new();
+    let mut page = PageRequest {
+        after: None,
+        limit: 1,
+    };
+    loop {
+        let p = store.list(&range, &page).await.unwrap();
+        assert!(p.items.len() <= 1);
+        in_range.extend(p.items.into_iter().map(|t| t.id));
+        match p.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        in_range,
+        vec![ids[4].clone(), ids[3].clone(), ids[2].clone()]
+    );
+    let open_in_range = store
+        .list(
+            &ListFilter {
+                open_only: true,
+                ..range.clone()
+            },
+            &PageRequest {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    let open_ids: Vec<_> = open_in_range.items.into_iter().map(|t| t.id).collect();
+    assert_eq!(open_ids, vec![ids[4].clone(), ids[2].clone()]);
 }
 
 pub async fn outbox_claims_leases_and_marks(store: Store) {

@@ -178,6 +178,8 @@ impl TicketStore for MemoryStore {
             .values()
             .filter(|t| filter.stage.is_none_or(|st| t.stage == st))
             .filter(|t| !filter.open_only || t.stage.is_open())
+            .filter(|t| filter.received_from.is_none_or(|f| t.received_at >= f))
+            .filter(|t| filter.received_before.is_none_or(|b| t.received_at < b))
             .collect();
         all.sort_by(|a, b| (b.received_at, &b.id).cmp(&(a.received_at, &a.id)));
         let start = match &page.after {

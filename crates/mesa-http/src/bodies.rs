@@ -102,3 +102,14 @@ pub struct Problem {
 pub struct FieldProblems {
     pub errors: BTreeMap<String, String>,
 }
+
+/// The query string of `GET /staff/stats`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct StatsQuery {
+    /// First day of the period (`YYYY-MM-DD`, in the calendar's time zone).
+    pub from: chrono::NaiveDate,
+    /// Last day of the period, included.
+    pub to: chrono::NaiveDate,
+    /// Only one customer: its company name, an address or a mail domain.
+    pub customer: Option<String>,
+}

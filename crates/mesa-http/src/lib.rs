@@ -19,6 +19,7 @@ mod error;
 mod form;
 mod openapi;
 mod panel;
+pub mod report;
 mod staff;
 mod survey;
 
@@ -26,7 +27,8 @@ pub use error::ApiError;
 use form::{form_page, start_upload, submit};
 pub use panel::{ExternalIdentity, ExternalSignIn};
 use staff::{
-    inbound_email, list_tickets, queue, require_staff, set_aside_mail, ticket_action, ticket_detail,
+    inbound_email, list_tickets, queue, require_staff, set_aside_mail, statistics, ticket_action,
+    ticket_detail,
 };
 use survey::{csat_answer, csat_page};
 
@@ -94,6 +96,10 @@ impl AppState {
             (
                 "panel/correo.html",
                 include_str!("../templates/panel/correo.html"),
+            ),
+            (
+                "panel/estadisticas.html",
+                include_str!("../templates/panel/estadisticas.html"),
             ),
         ] {
             if let Err(e) = pages.add_template(name, source) {
@@ -198,6 +204,7 @@ fn staff_json_routes() -> Vec<JsonRoute> {
     vec![
         json_route(Method::GET, "/queue", get(queue)),
         json_route(Method::GET, "/mail/set-aside", get(set_aside_mail)),
+        json_route(Method::GET, "/stats", get(statistics)),
         json_route(Method::GET, "/tickets", get(list_tickets)),
         json_route(Method::GET, "/tickets/{folio}", get(ticket_detail)),
         json_route(

@@ -15,8 +15,8 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
 use crate::bodies::{
-    FieldProblems, Health, ListQuery, Problem, Queue, SetAsideMail, TicketCreated, TicketPage,
-    UploadRequest,
+    FieldProblems, Health, ListQuery, Problem, Queue, SetAsideMail, StatsQuery, TicketCreated,
+    TicketPage, UploadRequest,
 };
 
 /// Where the schemas live in the document (`$ref`s point here).
@@ -225,6 +225,19 @@ pub fn document(policy: &Policy) -> Value {
             "tags": ["staff"],
             "security": [{"staff": []}],
             "responses": {"200": answer("The mail.", s.answer::<SetAsideMail>()), "401": unauthorized.clone()},
+        }},
+        "/staff/stats": {"get": {
+            "operationId": "statistics",
+            "summary": "Response times and SLA compliance of a period, overall, by severity and by customer.",
+            "description": "Each figure's definition and denominator is in `definitions`.",
+            "tags": ["staff"],
+            "security": [{"staff": []}],
+            "parameters": s.query::<StatsQuery>(),
+            "responses": {
+                "200": answer("The statistics.", s.answer::<mesa::stats::Statistics>()),
+                "401": unauthorized.clone(),
+                "422": refused.clone(),
+            },
         }},
         "/staff/tickets": {"get": {
             "operationId": "listTickets",

@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Shared;
-use super::bodies::{ListQuery, Queue, SetAsideMail, TicketPage};
+use super::bodies::{ListQuery, Queue, SetAsideMail, StatsQuery, TicketPage};
 use super::error::ApiError;
 
 /// Constant-time comparison of the bearer token (by hashing both sides first).
@@ -97,6 +97,7 @@ pub(super) async fn list_tickets(
     let filter = ListFilter {
         stage,
         open_only: q.open,
+        ..ListFilter::default()
     };
     let page = PageRequest {
         after: q.after,
@@ -148,6 +149,20 @@ pub(super) async fn ticket_action(
         _ => state.desk.act(&folio, &actor, &action).await?,
     };
     Ok(Json(state.desk.view(ticket).await?))
+}
+
+/// `GET /staff/stats?from=&to=[&customer=]`: response times and SLA compliance of a period.
+pub(super) async fn statistics(
+    State(state): State<Shared>,
+    query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<mesa::stats::Statistics>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let tz = state.desk.policy().calendar().time_zone();
+    let period = mesa::stats::Period::days(q.from, q.to, &tz)
+        .map_err(|e| ApiError::field("to", e.to_string()))?;
+    Ok(Json(
+        state.desk.statistics(period, q.customer.as_deref()).await?,
+    ))
 }
 
 /// `POST /staff/inbound-email`: a raw RFC 5322 message, as a mail server would hand it over.

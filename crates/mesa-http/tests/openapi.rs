@@ -269,6 +269,33 @@ async fn every_answer_along_a_tickets_life_is_valid_against_the_document() {
     wrong["events"][0]["at"] = json!(null);
     assert!(!api.errors(&schema, &wrong).is_empty());
 
+    let stats = api
+        .expect(
+            "GET",
+            "/staff/stats?from=2026-11-01&to=2026-11-30",
+            "/staff/stats",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(stats["overall"]["received"], 1, "{stats:#}");
+    api.expect(
+        "GET",
+        "/staff/stats?from=2026-11-30&to=2026-11-01",
+        "/staff/stats",
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    api.expect(
+        "GET",
+        "/staff/stats?from=noviembre&to=2026-11-01",
+        "/staff/stats",
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
     // Errors are answers too: a step the stage does not allow, an unknown folio.
     api.expect(
         "POST",

@@ -1146,3 +1146,76 @@ async fn through_the_gateways_json_api_only_a_lead_gives_a_ticket_to_someone_els
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_statistics_page_shows_the_months_figures_with_their_definitions() {
+    let p = panel().await;
+    let cookie = p.sign_in().await;
+    p.submit("Maquiladora del Norte", "No registran los lectores.")
+        .await;
+    // Signed out, the page is not shown.
+    let r = p.get("/panel/estadisticas", None).await;
+    assert_ne!(r.status(), StatusCode::OK);
+
+    // This month so far by default: the ticket just received, per severity and customer.
+    let r = p.get("/panel/estadisticas", Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = body(r).await;
+    assert!(html.contains("value=\"2026-11-01\""), "{html}");
+    assert!(html.contains("value=\"2026-11-10\""), "{html}");
+    assert!(html.contains("1 recibidos (formulario 1)"), "{html}");
+    assert!(html.contains("Maquiladora del Norte"), "{html}");
+    assert!(html.contains("Definiciones"));
+    assert!(html.contains("cumplidos ÷ (cumplidos + incumplidos)"));
+
+    // Another customer's filter leaves nothing received.
+    let r = p
+        .get(
+            "/panel/estadisticas?desde=2026-11-01&hasta=2026-11-30&cliente=otro.mx",
+            Some(&cookie),
+        )
+        .await;
+    let html = body(r).await;
+    assert!(html.contains("0 recibidos"), "{html}");
+    assert!(
+        html.contains("informe?mes=2026-11&amp;cliente=otro.mx\""),
+        "a link to the customer's monthly report: {html}"
+    );
+
+    // The report itself: its own CSP (no script, its style by hash), the customer's tickets.
+    let r = p
+        .get(
+            "/panel/informe?mes=2026-11&cliente=maquiladora%20del%20norte",
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("style-src 'sha256-") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let html = body(r).await;
+    assert!(html.contains("Maquiladora del Norte") && html.contains("noviembre de 2026"));
+    for query in ["mes=2026-11", "mes=noviembre&cliente=norte"] {
+        let r = p
+            .get(&format!("/panel/informe?{query}"), Some(&cookie))
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+    }
+
+    // A reversed or unreadable period is refused with a reason.
+    for query in [
+        "desde=2026-11-30&hasta=2026-11-01",
+        "desde=ayer&hasta=2026-11-01",
+    ] {
+        let r = p
+            .get(&format!("/panel/estadisticas?{query}"), Some(&cookie))
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert!(body(r).await.contains("Periodo no válido"));
+    }
+}

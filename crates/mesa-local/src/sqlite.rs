@@ -413,6 +413,8 @@ impl TicketStore for SqliteStore {
                      WHERE (?1 IS NULL OR stage = ?1)
                        AND (?2 = 0 OR stage != 'closed')
                        AND (received_at < ?3 OR (received_at = ?3 AND id < ?4))
+                       AND (?6 IS NULL OR received_at >= ?6)
+                       AND (?7 IS NULL OR received_at < ?7)
                      ORDER BY received_at DESC, id DESC
                      LIMIT ?5",
                 )
@@ -424,7 +426,9 @@ impl TicketStore for SqliteStore {
                         filter.open_only as i64,
                         after_at,
                         after_id,
-                        (limit + 1) as i64
+                        (limit + 1) as i64,
+                        filter.received_from.map(ts),
+                        filter.received_before.map(ts)
                     ],
                     |r| {
                         Ok((

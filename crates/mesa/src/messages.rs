@@ -46,6 +46,13 @@ pub const RELEASED_FROM_SET_ASIDE: &str =
     "Correo liberado de la lista de correo apartado; se había apartado por";
 pub const ROOT_CAUSE_DELIVERED: &str = "Se envió al cliente la solución de raíz.";
 
+/// Integer cents as money: `17980` → `179.80` (never through floating point).
+pub fn money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let c = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", c / 100, c % 100)
+}
+
 /// A milestone of the shipped rules as staff read it; a milestone the rules add under
 /// another name is shown by that name.
 pub fn milestone_label(name: &str) -> &str {
@@ -102,6 +109,14 @@ pub fn time_left(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn money_is_exact_to_the_cent() {
+        assert_eq!(super::money(17980), "179.80");
+        assert_eq!(super::money(6500), "65.00");
+        assert_eq!(super::money(5), "0.05");
+        assert_eq!(super::money(-250), "-2.50");
+    }
+
     use super::*;
 
     const DAY: i64 = 9 * 3600;

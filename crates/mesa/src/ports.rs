@@ -97,6 +97,13 @@ pub struct ListFilter {
     pub stage: Option<Stage>,
     /// Only open tickets (not closed).
     pub open_only: bool,
+    /// Only tickets received at or after this instant (whole seconds: stores compare
+    /// instants to the second).
+    #[serde(default)]
+    pub received_from: Option<DateTime<Utc>>,
+    /// Only tickets received before this instant (whole seconds).
+    #[serde(default)]
+    pub received_before: Option<DateTime<Utc>>,
 }
 
 /// A page of a listing: `after` is the cursor the previous page returned.

@@ -30,6 +30,24 @@ pub(crate) fn coverage(c: Coverage) -> &'static str {
     }
 }
 
+/// A coverage or a cause as the statistics name them (`covered`, `misuse`, …), in Spanish
+/// where the shipped rules define it.
+pub(crate) fn coverage_name(name: &str) -> &str {
+    match name {
+        "covered" => "cubiertos",
+        "third_party" => "de terceros",
+        "customer_attributable" => "atribuibles al cliente",
+        "misuse" => "mal uso",
+        "infrastructure" => "infraestructura del cliente",
+        "modified_code" => "código modificado",
+        "virus_data_loss" => "virus o pérdida de información",
+        "software_defect" => "defecto de software",
+        "hardware" => "hardware",
+        "hardware_warranty" => "garantía de hardware",
+        other => other,
+    }
+}
+
 pub(crate) fn action(name: &str) -> &'static str {
     match name {
         "set_severity" => "Severidad",

@@ -18,6 +18,7 @@ mod mail;
 mod queue;
 mod session;
 mod sign_in;
+mod stats;
 mod ticket;
 
 use axum::Router;
@@ -63,6 +64,8 @@ pub(crate) fn routes(state: &Shared) -> Router<Shared> {
             get(ticket::ticket_page).post(ticket::ticket_action),
         )
         .route("/panel/correo", get(mail::set_aside_page))
+        .route("/panel/estadisticas", get(stats::stats_page))
+        .route("/panel/informe", get(stats::report_page))
         .route("/panel/correo/{id}/original", get(mail::original))
         .route("/panel/correo/{id}/liberar", post(mail::release))
         .route(

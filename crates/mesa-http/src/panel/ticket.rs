@@ -259,11 +259,11 @@ fn context(state: &Shared, d: &TicketDetail) -> Value {
             "lines": q.lines.iter().map(|l| json!({
                 "description": l.description,
                 "quantity": l.quantity,
-                "amount": money(l.amount_cents),
+                "amount": mesa::messages::money(l.amount_cents),
             })).collect::<Vec<_>>(),
-            "subtotal": money(q.subtotal_cents),
-            "iva": money(q.iva_cents),
-            "total": money(q.total_cents),
+            "subtotal": mesa::messages::money(q.subtotal_cents),
+            "iva": mesa::messages::money(q.iva_cents),
+            "total": mesa::messages::money(q.total_cents),
             "currency": q.currency,
         })),
         "clocks": clocks,
@@ -274,13 +274,6 @@ fn context(state: &Shared, d: &TicketDetail) -> Value {
         "replies": policy.canned_replies(),
         "support_types": support_types,
     })
-}
-
-/// Integer cents as money: `17980` → `179.80`.
-fn money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let c = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", c / 100, c % 100)
 }
 
 /// An action as the page's forms send it: `accion`, the version the person saw, the CSRF

@@ -12,6 +12,7 @@
 //! | `views.rs` | a ticket with its clocks, its detail, the queue |
 //! | `delivery.rs` | the outbox worker and the mail transport's feedback |
 //! | `sweep.rs` | the SLA sweep |
+//! | `stats.rs` | the statistics of a period |
 //! | `clocks.rs` | a ticket's clocks and the next instant the sweep must look at it |
 //!
 //! Every change to an existing ticket goes through [`Desk::change`]: read, decide, write on
@@ -24,6 +25,7 @@ mod form;
 mod open;
 mod people;
 mod staff;
+mod stats;
 mod sweep;
 mod views;
 
@@ -38,6 +40,7 @@ pub use form::{Submitted, UploadGrant};
 pub use people::{
     LOCK_FOR, MAX_FAILED_SIGN_INS, MIN_PASSWORD_CHARS, Session, SessionError, SignInError,
 };
+pub use stats::LOOKBACK;
 pub use sweep::SweepReport;
 pub use views::{ClockFilter, OwnerFilter, QueueFilter, TicketDetail, TicketView, attachments_of};
 

@@ -93,6 +93,7 @@ impl Desk {
         let filter = ListFilter {
             stage: None,
             open_only: true,
+            ..ListFilter::default()
         };
         loop {
             let p = self.store.list(&filter, &page).await?;
