@@ -1006,6 +1006,25 @@ async fn a_generated_month_gives_statistics_and_a_customers_report_with_real_cha
         "{csv}"
     );
 
+    // Closed tickets keep their clocks in the listing: met or breached, never lost.
+    let closed = mesa_json(&[
+        "tickets", "list", "--data", d, "--stage", "closed", "--json",
+    ]);
+    let closed = closed.as_array().unwrap();
+    assert!(closed.len() > 50, "{}", closed.len());
+    for t in closed {
+        let ack = t["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "acknowledgement")
+            .unwrap_or_else(|| panic!("no clocks on {}", t["folio"]));
+        assert!(
+            ["met", "breached"].contains(&ack["state"].as_str().unwrap()),
+            "{ack}"
+        );
+    }
+
     let norte = customers
         .iter()
         .find(|c| c["customer"] == "Maquiladora del Norte")

@@ -593,6 +593,13 @@ impl TicketStore for DynamoStore {
             .received_from
             .map(ts)
             .unwrap_or_else(|| "0".to_string());
+        if below <= from {
+            // An empty range (or a cursor below every key): BETWEEN would be refused.
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let mut merged = Vec::new();
         for st in stages {
             let (items, _) = self

@@ -585,7 +585,22 @@ pub async fn tickets(cmd: TicketsCommand, source: &RulesSource) -> Result<()> {
                 }
             }
             if json {
-                return print(&all);
+                // Each ticket with its clocks as of now (closed ones too: met or breached),
+                // the ticket's own fields first as before.
+                let mut out = Vec::with_capacity(all.len());
+                for t in all {
+                    let view = local.desk.view(t).await?;
+                    let mut item = serde_json::to_value(&view.ticket)?;
+                    if let Some(map) = item.as_object_mut() {
+                        map.insert("clocks".into(), serde_json::to_value(&view.clocks)?);
+                        map.insert(
+                            "next_deadline".into(),
+                            serde_json::to_value(view.next_deadline)?,
+                        );
+                    }
+                    out.push(item);
+                }
+                return print(&out);
             }
             for t in all {
                 println!(

@@ -36,36 +36,41 @@ mod publish {
         Ok(publish::rollback(&clients.s3, &args.bucket, &args.key).await?)
     }
 
-    /// What `candidate` would change in the last 30 days of the stack's table, against the
-    /// rules live in the bucket (the built-in ones when none were published); as a table.
-    pub async fn replay_last_30_days(
-        args: &PublishArgs,
-        table: &str,
-        candidate: &Policy,
-    ) -> Result<String> {
+    /// A desk on the stack's table with the rules live in the bucket (the built-in ones when
+    /// none were published), for reading and replaying: its mailer and blobs are never used.
+    pub async fn live_desk(bucket: &str, key: &str, table: &str) -> Result<Desk> {
         let clients = mesa_aws::Clients::from_env().await;
         let live = Arc::new(LiveRules::new(mesa_aws::built_in_rules()?));
-        let source = S3RulesSource::new(clients.s3.clone(), args.bucket.clone(), args.key.clone());
+        let source = S3RulesSource::new(clients.s3.clone(), bucket.to_string(), key.to_string());
         if let Err(e) = source.refresh_now(&live).await {
             eprintln!(
                 "note: no live rules read from the bucket ({e}); comparing with the built-in bundle"
             );
         }
-        // Replay reads and computes only: the mailer and blobs are never called.
-        let desk = Desk::new(
+        Ok(Desk::new(
             Arc::new(DynamoStore::new(
                 clients.dynamodb.clone(),
                 table.to_string(),
             )),
             Arc::new(SesMailer::new(clients.ses.clone(), None, "us-east-1")),
-            Arc::new(S3Blobs::new(clients.s3.clone(), args.bucket.clone())),
+            Arc::new(S3Blobs::new(clients.s3.clone(), bucket.to_string())),
             live,
             Arc::new(SystemClock),
             DeskConfig::new(
                 "https://replay.invalid",
                 b"replay-reads-and-never-signs-000",
             ),
-        );
+        ))
+    }
+
+    /// What `candidate` would change in the last 30 days of the stack's table, against the
+    /// live rules; as a table.
+    pub async fn replay_last_30_days(
+        args: &PublishArgs,
+        table: &str,
+        candidate: &Policy,
+    ) -> Result<String> {
+        let desk = live_desk(&args.bucket, &args.key, table).await?;
         let calendar = desk.policy().calendar().clone();
         let to = calendar.local(desk.now()).date_naive();
         let from = to - Duration::days(29);
@@ -96,6 +101,10 @@ mod publish {
     }
 
     pub async fn replay_last_30_days(_: &PublishArgs, _: &str, _: &Policy) -> Result<String> {
+        bail!(HOW)
+    }
+
+    pub async fn live_desk(_: &str, _: &str, _: &str) -> Result<mesa::desk::Desk> {
         bail!(HOW)
     }
 }
@@ -455,21 +464,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(RulesCommand::Publish(args)) => {
             let bundle = source.bundle()?;
             let rt = runtime()?;
-            match &args.table {
-                Some(table) => {
-                    // A bundle that does not compile is refused by publish itself, below.
-                    if let Ok(candidate) = Policy::compile(bundle.clone()) {
-                        let summary =
-                            rt.block_on(publish::replay_last_30_days(&args, table, &candidate))?;
-                        eprint!("{summary}");
-                    }
+            // A bundle that does not compile is refused by publish itself, with the reason;
+            // there is nothing to replay or to ask about.
+            let compiled = Policy::compile(bundle.clone()).ok();
+            if let Some(candidate) = &compiled {
+                match &args.table {
+                    Some(table) => match rt
+                        .block_on(publish::replay_last_30_days(&args, table, candidate))
+                    {
+                        Ok(summary) => eprint!("{summary}"),
+                        Err(e) => eprintln!("note: the replay of the last 30 days failed: {e:#}"),
+                    },
+                    None => eprintln!(
+                        "note: no --table given, so no replay of the last 30 days before publishing"
+                    ),
                 }
-                None => eprintln!(
-                    "note: no --table given, so no replay of the last 30 days before publishing"
-                ),
-            }
-            if !args.yes && !confirm("¿Publicar estas reglas? [s/N] ")? {
-                bail!("not published (answer «s» to publish, or pass --yes)");
+                if !args.yes && !confirm("¿Publicar estas reglas? [s/N] ")? {
+                    bail!("not published (answer «s» to publish, or pass --yes)");
+                }
             }
             print(&rt.block_on(publish::publish(&args, bundle))?)?;
         }

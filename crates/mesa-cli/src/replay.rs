@@ -1,5 +1,6 @@
-//! `mesa rules replay`: what a candidate bundle would change on this machine's tickets,
-//! before anyone publishes it. Nothing is written.
+//! `mesa rules replay`: what a candidate bundle would change on this machine's tickets (or,
+//! with `--table`, on the stack's DynamoDB table), before anyone publishes it. Nothing is
+//! written.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -13,7 +14,13 @@ use mesa::stats::Period;
 
 use crate::local::{DataArg, open_existing};
 use crate::rules_source::{self, RulesSource};
-use crate::stats::Format;
+
+/// How the replay is printed.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReplayFormat {
+    Table,
+    Json,
+}
 
 #[derive(Args)]
 pub struct ReplayArgs {
@@ -29,7 +36,18 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub to: Option<NaiveDate>,
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub format: ReplayFormat,
+    /// Replay on the stack's DynamoDB table (its TableName output) instead of this
+    /// machine's store; the rules in force are then those live in --bucket (needs a mesa
+    /// built with the `aws` feature)
+    #[arg(long, requires = "bucket")]
+    pub table: Option<String>,
+    /// The rules bucket (the stack's RulesBucket output), with --table
+    #[arg(long, env = "RULES_BUCKET")]
+    pub bucket: Option<String>,
+    /// The rules object's key, with --table
+    #[arg(long, env = "RULES_KEY", default_value = "rules/bundle.json")]
+    pub key: String,
     #[command(flatten)]
     pub data: DataArg,
 }
@@ -41,7 +59,9 @@ pub async fn run(args: ReplayArgs, candidate: Option<&RulesSource>) -> Result<()
         );
     };
     let current = rules_source::resolve(args.current.as_deref());
-    if let (RulesSource::Directory(a), RulesSource::Directory(b)) = (&current, candidate) {
+    if let (None, RulesSource::Directory(a), RulesSource::Directory(b)) =
+        (&args.table, &current, candidate)
+    {
         if a.canonicalize().ok() == b.canonicalize().ok() {
             bail!(
                 "the candidate ({}) is the bundle in force; give the rules in force with --current DIR",
@@ -63,9 +83,14 @@ pub async fn run(args: ReplayArgs, candidate: Option<&RulesSource>) -> Result<()
             candidate.describe()
         );
     }
-    let local = open_existing(&args.data.data, &current)?;
-    let calendar = local.desk.policy().calendar().clone();
-    let today = calendar.local(local.desk.now()).date_naive();
+    let desk = match (&args.table, &args.bucket) {
+        (Some(table), Some(bucket)) => {
+            std::sync::Arc::new(crate::publish::live_desk(bucket, &args.key, table).await?)
+        }
+        _ => open_existing(&args.data.data, &current)?.desk,
+    };
+    let calendar = desk.policy().calendar().clone();
+    let today = calendar.local(desk.now()).date_naive();
     let to = args.to.unwrap_or(today);
     let from = args.from.unwrap_or(to - Duration::days(29));
     let period = Period::days(from, to, &calendar.time_zone()).context("--from/--to")?;
@@ -75,8 +100,7 @@ pub async fn run(args: ReplayArgs, candidate: Option<&RulesSource>) -> Result<()
         bar.set_message("tickets replayed");
         bar
     });
-    let replay = local
-        .desk
+    let replay = desk
         .replay(&after, period, |n| {
             if let Some(bar) = &bar {
                 bar.set_position(n as u64);
@@ -88,11 +112,11 @@ pub async fn run(args: ReplayArgs, candidate: Option<&RulesSource>) -> Result<()
     }
     let mut out = std::io::stdout().lock();
     match args.format {
-        Format::Json => {
+        ReplayFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &replay)?;
             writeln!(out)?;
         }
-        Format::Table | Format::Csv => write!(out, "{}", table(&replay, &calendar, from, to))?,
+        ReplayFormat::Table => write!(out, "{}", table(&replay, &calendar, from, to))?,
     }
     Ok(())
 }
@@ -114,7 +138,7 @@ pub fn table(
             .unwrap_or_else(|| "—".into())
     };
     let mut s = format!(
-        "Reglas en vigor {} → candidatas {}; del {from} al {to}: {} tickets recibidos\n\n",
+        "Reglas en vigor {} → candidatas {}; del {from} al {to}: {} tickets del periodo\n\n",
         r.rules_before, r.rules_after, r.tickets
     );
     if r.differences.is_empty() {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::model::{Event, EventKind, Ticket};
@@ -21,7 +21,7 @@ pub const DEFINITIONS: [&str; 9] = [
     "Periodo: del instante `from` (incluido) al instante `to` (excluido); las fechas se leen en la zona horaria del calendario.",
     "Recibidos: tickets cuyo reporte se recibió dentro del periodo, por canal; la severidad es la vigente del ticket.",
     "Tiempos por hito: de los hitos que se detuvieron dentro del periodo, el tiempo contado por su reloj (sin pausas): los de horas hábiles en horas hábiles, los de días hábiles en días hábiles de la jornada ordinaria, los de reloj en minutos; p50 y p90 por rango más cercano, y el máximo.",
-    "Cumplimiento por hito: cumplidos ÷ (cumplidos + incumplidos). Un hito cuenta en el periodo en que se detuvo o, si sigue corriendo ya vencido, en el periodo en que venció. Los que corren sin vencer y los pausados no cuentan.",
+    "Cumplimiento por hito: cumplidos ÷ (cumplidos + incumplidos). Un hito cumplido cuenta en el periodo en que se cumplió; uno incumplido, en el periodo en que venció, se haya detenido después o siga corriendo: así cada hito se juzga una sola vez, en un solo periodo. Los que corren sin haber vencido no cuentan.",
     "Acuse: el hito `acknowledgement` (de la recepción al acuse enviado); su cumplimiento es la parte acusada dentro de su meta (15 minutos por contrato).",
     "Satisfacción: satisfechos ÷ encuestas respondidas dentro del periodo, contando la última respuesta de cada cierre de cada ticket.",
     "Facturable: minutos de trabajo registrados dentro del periodo en tickets cuyo diagnóstico los hace facturables, cotizados por billing.rhai ticket por ticket.",
@@ -45,6 +45,8 @@ pub enum PeriodError {
     NoSuchDay(NaiveDate),
     #[error("no month {0}")]
     NoSuchMonth(String),
+    #[error("{0} is outside the years the desk keeps (1970 to 9000)")]
+    OutOfRange(NaiveDate),
 }
 
 impl Period {
@@ -54,6 +56,13 @@ impl Period {
         last: NaiveDate,
         tz: &Tz,
     ) -> Result<Self, PeriodError> {
+        // Stores compare instants as four-digit-year text, and reads reach back before the
+        // period: far years would overflow or compare wrongly.
+        for d in [first, last] {
+            if !(1970..=9000).contains(&d.year()) {
+                return Err(PeriodError::OutOfRange(d));
+            }
+        }
         if last < first {
             return Err(PeriodError::Reversed {
                 from: first,
@@ -363,32 +372,32 @@ fn in_unit(seconds: i64, unit: &str, business_day_seconds: f64) -> f64 {
     }
 }
 
-/// Where a milestone counts: stopped in the period (with its time), or breached while still
-/// running with its due instant in the period (no time yet).
-enum Counted {
-    Stopped { seconds: i64, met: bool },
-    BreachedRunning,
-    No,
+/// What one milestone adds to a period: its time, when it stopped in the period; and its
+/// verdict, in the period it belongs to: a met one where it was met (stopped), a breached one
+/// where it fell due, whether it stopped later or still runs. So each clock is judged once,
+/// in one period, and a report does not change when a late answer comes the next month.
+struct Counted {
+    seconds: Option<i64>,
+    /// `Some(true)` met, `Some(false)` breached.
+    met: Option<bool>,
 }
 
-/// Whether a milestone counts in `period`'s compliance (stopped in it, or breached while
-/// running with its due instant in it).
+/// Whether a milestone adds anything to `period` (a time or a verdict).
 pub fn counts_in(c: &MilestoneStatus, period: Period) -> bool {
-    !matches!(counted(c, period), Counted::No)
+    let k = counted(c, period);
+    k.seconds.is_some() || k.met.is_some()
 }
 
 fn counted(c: &MilestoneStatus, period: Period) -> Counted {
-    match (c.stopped_at, c.state) {
-        (Some(at), ClockState::Met | ClockState::Breached) if !c.running && period.contains(at) => {
-            Counted::Stopped {
-                seconds: c.elapsed_seconds,
-                met: c.state == ClockState::Met,
-            }
-        }
-        (_, ClockState::Breached) if c.running && c.due.is_some_and(|d| period.contains(d)) => {
-            Counted::BreachedRunning
-        }
-        _ => Counted::No,
+    let stopped_in_period = !c.running && c.stopped_at.is_some_and(|at| period.contains(at));
+    let decided = matches!(c.state, ClockState::Met | ClockState::Breached);
+    Counted {
+        seconds: (stopped_in_period && decided).then_some(c.elapsed_seconds),
+        met: match c.state {
+            ClockState::Met if stopped_in_period => Some(true),
+            ClockState::Breached if c.due.is_some_and(|d| period.contains(d)) => Some(false),
+            _ => None,
+        },
     }
 }
 
@@ -415,17 +424,14 @@ fn figures(
             .flat_map(|o| o.clocks.iter())
             .filter(|c| c.name == *name)
         {
-            match counted(c, period) {
-                Counted::Stopped { seconds, met: m } => {
-                    times.push(in_unit(seconds, unit, business_day_seconds));
-                    if m {
-                        met += 1;
-                    } else {
-                        breached += 1;
-                    }
-                }
-                Counted::BreachedRunning => breached += 1,
-                Counted::No => {}
+            let k = counted(c, period);
+            if let Some(seconds) = k.seconds {
+                times.push(in_unit(seconds, unit, business_day_seconds));
+            }
+            match k.met {
+                Some(true) => met += 1,
+                Some(false) => breached += 1,
+                None => {}
             }
         }
         f.milestones.push(MilestoneFigures {
@@ -584,5 +590,11 @@ mod tests {
             Err(PeriodError::Reversed { .. })
         ));
         assert!(Period::month("2026-13", &tz).is_err());
+        let far = NaiveDate::from_ymd_opt(-262_000, 1, 1).unwrap();
+        assert!(matches!(
+            Period::days(far, d, &tz),
+            Err(PeriodError::OutOfRange(_))
+        ));
+        assert!(Period::month("9999-12", &tz).is_err());
     }
 }

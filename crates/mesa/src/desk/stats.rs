@@ -20,8 +20,8 @@ use crate::stats::{CustomerFilter, Observed, Period, Statistics, compute};
 /// this leaves room for pauses. Open tickets are read whenever they were received.
 pub const LOOKBACK: Duration = Duration::days(180);
 
-/// Most closed tickets with a running clock (the root cause owed) read besides.
-const MAX_CLOSED_WITH_CLOCKS: usize = 1000;
+/// Most tickets read from the due index besides (closed ones still owe the root cause there).
+const MAX_WITH_CLOCKS: usize = 1000;
 
 impl Desk {
     /// The statistics of `period` (for one customer, if given), as of now. Reads what
@@ -122,15 +122,16 @@ impl Desk {
         Ok(compare(&policy, candidate, period, replayed, now)?)
     }
 
-    /// Every ticket `period` can concern, with its events: the open tickets, the closed ones
-    /// received from [`LOOKBACK`] before the period to its end, and closed ones whose
-    /// root-cause clock still runs. Proportional to the tickets of the period, not to all
-    /// tickets.
+    /// Every ticket `period` can concern, with its events, each once: every open ticket, the
+    /// closed ones received from [`LOOKBACK`] before the period to its end, and up to
+    /// a thousand tickets with a running clock from the due index (where a closed ticket that
+    /// still owes the root cause stays). Proportional to the open tickets and those of the
+    /// period, not to all tickets.
     pub async fn tickets_of(&self, period: Period) -> Result<Vec<(Ticket, Vec<Event>)>, DeskError> {
+        // Every open ticket (the backlog is counted as of now, whatever the period).
         let mut tickets = self
             .list_all(ListFilter {
                 open_only: true,
-                received_before: Some(period.to),
                 ..ListFilter::default()
             })
             .await?;
@@ -143,16 +144,15 @@ impl Desk {
             })
             .await?,
         );
-        let mut seen: BTreeSet<String> = tickets.iter().map(|t| t.id.to_string()).collect();
-        for t in self
-            .store
-            .due_before(DateTime::<Utc>::MAX_UTC, MAX_CLOSED_WITH_CLOCKS)
-            .await?
-        {
-            if t.received_at < period.to && seen.insert(t.id.to_string()) {
-                tickets.push(t);
-            }
-        }
+        tickets.extend(
+            self.store
+                .due_before(DateTime::<Utc>::MAX_UTC, MAX_WITH_CLOCKS)
+                .await?,
+        );
+        // A ticket closed between two reads, or in the due index too, is counted once.
+        let mut seen = BTreeSet::new();
+        tickets.retain(|t| t.received_at < period.to || t.stage.is_open());
+        tickets.retain(|t| seen.insert(t.id.to_string()));
         let mut all = Vec::with_capacity(tickets.len());
         for ticket in tickets {
             let events = self.store.events(&ticket.id).await?;
