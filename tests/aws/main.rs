@@ -1,6 +1,7 @@
 //! The AWS adapters and the Lambda handlers against a local AWS emulator, over HTTP with the
 //! real SDK: DynamoDB (the store conformance suite), S3, SES v2, EventBridge, SQS.
 
+mod coverage;
 mod panel;
 mod rules_publish;
 mod watch;

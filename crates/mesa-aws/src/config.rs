@@ -42,6 +42,8 @@ pub struct AwsConfig {
     pub metrics_namespace: String,
     /// `AWS_REGION`.
     pub region: String,
+    /// `ONCALL_TOPIC_ARN` (optional): the SNS topic severity-1 reports are paged to.
+    pub on_call_topic: Option<String>,
 }
 
 impl AwsConfig {
@@ -84,6 +86,7 @@ impl AwsConfig {
             secret,
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "mesa".into()),
             region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            on_call_topic: get("ONCALL_TOPIC_ARN"),
         })
     }
 }

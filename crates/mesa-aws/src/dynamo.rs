@@ -11,6 +11,8 @@
 //! | outbox item | `OUTBOX#<id>` | `OUTBOX` (`kind = outbox`, the stream's filter) |
 //! | ack to an address | `ACKS#<address>` | `<created>#<outbox id>` (TTL) |
 //! | customer | `CUSTOMER#EMAIL#<a>` / `CUSTOMER#DOMAIN#<d>` | `CUSTOMER` |
+//! | a company's contact | `COMPANY#<company key>` | `CONTACT#<address or @domain>` |
+//! | company | `COMPANIES` | `<company key>` |
 //! | staff account | `STAFF` | `<address>` |
 //! | quarantine | `QUARANTINE` | `<received>#<id>` |
 //! | heartbeat | `HEARTBEAT#<name>` | `HEARTBEAT` |
@@ -34,7 +36,9 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use mesa::model::{CustomerRecord, DedupeKey, Event, Folio, Stage, Ticket, TicketId};
+use mesa::model::{
+    CompanyRecord, CustomerRecord, DedupeKey, Event, Folio, Stage, Ticket, TicketId, contact_key,
+};
 use mesa::outbox::{MailKind, OutboxItem, OutboxStatus};
 use mesa::ports::{
     CreateOutcome, CustomerStore, HeartbeatStore, ListFilter, NewTicket, OutboxStore, Page,
@@ -761,23 +765,45 @@ impl OutboxStore for DynamoStore {
 
 #[async_trait]
 impl CustomerStore for DynamoStore {
+    /// The lookup item and the company's listing item in one transaction; a contact that
+    /// moved to another company leaves the old one's listing.
     async fn upsert_customer(&self, c: &CustomerRecord) -> Result<(), StoreError> {
         let pk = if c.email.is_empty() {
             format!("CUSTOMER#DOMAIN#{}", address_key(&c.domain))
         } else {
             format!("CUSTOMER#EMAIL#{}", address_key(&c.email))
         };
-        let mut item = key(pk, "CUSTOMER");
-        item.insert("kind".into(), s("customer"));
-        item.insert("data".into(), s(json(c)?));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk("PutItem"))?;
-        Ok(())
+        let contact = contact_key(c);
+        let previous: Option<CustomerRecord> = self
+            .get_item(pk.clone(), "CUSTOMER")
+            .await?
+            .map(|i| data(&i))
+            .transpose()?;
+        let mut lookup = key(pk, "CUSTOMER");
+        lookup.insert("kind".into(), s("customer"));
+        lookup.insert("data".into(), s(json(c)?));
+        let company_pk = |name: &str| format!("COMPANY#{}", CompanyRecord::key_of(name));
+        let mut listing = key(company_pk(&c.company), &format!("CONTACT#{contact}"));
+        listing.insert("kind".into(), s("contact"));
+        listing.insert("data".into(), s(json(c)?));
+        let mut items = vec![self.put(lookup, None)?, self.put(listing, None)?];
+        if let Some(old) = previous.filter(|o| company_pk(&o.company) != company_pk(&c.company)) {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(
+                    company_pk(&old.company),
+                    &format!("CONTACT#{contact}"),
+                )))
+                .build()
+                .map_err(|e| backend_msg("building a delete", e))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        match self.transact(items).await? {
+            TxOutcome::Done => Ok(()),
+            TxOutcome::Cancelled(reasons) => Err(StoreError::busy(std::io::Error::other(format!(
+                "writing a customer was cancelled: {reasons:?}"
+            )))),
+        }
     }
 
     async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError> {
@@ -796,6 +822,61 @@ impl CustomerStore for DynamoStore {
                 .transpose(),
             None => Ok(None),
         }
+    }
+
+    async fn contacts_of(&self, company: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+        let (items, _) = self
+            .query_all(
+                None,
+                "pk = :p AND begins_with(sk, :c)",
+                vec![
+                    (
+                        ":p",
+                        s(format!("COMPANY#{}", CompanyRecord::key_of(company))),
+                    ),
+                    (":c", s("CONTACT#")),
+                ],
+                true,
+                usize::MAX,
+            )
+            .await?;
+        let mut found: Vec<CustomerRecord> = items.iter().map(data).collect::<Result<_, _>>()?;
+        found.sort_by(|a, b| (&a.email, &a.domain).cmp(&(&b.email, &b.domain)));
+        Ok(found)
+    }
+
+    async fn upsert_company(&self, company: &CompanyRecord) -> Result<(), StoreError> {
+        let mut item = key("COMPANIES".into(), &company.key());
+        item.insert("kind".into(), s("company"));
+        item.insert("data".into(), s(json(company)?));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk("PutItem"))?;
+        Ok(())
+    }
+
+    async fn company(&self, name: &str) -> Result<Option<CompanyRecord>, StoreError> {
+        self.get_item("COMPANIES".into(), &CompanyRecord::key_of(name))
+            .await?
+            .map(|i| data(&i))
+            .transpose()
+    }
+
+    async fn list_companies(&self) -> Result<Vec<CompanyRecord>, StoreError> {
+        let (items, _) = self
+            .query_all(
+                None,
+                "pk = :p",
+                vec![(":p", s("COMPANIES"))],
+                true,
+                usize::MAX,
+            )
+            .await?;
+        items.iter().map(data).collect()
     }
 }
 

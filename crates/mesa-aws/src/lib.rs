@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod events;
 pub mod s3;
 pub mod ses;
+pub mod sns;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub use dynamo::DynamoStore;
 pub use events::{EmfMetrics, EventBridgeBus};
 pub use s3::{S3Blobs, S3RulesSource};
 pub use ses::SesMailer;
+pub use sns::SnsPager;
 
 /// The SDK clients, built once per process.
 #[derive(Clone)]
@@ -27,6 +29,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub ses: aws_sdk_sesv2::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub sns: aws_sdk_sns::Client,
 }
 
 impl Clients {
@@ -43,6 +46,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             ses: aws_sdk_sesv2::Client::new(&shared),
             events: aws_sdk_eventbridge::Client::new(&shared),
+            sns: aws_sdk_sns::Client::new(&shared),
         }
     }
 }
@@ -132,6 +136,12 @@ impl Wiring {
             config.event_bus.clone(),
         )))
         .with_metrics(metrics);
+        let desk = match &config.on_call_topic {
+            Some(topic) => {
+                desk.with_pager(Arc::new(SnsPager::new(clients.sns.clone(), topic.clone())))
+            }
+            None => desk,
+        };
         Ok(Self {
             config,
             clients,

@@ -13,14 +13,12 @@ use clap::{Args, Subcommand};
 use mesa::Severity;
 use mesa::desk::{Desk, DeskConfig};
 use mesa::lifecycle::Action;
-use mesa::model::{Actor, CustomerRecord, ResponseChannel, Stage};
+use mesa::model::{Actor, EmailAddress, ResponseChannel, Stage};
 use mesa::policy::{LiveRules, Policy};
 use mesa::ports::{
-    Clock, CustomerStore, FixedClock, ListFilter, Mailer, PageRequest, SystemClock, TicketStore,
+    Clock, FixedClock, ListFilter, MailPager, Mailer, PageRequest, SystemClock, TicketStore,
 };
 use mesa_local::{DirBlobs, MaildirMailer, SmtpMailer, SqliteStore};
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::rules_source::RulesSource;
 
@@ -104,14 +102,23 @@ pub fn open(
             config.mail_domain = domain;
         }
     }
-    let desk = Arc::new(Desk::new(
+    let mut desk = Desk::new(
         store.clone(),
-        mailer,
+        mailer.clone(),
         blobs,
         Arc::new(LiveRules::new(policy)),
         clock,
         config,
-    ));
+    );
+    // Critical reports page the on-call address through the same mailer, at any hour.
+    if let Ok(on_call) = std::env::var("MESA_ONCALL") {
+        if !on_call.trim().is_empty() {
+            let to = EmailAddress::parse(&on_call)
+                .with_context(|| format!("MESA_ONCALL={on_call:?} is not an e-mail address"))?;
+            desk = desk.with_pager(Arc::new(MailPager::new(mailer, to)));
+        }
+    }
+    let desk = Arc::new(desk);
     Ok(Local {
         desk,
         store,
@@ -119,7 +126,7 @@ pub fn open(
     })
 }
 
-fn print(value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print(value: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, value)?;
     writeln!(out)?;
@@ -286,73 +293,6 @@ pub async fn deliver(data: &Path, source: &RulesSource, now: Option<DateTime<Utc
 pub async fn set_aside(data: &Path, source: &RulesSource) -> Result<()> {
     let local = open_existing(data, source)?;
     print(&local.desk.set_aside_mail().await?)
-}
-
-// ------------------------------------------------------------------ customers
-
-#[derive(Deserialize)]
-struct CustomerRow {
-    company: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    domain: String,
-    #[serde(default)]
-    contact_name: String,
-    #[serde(default)]
-    phone: String,
-}
-
-/// Imports the registry of subscribed customers. Every row is checked first; one bad row
-/// and nothing is imported, with each problem named by its line.
-pub async fn import_customers(data: &Path, source: &RulesSource, file: &Path) -> Result<()> {
-    let mut reader =
-        csv::Reader::from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut records = Vec::new();
-    let mut problems = Vec::new();
-    for (i, row) in reader.deserialize::<CustomerRow>().enumerate() {
-        let line = i + 2;
-        match row {
-            Err(e) => problems.push(format!("line {line}: {e}")),
-            Ok(r) => {
-                let email = r.email.trim().to_ascii_lowercase();
-                let domain = r.domain.trim().trim_start_matches('@').to_ascii_lowercase();
-                if r.company.trim().is_empty() {
-                    problems.push(format!("line {line}: company is empty"));
-                } else if email.is_empty() == domain.is_empty() {
-                    problems.push(format!("line {line}: give either an email or a domain"));
-                } else if !email.is_empty() && !mesa::outbox::valid_address(&email) {
-                    problems.push(format!("line {line}: {email:?} is not an e-mail address"));
-                } else if !domain.is_empty()
-                    && (!domain.contains('.') || domain.contains('@') || domain.contains(' '))
-                {
-                    problems.push(format!("line {line}: {domain:?} is not a mail domain"));
-                } else if !domain.is_empty() && mesa::model::is_public_mail_domain(&domain) {
-                    problems.push(format!("line {line}: {domain} is a public mail domain; register the contact's address instead"));
-                } else {
-                    records.push(CustomerRecord {
-                        company: r.company.trim().to_string(),
-                        email,
-                        domain,
-                        contact_name: r.contact_name.trim().to_string(),
-                        phone: r.phone.trim().to_string(),
-                    });
-                }
-            }
-        }
-    }
-    if !problems.is_empty() {
-        bail!(
-            "nothing imported; fix these rows of {}:\n  {}",
-            file.display(),
-            problems.join("\n  ")
-        );
-    }
-    let local = open(data, source, "http://127.0.0.1:8080", None)?;
-    for r in &records {
-        local.store.upsert_customer(r).await?;
-    }
-    print(&json!({"imported": records.len()}))
 }
 
 // ------------------------------------------------------------------ tickets

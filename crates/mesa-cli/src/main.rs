@@ -2,6 +2,7 @@
 //!
 //! Every command prints JSON on stdout; errors go to stderr with a non-zero exit.
 
+mod customers;
 mod evaluate;
 mod local;
 mod replay;
@@ -169,7 +170,7 @@ enum Command {
     },
     /// The registry of subscribed customers
     #[command(subcommand)]
-    Customers(CustomersCommand),
+    Customers(customers::CustomersCommand),
     /// Tickets: list, show, staff actions
     #[command(subcommand)]
     Tickets(local::TicketsCommand),
@@ -201,16 +202,6 @@ enum MailCommand {
     /// List mail set aside, newest first: robots' mail and unregistered senders (ignored) and
     /// messages that could not be read (quarantined), each with why and its raw message's key
     SetAside {
-        #[command(flatten)]
-        data: local::DataArg,
-    },
-}
-
-#[derive(Subcommand)]
-enum CustomersCommand {
-    /// Import a CSV with columns company,email,domain,contact_name,phone (email or domain per row)
-    Import {
-        file: PathBuf,
         #[command(flatten)]
         data: local::DataArg,
     },
@@ -419,9 +410,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .transpose()?;
             runtime()?.block_on(local::intake_email(&data.data, &source, &file, at))?;
         }
-        Command::Customers(CustomersCommand::Import { file, data }) => {
-            runtime()?.block_on(local::import_customers(&data.data, &source, &file))?;
-        }
+        Command::Customers(cmd) => runtime()?.block_on(customers::run(cmd, &source))?,
         Command::Tickets(cmd) => runtime()?.block_on(local::tickets(cmd, &source))?,
         Command::Sweep { data, now } => {
             let now = now.map(|s| parse_instant("--now", &s)).transpose()?;

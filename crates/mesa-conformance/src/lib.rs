@@ -3,6 +3,7 @@
 //! factory that gives a fresh, empty store.
 
 pub mod memory;
+mod registry;
 mod staff;
 mod stats;
 
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use mesa::Severity;
 use mesa::model::{
-    Actor, Channel, Customer, CustomerRecord, DedupeKey, Event, EventKind, Folio, Opening, Stage,
+    Actor, Channel, Customer, DedupeKey, Event, EventKind, Folio, Opening, Stage, Subscription,
     Ticket, TicketId,
 };
 use mesa::outbox::{MailKind, OutboxItem, OutboxStatus};
@@ -59,6 +60,15 @@ pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Opening {
             phone: "4421234567".into(),
         },
         verified: true,
+        subscription: Some(Subscription::Active {
+            company: "Comercializadora del Bajío".into(),
+            plan: "Nube 50".into(),
+            until: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).expect("a date"),
+        }),
+        terms: serde_json::json!({"response_hours": [0, 2, 4, 8, 12]})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
         support_type: "falla_lectores".into(),
         subject: "Lectores".into(),
         description: "Algunos lectores no registran.".into(),
@@ -131,7 +141,8 @@ where
     due_index_returns_only_due_tickets(make().await).await;
     listing_pages_and_filters(make().await).await;
     outbox_claims_leases_and_marks(make().await).await;
-    customers_by_address_or_domain(make().await).await;
+    registry::customers_by_address_or_domain(make().await).await;
+    registry::companies_periods_and_contacts(make().await).await;
     staff_accounts(make().await).await;
     quarantine_and_heartbeats(make().await).await;
     statistics_of_a_month(make().await).await;
@@ -621,52 +632,6 @@ pub async fn outbox_claims_leases_and_marks(store: Store) {
         0
     );
     assert!(store.outbox_item("nope").await.unwrap().is_none());
-}
-
-pub async fn customers_by_address_or_domain(store: Store) {
-    let contact = CustomerRecord {
-        company: "Bajío".into(),
-        email: "ana@bajio.com.mx".into(),
-        domain: String::new(),
-        contact_name: "Ana Pérez".into(),
-        phone: "4421234567".into(),
-    };
-    let domain = CustomerRecord {
-        company: "Grupo Norte".into(),
-        email: String::new(),
-        domain: "norte.mx".into(),
-        contact_name: String::new(),
-        phone: "8181234567".into(),
-    };
-    store.upsert_customer(&contact).await.unwrap();
-    store.upsert_customer(&domain).await.unwrap();
-    assert_eq!(
-        store.find_customer("ANA@bajio.com.mx").await.unwrap(),
-        Some(contact.clone())
-    );
-    assert_eq!(
-        store.find_customer("luis@norte.mx").await.unwrap(),
-        Some(domain.clone())
-    );
-    assert_eq!(
-        store.find_customer("otro@bajio.com.mx").await.unwrap(),
-        None
-    );
-    assert_eq!(store.find_customer("x@gmail.com").await.unwrap(), None);
-    let renamed = CustomerRecord {
-        company: "Bajío S.A.".into(),
-        ..contact
-    };
-    store.upsert_customer(&renamed).await.unwrap();
-    assert_eq!(
-        store
-            .find_customer("ana@bajio.com.mx")
-            .await
-            .unwrap()
-            .unwrap()
-            .company,
-        "Bajío S.A."
-    );
 }
 
 pub async fn quarantine_and_heartbeats(store: Store) {

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use mesa::model::{
-    CustomerRecord, DedupeKey, Event, Folio, StaffMember, Ticket, TicketId, domain_of,
+    CompanyRecord, CustomerRecord, DedupeKey, Event, Folio, StaffMember, Ticket, TicketId,
+    domain_of,
 };
 use mesa::outbox::{MailKind, OutboxItem, OutboxStatus, OutgoingMail};
 use mesa::ports::{
@@ -34,6 +35,7 @@ struct State {
     message_ids: HashMap<String, TicketId>,
     outbox: BTreeMap<String, OutboxItem>,
     customers: Vec<CustomerRecord>,
+    companies: BTreeMap<String, CompanyRecord>,
     staff: BTreeMap<String, StaffMember>,
     quarantine: Vec<QuarantineRecord>,
     heartbeats: HashMap<String, DateTime<Utc>>,
@@ -292,6 +294,37 @@ impl CustomerStore for MemoryStore {
                 .find(|c| c.email.is_empty() && c.domain == d)
                 .cloned()
         }))
+    }
+
+    async fn contacts_of(&self, company: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+        let key = CompanyRecord::key_of(company);
+        let s = lock(&self.state);
+        let mut found: Vec<CustomerRecord> = s
+            .customers
+            .iter()
+            .filter(|c| CompanyRecord::key_of(&c.company) == key)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (&a.email, &a.domain).cmp(&(&b.email, &b.domain)));
+        Ok(found)
+    }
+
+    async fn upsert_company(&self, company: &CompanyRecord) -> Result<(), StoreError> {
+        lock(&self.state)
+            .companies
+            .insert(company.key(), company.clone());
+        Ok(())
+    }
+
+    async fn company(&self, name: &str) -> Result<Option<CompanyRecord>, StoreError> {
+        Ok(lock(&self.state)
+            .companies
+            .get(&CompanyRecord::key_of(name))
+            .cloned())
+    }
+
+    async fn list_companies(&self) -> Result<Vec<CompanyRecord>, StoreError> {
+        Ok(lock(&self.state).companies.values().cloned().collect())
     }
 }
 

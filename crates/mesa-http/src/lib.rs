@@ -101,6 +101,14 @@ impl AppState {
                 "panel/estadisticas.html",
                 include_str!("../templates/panel/estadisticas.html"),
             ),
+            (
+                "panel/clientes.html",
+                include_str!("../templates/panel/clientes.html"),
+            ),
+            (
+                "panel/cliente.html",
+                include_str!("../templates/panel/cliente.html"),
+            ),
         ] {
             if let Err(e) = pages.add_template(name, source) {
                 // The pages are compiled into the binary and covered by tests.

@@ -1219,3 +1219,82 @@ async fn the_statistics_page_shows_the_months_figures_with_their_definitions() {
         assert!(body(r).await.contains("Periodo no válido"));
     }
 }
+
+#[tokio::test]
+async fn a_companys_page_shows_its_periods_contacts_and_tickets_and_the_ticket_links_to_it() {
+    use mesa::desk::{CompanyImport, RegistryImport};
+    use mesa::model::{ContractPeriod, CustomerRecord};
+    let p = panel().await;
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    p.desk
+        .import_registry(RegistryImport {
+            companies: vec![(
+                "companies[0]".into(),
+                CompanyImport {
+                    company: "Bajío <b>S.A.</b>".into(),
+                    periods: Some(vec![ContractPeriod {
+                        start: day("2025-01-01"),
+                        end: day("2025-12-31"),
+                        plan: "Nube 50".into(),
+                    }]),
+                    terms: None,
+                },
+            )],
+            contacts: vec![(
+                "companies[0].contacts[0]".into(),
+                CustomerRecord {
+                    company: "Bajío <b>S.A.</b>".into(),
+                    email: String::new(),
+                    domain: "bajio.com.mx".into(),
+                    contact_name: String::new(),
+                    phone: "442 123 4567".into(),
+                },
+            )],
+        })
+        .await
+        .unwrap();
+    let folio = p.submit("Bajío", "El reporte semanal sale vacío.").await;
+    let session = p.sign_in().await;
+
+    // Without a session, the registry is not shown.
+    let r = p.get("/panel/clientes", None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // minijinja escapes "/" too; a browser reads "&#x2f;" as "/".
+    let unescape = |html: String| html.replace("&#x2f;", "/");
+    let list = unescape(body(p.get("/panel/clientes", Some(&session)).await).await);
+    assert!(list.contains("Bajío &lt;b&gt;S.A.&lt;"), "{list}");
+    assert!(
+        list.contains("Fuera del periodo contratado (terminó el 31/12/2025)"),
+        "{list}"
+    );
+    let href = "/panel/clientes/Baj%C3%ADo%20%3Cb%3ES.A.%3C%2Fb%3E";
+    assert!(list.contains(href), "{list}");
+
+    let page = p.get(href, Some(&session)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = unescape(body(page).await);
+    assert!(
+        page.contains("01/01/2025") && page.contains("Nube 50"),
+        "{page}"
+    );
+    assert!(page.contains("todo @bajio.com.mx"), "{page}");
+    assert!(page.contains(&folio), "{page}");
+    assert!(page.contains("fuera de periodo"), "{page}");
+    assert!(!page.contains("<b>S.A."), "customer text escaped: {page}");
+
+    let ticket = unescape(
+        body(
+            p.get(&format!("/panel/tickets/{folio}"), Some(&session))
+                .await,
+        )
+        .await,
+    );
+    assert!(
+        ticket.contains("id=\"contrato\"") && ticket.contains(href),
+        "{ticket}"
+    );
+
+    let missing = p.get("/panel/clientes/Nadie", Some(&session)).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use mesa::model::{CustomerRecord, DedupeKey, Event, Folio, Ticket, TicketId};
+use mesa::model::{CompanyRecord, CustomerRecord, DedupeKey, Event, Folio, Ticket, TicketId};
 use mesa::outbox::OutboxItem;
 use mesa::ports::{
     CreateOutcome, CustomerStore, HeartbeatStore, ListFilter, NewTicket, OutboxStore, Page,
@@ -20,7 +20,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_staff.sql"),
+    include_str!("../migrations/0003_companies.sql"),
 ];
+
+/// The migration that gave contacts their company key.
+const COMPANY_KEYS: usize = 3;
 
 mod staff;
 
@@ -92,10 +96,35 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .map_err(backend)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
         tx.execute_batch(sql).map_err(backend)?;
+        if i + 1 == COMPANY_KEYS {
+            backfill_company_keys(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(backend)?;
     }
     tx.commit().map_err(backend)
+}
+
+/// Gives each contact written before migration 3 its company's key.
+fn backfill_company_keys(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT email, domain, data FROM customers")
+            .map_err(backend)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(backend)?
+            .collect::<Result<_, _>>()
+            .map_err(backend)?
+    };
+    for (email, domain, data) in rows {
+        let record: CustomerRecord = from_json(&data)?;
+        tx.execute(
+            "UPDATE customers SET company_key = ?1 WHERE email = ?2 AND domain = ?3",
+            params![CompanyRecord::key_of(&record.company), email, domain],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
 }
 
 fn insert_events(
@@ -547,9 +576,15 @@ impl CustomerStore for SqliteStore {
         let c = customer.clone();
         self.with(move |conn| {
             conn.execute(
-                "INSERT INTO customers (email, domain, data) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (email, domain) DO UPDATE SET data = excluded.data",
-                params![address_key(&c.email), address_key(&c.domain), to_json(&c)?],
+                "INSERT INTO customers (email, domain, data, company_key) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (email, domain)
+                 DO UPDATE SET data = excluded.data, company_key = excluded.company_key",
+                params![
+                    address_key(&c.email),
+                    address_key(&c.domain),
+                    to_json(&c)?,
+                    CompanyRecord::key_of(&c.company)
+                ],
             )
             .map_err(backend)?;
             Ok(())
@@ -583,6 +618,63 @@ impl CustomerStore for SqliteStore {
                 },
             };
             found.map(|d| from_json(&d)).transpose()
+        })
+        .await
+    }
+
+    async fn contacts_of(&self, company: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+        let key = CompanyRecord::key_of(company);
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT data FROM customers WHERE company_key = ?1 ORDER BY email, domain",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([key], |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            rows.map(|r| from_json(&r.map_err(backend)?)).collect()
+        })
+        .await
+    }
+
+    async fn upsert_company(&self, company: &CompanyRecord) -> Result<(), StoreError> {
+        let c = company.clone();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO companies (key, data) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+                params![c.key(), to_json(&c)?],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn company(&self, name: &str) -> Result<Option<CompanyRecord>, StoreError> {
+        let key = CompanyRecord::key_of(name);
+        self.with(move |conn| {
+            conn.query_row("SELECT data FROM companies WHERE key = ?1", [key], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(backend)?
+            .map(|d| from_json(&d))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_companies(&self) -> Result<Vec<CompanyRecord>, StoreError> {
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT data FROM companies ORDER BY key")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            rows.map(|r| from_json(&r.map_err(backend)?)).collect()
         })
         .await
     }

@@ -33,6 +33,8 @@ fn ticket() -> TicketFacts {
         ),
         severity: None,
         impact: None,
+        subscription: "active".into(),
+        terms: Default::default(),
     }
 }
 

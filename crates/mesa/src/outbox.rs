@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::model::Ticket;
+use crate::model::{Subscription, Ticket};
 use crate::policy::{Policy, PolicyError};
 use crate::ticket::Severity;
 pub use crate::types::MailKind;
@@ -364,6 +364,7 @@ pub fn compose(
         "description": ticket.description,
         "attachments": ticket.attachments.iter().map(|a| a.filename.clone()).collect::<Vec<_>>(),
         "missing_fields": ticket.missing_fields,
+        "subscription": subscription_context(ticket.subscription.as_ref()),
         "received_local": human_time(policy, ticket.received_at),
         "severity": ticket.severity.level(),
         "severity_reason": ticket.severity_reason,
@@ -386,6 +387,28 @@ pub fn compose(
         in_reply_to: item.in_reply_to.clone(),
         references: item.in_reply_to.iter().cloned().collect(),
         auto_replied: item.kind == MailKind::Ack,
+    })
+}
+
+/// What the templates see of the ticket's subscription: `status` as the scripts have it,
+/// and the dates of the periods either side (`dd/mm/aaaa`, empty when none).
+fn subscription_context(s: Option<&Subscription>) -> serde_json::Value {
+    let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%d/%m/%Y").to_string());
+    let (ended, starts, until, plan) = match s {
+        Some(Subscription::OutsidePeriod { ended, starts, .. }) => {
+            (date(*ended), date(*starts), None, None)
+        }
+        Some(Subscription::Active { plan, until, .. }) => {
+            (None, None, date(Some(*until)), Some(plan.clone()))
+        }
+        _ => (None, None, None, None),
+    };
+    json!({
+        "status": crate::model::subscription_status(s),
+        "period_ended": ended.unwrap_or_default(),
+        "period_starts": starts.unwrap_or_default(),
+        "until": until.unwrap_or_default(),
+        "plan": plan.unwrap_or_default(),
     })
 }
 

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CustomerRecord, Event, Folio, Opening, StaffMember, Stage, Ticket, TicketId};
+use crate::model::{
+    CompanyRecord, CustomerRecord, Event, Folio, Opening, StaffMember, Stage, Ticket, TicketId,
+};
 pub use crate::outbox::MailError;
 use crate::outbox::{OutboxItem, OutgoingMail};
 pub use crate::telemetry::{DomainEvent, Metric};
@@ -201,6 +203,15 @@ pub trait CustomerStore: Send + Sync {
     async fn upsert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError>;
     /// The registered customer of an address: by exact address, else by its domain.
     async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    /// Every contact (address or domain) of a company, found by [`CompanyRecord::key_of`]
+    /// its name, by address.
+    async fn contacts_of(&self, company: &str) -> Result<Vec<CustomerRecord>, StoreError>;
+    /// Writes a company (its periods and terms) over the one with its key.
+    async fn upsert_company(&self, company: &CompanyRecord) -> Result<(), StoreError>;
+    /// A company by name (compared by [`CompanyRecord::key_of`]).
+    async fn company(&self, name: &str) -> Result<Option<CompanyRecord>, StoreError>;
+    /// Every company, by key.
+    async fn list_companies(&self) -> Result<Vec<CompanyRecord>, StoreError>;
 }
 
 /// Staff accounts, by address (lower case).
@@ -249,6 +260,37 @@ pub trait Mailer: Send + Sync {
     /// Gives the Message-ID the transport put on the message when it is not ours (SES
     /// assigns its own), so that replies to it thread back.
     async fn send(&self, mail: &OutgoingMail) -> Result<Option<String>, MailError>;
+}
+
+/// Alerts the on-call staff at once, at any hour: a severity-1 report (new, or raised to 1).
+/// An SNS topic on AWS (its e-mail and SMS subscriptions), the mailer to an on-call address
+/// on one machine ([`MailPager`]). `page.outbox_id` is the same on every retry of one page.
+#[async_trait]
+pub trait Pager: Send + Sync {
+    async fn page(&self, page: &OutgoingMail) -> Result<(), MailError>;
+}
+
+/// Pages by e-mail to an on-call address through the desk's mailer.
+pub struct MailPager {
+    mailer: std::sync::Arc<dyn Mailer>,
+    to: crate::types::EmailAddress,
+}
+
+impl MailPager {
+    pub fn new(mailer: std::sync::Arc<dyn Mailer>, to: crate::types::EmailAddress) -> Self {
+        Self { mailer, to }
+    }
+}
+
+#[async_trait]
+impl Pager for MailPager {
+    async fn page(&self, page: &OutgoingMail) -> Result<(), MailError> {
+        let mail = OutgoingMail {
+            to: self.to.as_str().to_string(),
+            ..page.clone()
+        };
+        self.mailer.send(&mail).await.map(|_| ())
+    }
 }
 
 /// The event bus did not take the events; the cause is kept.

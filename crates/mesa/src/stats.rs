@@ -512,14 +512,6 @@ fn billing(
     Ok(b)
 }
 
-fn coverage_name(c: Coverage) -> &'static str {
-    match c {
-        Coverage::Covered => "covered",
-        Coverage::ThirdParty => "third_party",
-        Coverage::CustomerAttributable => "customer_attributable",
-    }
-}
-
 /// The last diagnosis of each ticket diagnosed in the period.
 fn exclusions(group: &[&Observed], period: Period) -> ExclusionFigures {
     let mut x = ExclusionFigures::default();
@@ -530,7 +522,7 @@ fn exclusions(group: &[&Observed], period: Period) -> ExclusionFigures {
         });
         if let Some(a) = last {
             *x.by_coverage
-                .entry(coverage_name(a.coverage).to_string())
+                .entry(a.coverage.as_str().to_string())
                 .or_default() += 1;
             if a.coverage != Coverage::Covered {
                 *x.causes_not_covered.entry(a.cause.clone()).or_default() += 1;

@@ -16,6 +16,8 @@ pub struct BadSeverity(pub i64);
 
 impl Severity {
     pub const CRITICAL: Severity = Severity(1);
+    /// Every severity, most urgent first.
+    pub const ALL: [Severity; 4] = [Severity(1), Severity(2), Severity(3), Severity(4)];
 
     pub fn new(level: i64) -> Result<Self, BadSeverity> {
         match level {
@@ -133,6 +135,12 @@ pub struct TicketFacts {
     pub severity: Option<Severity>,
     /// The form's impact answers (absent for e-mail, optional for the JSON API).
     pub impact: Option<Impact>,
+    /// Whether the sender was a subscribed contact within a contracted period that day:
+    /// `active`, `outside_period`, `no_periods_on_record`, `unregistered`, or empty when not
+    /// known (tickets opened before mesa kept periods).
+    pub subscription: String,
+    /// The customer's own terms from the registry (an empty map for the standard contract).
+    pub terms: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where an e-mail ticket's clocks start, and why. The contract: "se tomará la fecha y hora

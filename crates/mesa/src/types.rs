@@ -141,10 +141,13 @@ pub enum MailKind {
     Waiting,
     /// The root-cause solution of a critical report.
     RootCause,
+    /// A critical report paged to the on-call staff (through the desk's pager, not to
+    /// the customer).
+    Page,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 7] = [
+    pub const ALL: [MailKind; 8] = [
         MailKind::Ack,
         MailKind::Reply,
         MailKind::Answer,
@@ -152,6 +155,7 @@ impl MailKind {
         MailKind::Severity,
         MailKind::Waiting,
         MailKind::RootCause,
+        MailKind::Page,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -163,6 +167,7 @@ impl MailKind {
             MailKind::Severity => "severity",
             MailKind::Waiting => "waiting",
             MailKind::RootCause => "root_cause",
+            MailKind::Page => "page",
         }
     }
 
@@ -179,6 +184,7 @@ impl MailKind {
             MailKind::Severity => "severity.txt",
             MailKind::Waiting => "waiting.txt",
             MailKind::RootCause => "root_cause.txt",
+            MailKind::Page => "page.txt",
         }
     }
 }

@@ -27,6 +27,7 @@ pub(crate) fn coverage(c: Coverage) -> &'static str {
         Coverage::Covered => "Cubierto por el contrato",
         Coverage::ThirdParty => "De un tercero",
         Coverage::CustomerAttributable => "Atribuible al cliente (facturable)",
+        Coverage::OutsideContract => "Fuera del periodo contratado (facturable)",
     }
 }
 
@@ -37,6 +38,7 @@ pub(crate) fn coverage_name(name: &str) -> &str {
         "covered" => "cubiertos",
         "third_party" => "de terceros",
         "customer_attributable" => "atribuibles al cliente",
+        "outside_contract" => "fuera del periodo contratado",
         "misuse" => "mal uso",
         "infrastructure" => "infraestructura del cliente",
         "modified_code" => "código modificado",

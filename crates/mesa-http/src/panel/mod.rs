@@ -12,6 +12,7 @@
 //! | `external.rs` | sign-in through an identity provider (Cognito on AWS) |
 //! | `labels.rs` | Spanish names of actors, events and actions |
 
+mod customers;
 mod external;
 mod labels;
 mod mail;
@@ -64,6 +65,8 @@ pub(crate) fn routes(state: &Shared) -> Router<Shared> {
             get(ticket::ticket_page).post(ticket::ticket_action),
         )
         .route("/panel/correo", get(mail::set_aside_page))
+        .route("/panel/clientes", get(customers::customers_page))
+        .route("/panel/clientes/{name}", get(customers::customer_page))
         .route("/panel/estadisticas", get(stats::stats_page))
         .route("/panel/informe", get(stats::report_page))
         .route("/panel/correo/{id}/original", get(mail::original))

@@ -232,6 +232,7 @@ fn context(state: &Shared, d: &TicketDetail) -> Value {
         "t": {
             "folio": t.folio.as_str(),
             "company": t.customer.company,
+            "subscription": super::customers::ticket_subscription(t),
             "contact": t.customer.contact_name,
             "email": t.customer.email,
             "phone": t.customer.phone,

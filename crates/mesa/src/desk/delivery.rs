@@ -127,7 +127,14 @@ impl Desk {
             Ok(m) => m,
             Err(e) => return Attempt::Retry(e.to_string()),
         };
-        let provider_id = match self.mailer.send(&mail).await {
+        let sent = match (&self.pager, item.kind) {
+            (Some(pager), MailKind::Page) => pager.page(&mail).await.map(|()| None),
+            (None, MailKind::Page) => {
+                return Attempt::GiveUp("a page, and no pager is configured".into());
+            }
+            _ => self.mailer.send(&mail).await,
+        };
+        let provider_id = match sent {
             Ok(id) => id,
             Err(e @ MailError::Temporary { .. }) => return Attempt::Retry(e.to_string()),
             Err(e @ MailError::Permanent { .. }) => return Attempt::GiveUp(e.to_string()),

@@ -281,7 +281,7 @@ impl Desk {
         let draft = Draft {
             channel: Channel::Email,
             customer,
-            verified: registered.is_some(),
+            contact: registered,
             support_type: String::new(),
             subject: if mail.subject.is_empty() {
                 messages::NO_SUBJECT.into()

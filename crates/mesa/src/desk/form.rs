@@ -161,15 +161,11 @@ impl Desk {
         let id = TicketId::new();
         let attachments = self.store_uploads(&id, &valid.uploads).await?;
         let subject = subject_from(&valid.description);
-        let verified = self
-            .store
-            .find_customer(&valid.customer.email)
-            .await?
-            .is_some();
+        let contact = self.store.find_customer(&valid.customer.email).await?;
         let draft = Draft {
             channel: Channel::Form,
             customer: valid.customer,
-            verified,
+            contact,
             support_type: valid.support_type,
             subject,
             description: valid.description,

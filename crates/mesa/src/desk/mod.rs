@@ -24,6 +24,7 @@ mod email;
 mod form;
 mod open;
 mod people;
+mod registry;
 mod staff;
 mod stats;
 mod sweep;
@@ -40,6 +41,7 @@ pub use form::{Submitted, UploadGrant};
 pub use people::{
     LOCK_FOR, MAX_FAILED_SIGN_INS, MIN_PASSWORD_CHARS, Session, SessionError, SignInError,
 };
+pub use registry::{CompanyImport, CompanyPage, ImportSummary, RegistryImport};
 pub use stats::LOOKBACK;
 pub use sweep::SweepReport;
 pub use views::{ClockFilter, OwnerFilter, QueueFilter, TicketDetail, TicketView, attachments_of};
@@ -48,14 +50,18 @@ use crate::calendar::CalendarError;
 use crate::intake::FieldErrors;
 use crate::lifecycle::{ActionError, MailDraft, Step};
 use crate::model::{Event, EventKind, Ticket, TicketId};
-use crate::outbox::OutboxItem;
+use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::{LiveRules, Policy, PolicyError};
 use crate::ports::{
     BlobError, BlobStore, Clock, DomainEvent, EventBus, LogMetrics, Mailer, Metric, Metrics,
-    NoEvents, Store, StoreError, TicketChange,
+    NoEvents, Pager, Store, StoreError, TicketChange,
 };
+use crate::ticket::Severity;
 use crate::tokens::{Signer, TokenError};
 use crate::types::Actor;
+
+/// The recipient an outbox page names: the pager decides where it really goes.
+pub const ON_CALL: &str = "on-call@pager.invalid";
 
 /// How often a ticket change is retried after an optimistic-concurrency conflict.
 const MAX_RETRIES: usize = 8;
@@ -141,6 +147,8 @@ pub struct Desk {
     signer: Signer,
     events: Arc<dyn EventBus>,
     metrics: Arc<dyn Metrics>,
+    /// Alerts the on-call staff of severity-1 reports; none: nobody is paged.
+    pager: Option<Arc<dyn Pager>>,
     /// Staff accounts are read, changed and written back one at a time (see `people.rs`).
     staff_writes: tokio::sync::Mutex<()>,
 }
@@ -223,6 +231,7 @@ impl Desk {
             signer,
             events: Arc::new(NoEvents),
             metrics: Arc::new(LogMetrics),
+            pager: None,
             staff_writes: tokio::sync::Mutex::new(()),
         }
     }
@@ -236,6 +245,29 @@ impl Desk {
     pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Pages the on-call staff through `pager` when a report is, or becomes, severity 1:
+    /// the page is an outbox item written with the ticket change (so it is never lost)
+    /// and delivered at once, at any hour.
+    pub fn with_pager(mut self, pager: Arc<dyn Pager>) -> Self {
+        self.pager = Some(pager);
+        self
+    }
+
+    /// The page of a critical report, when paging is on: an outbox item of its own.
+    pub(crate) fn page_item(&self, ticket: &TicketId, now: DateTime<Utc>) -> Option<OutboxItem> {
+        self.pager.as_ref()?;
+        Some(OutboxItem::new(
+            OutboxItem::new_id(),
+            ticket.clone(),
+            MailKind::Page,
+            ON_CALL,
+            &self.config.mail_domain,
+            None,
+            String::new(),
+            now,
+        ))
     }
 
     pub fn policy(&self) -> Arc<Policy> {
@@ -316,6 +348,14 @@ impl Desk {
                 };
                 ticket.apply(&event);
                 recorded.push(event);
+            }
+            // Raised to severity 1: the on-call staff are paged with the change.
+            let raised_to_critical = recorded.iter().any(|e| {
+                matches!(&e.kind, EventKind::SeverityChanged { from, to, .. }
+                    if *to == Severity::CRITICAL && *from != Some(Severity::CRITICAL))
+            });
+            if raised_to_critical {
+                outbox.extend(self.page_item(&ticket.id, now));
             }
             all_events.extend(recorded.iter().cloned());
             ticket.next_due = next_due(&policy, &ticket.facts(), ticket.severity, &all_events)?;

@@ -5,18 +5,22 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 
 use super::{Desk, DeskError, next_due};
 use crate::intake::CheckedUpload;
-use crate::model::{Attachment, Channel, Customer, Event, EventKind, Opening, TicketId};
+use crate::model::{
+    Attachment, Channel, Customer, CustomerRecord, Event, EventKind, Opening, Subscription,
+    TicketId,
+};
 use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::Policy;
 use crate::ports::{CreateOutcome, DomainEvent, Metric, NewTicket};
-use crate::ticket::{ClockStart, Impact, TicketFacts};
+use crate::ticket::{ClockStart, Impact, Severity, TicketFacts};
 use crate::types::{Actor, DedupeKey};
 
 /// Data of a ticket about to be opened, from either channel.
 pub(super) struct Draft {
     pub channel: Channel,
     pub customer: Customer,
-    pub verified: bool,
+    /// The sender's row in the registry of contacts, when there is one.
+    pub contact: Option<CustomerRecord>,
     pub support_type: String,
     pub subject: String,
     pub description: String,
@@ -39,7 +43,7 @@ impl Draft {
     }
 
     /// What the rules see of it when they classify it.
-    fn facts(&self) -> TicketFacts {
+    fn facts(&self, subscription: &Subscription, terms: &Terms) -> TicketFacts {
         TicketFacts {
             company: self.customer.company.clone(),
             contact_name: self.customer.contact_name.clone(),
@@ -52,9 +56,13 @@ impl Draft {
             received_at: Some(self.sent_at()),
             severity: None,
             impact: self.impact,
+            subscription: subscription.status().to_string(),
+            terms: terms.clone(),
         }
     }
 }
+
+type Terms = serde_json::Map<String, serde_json::Value>;
 
 impl Desk {
     /// The acknowledgement of a new ticket to `to`: sent at once up to the hourly limit per
@@ -103,6 +111,29 @@ impl Desk {
         Ok(Some(item.into_digest(at)))
     }
 
+    /// Whether the sender is a subscribed contact within a contracted period on the day the
+    /// ticket was sent (in the desk's time zone), and the company's own terms.
+    async fn subscription(
+        &self,
+        policy: &Policy,
+        contact: Option<&CustomerRecord>,
+        sent_at: DateTime<Utc>,
+    ) -> Result<(Subscription, Terms), DeskError> {
+        let Some(contact) = contact else {
+            return Ok((Subscription::Unregistered, Terms::new()));
+        };
+        let day = policy.calendar().local(sent_at).date_naive();
+        Ok(match self.store.company(&contact.company).await? {
+            Some(company) => (company.subscription_on(day), company.terms),
+            None => (
+                Subscription::NoPeriodsOnRecord {
+                    company: contact.company.clone(),
+                },
+                Terms::new(),
+            ),
+        })
+    }
+
     /// Stores the customer's files under server-generated keys; the customer's file name is
     /// only ever shown.
     pub(super) async fn store_uploads(
@@ -138,8 +169,11 @@ impl Desk {
     ) -> Result<CreateOutcome, DeskError> {
         let now = self.now();
         let settings = policy.settings();
-        let class = policy.classify(&d.facts())?;
         let sent_at = d.sent_at();
+        let (subscription, terms) = self
+            .subscription(policy, d.contact.as_ref(), sent_at)
+            .await?;
+        let class = policy.classify(&d.facts(&subscription, &terms))?;
         let events = vec![
             Event {
                 seq: 1,
@@ -168,7 +202,9 @@ impl Desk {
             id: id.clone(),
             channel: d.channel,
             customer: d.customer,
-            verified: d.verified,
+            verified: d.contact.is_some(),
+            subscription: Some(subscription),
+            terms,
             support_type: d.support_type,
             subject: d.subject,
             description: d.description,
@@ -188,7 +224,7 @@ impl Desk {
             class.severity,
             &opening.events,
         )?;
-        let outbox: Vec<OutboxItem> = self
+        let mut outbox: Vec<OutboxItem> = self
             .acknowledgement(
                 policy,
                 &id,
@@ -199,6 +235,11 @@ impl Desk {
             .await?
             .into_iter()
             .collect();
+        if class.severity == Severity::CRITICAL {
+            // The on-call staff are paged with the ticket's own write (composed when sent,
+            // once the store has given the folio).
+            outbox.extend(self.page_item(&id, now));
+        }
         let mut message_ids: Vec<String> = outbox.iter().map(|o| o.message_id.clone()).collect();
         message_ids.extend(d.message_id);
         let local = policy.calendar().local(opening.received_at);

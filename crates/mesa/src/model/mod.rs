@@ -10,9 +10,11 @@ use crate::ticket::{ClockStart, Impact, Severity, TicketFacts};
 use crate::types::address_key;
 pub use crate::types::{Actor, DedupeKey, EmailAddress, Folio, MailKind, RulesVersion, TicketId};
 
+mod customer;
 mod event;
 mod opening;
 mod staff;
+pub use customer::{CompanyRecord, ContractPeriod, CustomerRecord, Subscription, contact_key};
 pub use event::{Event, EventKind};
 pub use opening::Opening;
 pub use staff::{StaffMember, StaffRole};
@@ -209,6 +211,14 @@ pub struct Ticket {
     pub customer: Customer,
     /// Whether the sender was found in the registry of subscribed customers.
     pub verified: bool,
+    /// Whether the sender was a subscribed contact within a contracted period on the day
+    /// the ticket was sent; none on tickets opened before mesa kept periods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<Subscription>,
+    /// The customer's own terms (registry data the scripts read), as they stood when the
+    /// ticket was opened: pinned like the rules version.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub terms: serde_json::Map<String, serde_json::Value>,
     pub support_type: String,
     pub subject: String,
     pub description: String,
@@ -400,6 +410,8 @@ impl Ticket {
             received_at: Some(self.received_at),
             severity: Some(self.severity),
             impact: self.impact,
+            subscription: subscription_status(self.subscription.as_ref()),
+            terms: self.terms.clone(),
         }
     }
 
@@ -415,6 +427,12 @@ impl Ticket {
             _ => false,
         }
     }
+}
+
+/// `ticket.subscription` as the scripts see it: empty on tickets opened before mesa kept
+/// contract periods.
+pub(crate) fn subscription_status(s: Option<&Subscription>) -> String {
+    s.map(|s| s.status().to_string()).unwrap_or_default()
 }
 
 /// The contract's required data a ticket still lacks, named as the acknowledgement asks for
@@ -448,18 +466,6 @@ pub fn domain_of(address: &str) -> Option<&str> {
 }
 
 pub use crate::types::is_public_mail_domain;
-
-/// A row of the registry of subscribed customers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerRecord {
-    pub company: String,
-    /// A contact's address, or empty when the whole domain is registered.
-    pub email: String,
-    /// The company's mail domain (lower case), or empty.
-    pub domain: String,
-    pub contact_name: String,
-    pub phone: String,
-}
 
 #[cfg(test)]
 mod tests {

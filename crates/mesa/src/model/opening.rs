@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Actor, Attachment, Channel, Customer, Event, Folio, RulesVersion, Stage, Ticket, TicketId,
+    Actor, Attachment, Channel, Customer, Event, Folio, RulesVersion, Stage, Subscription, Ticket,
+    TicketId,
 };
 use crate::ticket::{Impact, Severity, TicketFacts};
 
@@ -16,6 +17,8 @@ pub struct Opening {
     pub channel: Channel,
     pub customer: Customer,
     pub verified: bool,
+    pub subscription: Option<Subscription>,
+    pub terms: serde_json::Map<String, serde_json::Value>,
     pub support_type: String,
     pub subject: String,
     pub description: String,
@@ -42,6 +45,8 @@ impl Opening {
             channel: self.channel,
             customer: self.customer.clone(),
             verified: self.verified,
+            subscription: self.subscription.clone(),
+            terms: self.terms.clone(),
             support_type: self.support_type.clone(),
             subject: self.subject.clone(),
             description: self.description.clone(),
@@ -91,6 +96,8 @@ impl Opening {
             received_at: Some(self.received_at),
             severity,
             impact: self.impact,
+            subscription: super::subscription_status(self.subscription.as_ref()),
+            terms: self.terms.clone(),
         }
     }
 }

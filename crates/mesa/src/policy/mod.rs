@@ -46,7 +46,7 @@ pub const INTAKE: &str = "intake.rhai";
 
 /// Mail templates every bundle must have (`templates/…`): first line `Asunto: …`, a blank
 /// line, then the body. Rendered with minijinja; an unknown variable is an error.
-pub const MAIL_TEMPLATES: [&str; 8] = [
+pub const MAIL_TEMPLATES: [&str; 9] = [
     "ack.txt",
     "ack_digest.txt",
     "reply.txt",
@@ -55,6 +55,7 @@ pub const MAIL_TEMPLATES: [&str; 8] = [
     "severity.txt",
     "waiting.txt",
     "root_cause.txt",
+    "page.txt",
 ];
 
 /// Every script the contract needs and the functions (name, arity) each must define.
@@ -521,11 +522,11 @@ impl Policy {
             "assess",
             (Self::to_map(ticket)?, Self::to_map(diagnosis)?),
         )?;
-        if a.billable && a.coverage != Coverage::CustomerAttributable {
+        if a.billable && !a.coverage.may_be_billable() {
             return Err(bad_output(
                 EXCLUSIONS,
                 "assess",
-                "only customer-attributable faults can be billable",
+                "only customer-attributable faults and support outside the contracted period can be billable",
             ));
         }
         Ok(a)

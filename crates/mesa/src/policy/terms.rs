@@ -115,6 +115,29 @@ pub enum Coverage {
     Covered,
     ThirdParty,
     CustomerAttributable,
+    /// The customer wrote outside its contracted period: attended, and billable.
+    OutsideContract,
+}
+
+impl Coverage {
+    /// The name the scripts and the statistics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Covered => "covered",
+            Coverage::ThirdParty => "third_party",
+            Coverage::CustomerAttributable => "customer_attributable",
+            Coverage::OutsideContract => "outside_contract",
+        }
+    }
+
+    /// Whether the rules may bill the work: a fault of the customer's, or support given
+    /// outside the contracted period.
+    pub fn may_be_billable(self) -> bool {
+        matches!(
+            self,
+            Coverage::CustomerAttributable | Coverage::OutsideContract
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,152 @@
+//! The registry of customers: contacts found by address or domain, companies with their
+//! contract periods and terms, and a company's contacts.
+
+use chrono::NaiveDate;
+use mesa::model::{CompanyRecord, ContractPeriod, CustomerRecord};
+
+use crate::Store;
+
+pub async fn customers_by_address_or_domain(store: Store) {
+    let contact = CustomerRecord {
+        company: "Bajío".into(),
+        email: "ana@bajio.com.mx".into(),
+        domain: String::new(),
+        contact_name: "Ana Pérez".into(),
+        phone: "4421234567".into(),
+    };
+    let domain = CustomerRecord {
+        company: "Grupo Norte".into(),
+        email: String::new(),
+        domain: "norte.mx".into(),
+        contact_name: String::new(),
+        phone: "8181234567".into(),
+    };
+    store.upsert_customer(&contact).await.unwrap();
+    store.upsert_customer(&domain).await.unwrap();
+    assert_eq!(
+        store.find_customer("ANA@bajio.com.mx").await.unwrap(),
+        Some(contact.clone())
+    );
+    assert_eq!(
+        store.find_customer("luis@norte.mx").await.unwrap(),
+        Some(domain.clone())
+    );
+    assert_eq!(
+        store.find_customer("otro@bajio.com.mx").await.unwrap(),
+        None
+    );
+    assert_eq!(store.find_customer("x@gmail.com").await.unwrap(), None);
+    let renamed = CustomerRecord {
+        company: "Bajío S.A.".into(),
+        ..contact
+    };
+    store.upsert_customer(&renamed).await.unwrap();
+    assert_eq!(
+        store
+            .find_customer("ana@bajio.com.mx")
+            .await
+            .unwrap()
+            .unwrap()
+            .company,
+        "Bajío S.A."
+    );
+}
+
+pub async fn companies_periods_and_contacts(store: Store) {
+    let day = |s: &str| s.parse::<NaiveDate>().expect("a date");
+    let bajio = CompanyRecord {
+        company: "Comercializadora del Bajío".into(),
+        periods: vec![
+            ContractPeriod {
+                start: day("2025-01-01"),
+                end: day("2025-12-31"),
+                plan: "Nube 50".into(),
+            },
+            ContractPeriod {
+                start: day("2026-03-01"),
+                end: day("2027-02-28"),
+                plan: "Nube 100".into(),
+            },
+        ],
+        terms: serde_json::json!({"calendar": "24x7"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    assert_eq!(
+        store.company("Comercializadora del Bajío").await.unwrap(),
+        None
+    );
+    store.upsert_company(&bajio).await.unwrap();
+    let norte = CompanyRecord {
+        company: "Grupo Norte".into(),
+        ..Default::default()
+    };
+    store.upsert_company(&norte).await.unwrap();
+    // Found by name whatever its case and spacing.
+    assert_eq!(
+        store
+            .company("  comercializadora  DEL bajío")
+            .await
+            .unwrap(),
+        Some(bajio.clone())
+    );
+    assert_eq!(
+        store.list_companies().await.unwrap(),
+        vec![bajio.clone(), norte.clone()]
+    );
+    // Writing it again replaces its periods.
+    let renewed = CompanyRecord {
+        periods: vec![bajio.periods[1].clone()],
+        ..bajio.clone()
+    };
+    store.upsert_company(&renewed).await.unwrap();
+    assert_eq!(store.company(&bajio.company).await.unwrap(), Some(renewed));
+
+    let ana = CustomerRecord {
+        company: "Comercializadora del Bajío".into(),
+        email: "ana@bajio.com.mx".into(),
+        domain: String::new(),
+        contact_name: "Ana Pérez".into(),
+        phone: "4421234567".into(),
+    };
+    let whole_domain = CustomerRecord {
+        company: "COMERCIALIZADORA DEL BAJÍO".into(),
+        email: String::new(),
+        domain: "bajio.com.mx".into(),
+        contact_name: String::new(),
+        phone: String::new(),
+    };
+    let luis = CustomerRecord {
+        company: "Grupo Norte".into(),
+        email: "luis@norte.mx".into(),
+        domain: String::new(),
+        contact_name: "Luis Garza".into(),
+        phone: String::new(),
+    };
+    for c in [&ana, &whole_domain, &luis] {
+        store.upsert_customer(c).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .contacts_of("comercializadora del bajío")
+            .await
+            .unwrap(),
+        vec![whole_domain.clone(), ana.clone()]
+    );
+    // A contact that moves to another company leaves the first one's list.
+    let moved = CustomerRecord {
+        company: "Grupo Norte".into(),
+        ..ana.clone()
+    };
+    store.upsert_customer(&moved).await.unwrap();
+    assert_eq!(
+        store.contacts_of(&bajio.company).await.unwrap(),
+        vec![whole_domain]
+    );
+    assert_eq!(
+        store.contacts_of("Grupo Norte").await.unwrap(),
+        vec![moved, luis]
+    );
+    assert!(store.contacts_of("Nadie").await.unwrap().is_empty());
+}

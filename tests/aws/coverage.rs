@@ -1,0 +1,209 @@
+//! What the contract covers and for whom, on the AWS stack: the registry imported into the
+//! stack's table with the real `mesa` binary, mail taken in and acknowledged by the
+//! functions, against the emulators.
+
+use mesa::ports::TicketStore;
+use mesa_aws::Wiring;
+use mesa_tests::mesa_bin;
+use serde_json::json;
+
+use super::{lambda, pending_outbox, ses_event};
+use mesa_tests::emulator::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_outside_the_contracted_period_gets_a_ticket_and_the_right_acknowledgement_on_aws()
+{
+    let clients = clients().await;
+    let stack = LocalStack::create(&clients, "mesa-coverage").await;
+    let wiring = Wiring::new(stack.config(), clients.clone()).await.unwrap();
+    let ana = format!("{}@bajio.com.mx", unique("ana"));
+    let luis = format!("{}@norte.mx", unique("luis"));
+
+    // The registry goes into the stack's table through the CLI.
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("registry.json");
+    std::fs::write(
+        &file,
+        json!([
+            {"company": "Comercializadora del Bajío",
+             "periods": [{"start": "2020-01-01", "end": "2020-12-31", "plan": "Nube 50"}],
+             "contacts": [{"email": ana}]},
+            {"company": "Grupo Norte",
+             "periods": [{"start": "2020-01-01", "end": "2099-12-31", "plan": "Nube 100"}],
+             "contacts": [{"email": luis}]}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(mesa_bin())
+        .args([
+            "customers",
+            "import",
+            file.to_str().unwrap(),
+            "--table",
+            &stack.table,
+            "--bucket",
+            &stack.rules,
+        ])
+        .envs(stack.process_env())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary, json!({"imported": 2, "companies": 2}));
+
+    let mut folios = Vec::new();
+    for (who, id) in [(&ana, unique("ses-ana")), (&luis, unique("ses-luis"))] {
+        let raw = format!(
+            "From: {who}\r\nTo: zendesk@ingressio.com\r\nSubject: Lectores sin registrar\r\nMessage-ID: <{id}@example.mx>\r\n\r\nAlgunos lectores no registran las entradas.\r\n"
+        );
+        clients
+            .s3
+            .put_object()
+            .bucket(&stack.inbound)
+            .key(format!("inbound/{id}"))
+            .body(aws_sdk_s3::primitives::ByteStream::from(raw.into_bytes()))
+            .send()
+            .await
+            .unwrap();
+        let out = intake_email::handle(&wiring, lambda(ses_event(&id, "PASS")))
+            .await
+            .unwrap();
+        assert_eq!(out["outcomes"][0]["outcome"], "created", "{out}");
+        folios.push(out["outcomes"][0]["folio"].as_str().unwrap().to_string());
+    }
+    let ticket = |folio: &str| {
+        let store = wiring.store.clone();
+        let folio = mesa::model::Folio::parse(folio).unwrap();
+        async move { store.get_by_folio(&folio).await.unwrap().unwrap() }
+    };
+    let outside = ticket(&folios[0]).await;
+    assert_eq!(
+        outside.subscription.as_ref().map(|s| s.status()),
+        Some("outside_period")
+    );
+    assert_eq!(
+        ticket(&folios[1]).await.subscription.map(|s| s.status()),
+        Some("active")
+    );
+
+    let env = super::Env {
+        clients: clients.clone(),
+        wiring,
+        inbound: stack.inbound.clone(),
+        metrics: Default::default(),
+    };
+    let pending = pending_outbox(&env).await;
+    let response = outbox::handle(&env.wiring, lambda(super::stream_event(&pending)))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let body = |to: &str| {
+        let sent = sent_to(to);
+        assert_eq!(sent.len(), 1, "one acknowledgement to {to}");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(sent[0].1.as_bytes())
+            .expect("the acknowledgement parses");
+        parsed.body_text(0).unwrap_or_default().to_string()
+    };
+    let ana_ack = body(&ana);
+    assert!(
+        ana_ack.contains("no encontramos un periodo de soporte vigente")
+            && ana_ack.contains("terminó el 31/12/2020"),
+        "{ana_ack}"
+    );
+    assert!(!body(&luis).contains("periodo de soporte vigente"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_report_at_two_on_a_sunday_is_paged_through_the_on_call_topic_at_once() {
+    let clients = clients().await;
+    let stack = LocalStack::create(&clients, "mesa-page").await;
+    // The template's on-call topic, with a queue subscribed where a phone would be.
+    let topic = clients
+        .sns
+        .create_topic()
+        .name(unique("oncall"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let env = super::Env {
+        clients: clients.clone(),
+        wiring: {
+            let mut config = stack.config();
+            config.on_call_topic = Some(topic.clone());
+            Wiring::new(config, clients.clone()).await.unwrap()
+        },
+        inbound: stack.inbound.clone(),
+        metrics: Default::default(),
+    };
+    let (queue_url, queue_arn) = env.clients_sqs().await;
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .unwrap();
+
+    // Sunday 22 November 2026, 02:00 in Mexico City.
+    let id = unique("ses-outage");
+    let raw = format!(
+        "From: Luis Gómez <luis@norte.mx>\r\nTo: zendesk@ingressio.com\r\nSubject: URGENTE todo caído\r\nDate: Sun, 22 Nov 2026 02:00:00 -0600\r\nMessage-ID: <{id}@norte.mx>\r\n\r\nEl sistema está caído por completo, no opera ningún equipo biométrico en ninguna planta y nadie puede checar.\r\n"
+    );
+    clients
+        .s3
+        .put_object()
+        .bucket(&stack.inbound)
+        .key(format!("inbound/{id}"))
+        .body(aws_sdk_s3::primitives::ByteStream::from(raw.into_bytes()))
+        .send()
+        .await
+        .unwrap();
+    let mut event = serde_json::to_value(ses_event(&id, "PASS")).unwrap();
+    for at in ["mail", "receipt"] {
+        event["Records"][0]["ses"][at]["timestamp"] = json!("2026-11-22T08:00:10.000Z");
+    }
+    let started = std::time::Instant::now();
+    let out = intake_email::handle(&env.wiring, lambda(serde_json::from_value(event).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(out["outcomes"][0]["outcome"], "created", "{out}");
+    let folio = out["outcomes"][0]["folio"].as_str().unwrap().to_string();
+
+    // The table's stream hands the new outbox items to the outbox function: the
+    // acknowledgement and the page, written with the ticket.
+    let pending = pending_outbox(&env).await;
+    assert_eq!(pending.len(), 2, "ack and page");
+    let response = outbox::handle(&env.wiring, lambda(super::stream_event(&pending)))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let pages = env.receive_all(&queue_url).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(pages.len(), 1, "one page: {pages:?}");
+    let message = pages[0]["Message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&folio) && message.contains("Severidad 1"),
+        "{message}"
+    );
+    assert!(message.contains("luis@norte.mx"), "{message}");
+    let subject = pages[0]["Subject"].as_str().unwrap_or_default();
+    assert!(subject.is_ascii() && subject.contains(&folio), "{subject}");
+    // The customer got the acknowledgement, not the page.
+    assert_eq!(
+        sent_to("luis@norte.mx")
+            .iter()
+            .filter(|(_, raw)| raw.contains(&folio))
+            .count(),
+        1
+    );
+}

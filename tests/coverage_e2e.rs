@@ -1,0 +1,333 @@
+//! What the contract covers and for whom, on one machine end to end (the real `mesa serve`,
+//! the real CLI, SQLite on disk, the outbox maildir): the contract is with subscribed
+//! customers "durante el periodo contratado".
+
+use mesa_tests::*;
+use serde_json::{Value, json};
+
+fn data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
+
+fn import(data: &std::path::Path, file: &std::path::Path) -> std::process::Output {
+    mesa(&[
+        "customers",
+        "import",
+        file.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ])
+}
+
+fn clock(shown: &Value, name: &str) -> Value {
+    shown["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {name} clock in {shown}"))
+}
+
+/// An e-mail sent on Tuesday 24 November 2026 at 10:00 in Mexico City.
+fn mail(from: &str, id: &str, body: &str) -> String {
+    format!(
+        "From: {from}\nTo: zendesk@ingressio.com\nSubject: Lectores sin registrar\nDate: Tue, 24 Nov 2026 10:00:00 -0600\nMessage-ID: <{id}>\n\n{body}\n"
+    )
+}
+
+#[test]
+fn a_sender_outside_the_contracted_period_gets_a_ticket_a_polite_acknowledgement_and_a_quote() {
+    let (dir, data) = data_dir();
+    let server = Server::start(&data);
+
+    // Terms the rules cannot plan with, or overlapping periods: nothing is imported.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        json!([
+            {"company": "Grupo Norte",
+             "terms": {"response_hours": [0, "dos", 4, 8, 12]},
+             "contacts": [{"email": "luis@norte.mx"}]},
+            {"company": "Comercializadora del Bajío",
+             "periods": [{"start": "2025-01-01", "end": "2025-12-31"},
+                         {"start": "2025-12-01", "end": "2026-03-31"}]}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let out = import(&data, &bad);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing imported")
+            && err.contains("companies[0]: the rules cannot plan with these terms")
+            && err.contains("companies[1]: the periods 2025-01-01 – 2025-12-31 and 2025-12-01 – 2026-03-31 overlap"),
+        "{err}"
+    );
+
+    // The registry: Bajío's contract ended last year; Norte's runs all of 2026, round the
+    // clock (its own terms); Golfo's comes from a CSV with its period on the contact's row.
+    let registry = dir.path().join("registry.json");
+    std::fs::write(
+        &registry,
+        json!([
+            {"company": "Comercializadora del Bajío",
+             "periods": [{"start": "2025-01-01", "end": "2025-12-31", "plan": "Nube 50"}],
+             "contacts": [{"domain": "bajio.com.mx", "phone": "442 123 4567"}]},
+            {"company": "Grupo Norte",
+             "periods": [{"start": "2026-01-01", "end": "2026-12-31", "plan": "Nube 100 24x7"}],
+             "terms": {"calendar": "24x7"},
+             "contacts": [{"email": "luis@norte.mx", "contact_name": "Luis Gómez", "phone": "81 1234 5678"}]}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let imported: Value = serde_json::from_slice(&import(&data, &registry).stdout).unwrap();
+    assert_eq!(imported, json!({"imported": 2, "companies": 2}));
+    let csv = dir.path().join("golfo.csv");
+    std::fs::write(
+        &csv,
+        "company,email,domain,contact_name,phone,period_start,period_end,plan\n\
+         Transportes del Golfo,rosa@golfo.mx,,Rosa Díaz,229 111 2233,2026-06-01,2027-05-31,Nube 20\n",
+    )
+    .unwrap();
+    let out = import(&data, &csv);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = data.to_str().unwrap();
+    let companies = mesa_json(&["customers", "list", "--data", d]);
+    assert_eq!(
+        companies[2]["periods"],
+        json!([{"start": "2026-06-01", "end": "2027-05-31", "plan": "Nube 20"}]),
+        "{companies}"
+    );
+
+    // Ana writes after Bajío's contract ended: the ticket is taken, marked, and her
+    // acknowledgement says so politely.
+    let ana = intake(
+        &data,
+        "ana",
+        &mail(
+            "Ana Pérez <ana@bajio.com.mx>",
+            "ana-1@bajio.com.mx",
+            "Algunos lectores de la planta 2 no registran las entradas.",
+        ),
+        Some("2026-11-24T16:00:30Z"),
+    );
+    assert_eq!(ana["outcome"], "created", "{ana}");
+    let ana_folio = ana["folio"].as_str().unwrap().to_string();
+    let shown = show(&data, &ana_folio);
+    assert_eq!(shown["ticket"]["verified"], true);
+    assert_eq!(
+        shown["ticket"]["subscription"],
+        json!({"status": "outside_period", "company": "Comercializadora del Bajío",
+               "ended": "2025-12-31", "starts": null})
+    );
+    // Luis writes within Norte's period: no such paragraph, and his deadlines run on the
+    // clock, not in business hours.
+    let luis = intake(
+        &data,
+        "luis",
+        &mail(
+            "Luis Gómez <luis@norte.mx>",
+            "luis-1@norte.mx",
+            "Algunos lectores de la planta 2 no registran las entradas.",
+        ),
+        Some("2026-11-24T16:00:30Z"),
+    );
+    let luis_shown = show(&data, luis["folio"].as_str().unwrap());
+    assert_eq!(luis_shown["ticket"]["subscription"]["status"], "active");
+    assert_eq!(luis_shown["ticket"]["terms"], json!({"calendar": "24x7"}));
+    let response = clock(&luis_shown, "response");
+    assert_eq!(response["business"], false, "{response}");
+    let severity = luis_shown["ticket"]["severity"].as_u64().unwrap() as usize;
+    let hours = [0, 6, 12, 24, 36][severity];
+    assert_eq!(response["target_seconds"], hours * 3600);
+    let ana_response = clock(&shown, "response");
+    assert_eq!(ana_response["business"], true, "the standard contract");
+
+    let mails = wait_for_outbox(&data, "two acknowledgements", |m| m.len() == 2);
+    let ack_to = |to: &str| {
+        mails
+            .iter()
+            .find(|m| m.to == to)
+            .unwrap_or_else(|| panic!("no mail to {to}"))
+            .text
+            .clone()
+    };
+    let ana_ack = ack_to("ana@bajio.com.mx");
+    assert!(ana_ack.contains(&ana_folio), "{ana_ack}");
+    assert!(
+        ana_ack.contains("no encontramos un periodo de soporte vigente")
+            && ana_ack.contains("el último terminó el 31/12/2025")
+            && ana_ack.contains("la atenderemos de todos modos"),
+        "{ana_ack}"
+    );
+    assert!(!ack_to("luis@norte.mx").contains("periodo de soporte vigente"));
+
+    // Support outside the contracted period is attended with a cost: the coverage rules
+    // say so at the diagnosis, and the hour worked is quoted at the contract's rate.
+    let act = |body: Value| {
+        server.staff(
+            "POST",
+            &format!("/tickets/{ana_folio}/actions"),
+            Some(&body.to_string()),
+        )
+    };
+    let (status, body) = act(json!({"action": "diagnose",
+        "summary": "Falla del software al sincronizar checadas.", "cause": "software_defect"}));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(json!({"action": "log_work", "minutes": 60, "note": "Revisión"}));
+    assert_eq!(status, 200, "{body}");
+    let (_, detail) = server.staff("GET", &format!("/tickets/{ana_folio}"), None);
+    assert_eq!(
+        detail["ticket"]["assessment"]["coverage"],
+        "outside_contract"
+    );
+    assert_eq!(detail["ticket"]["assessment"]["billable"], true);
+    assert_eq!(detail["quote"]["subtotal_cents"], 6500);
+
+    // The company's page: its period, its contact, its ticket.
+    let page = mesa_json(&[
+        "customers",
+        "show",
+        "comercializadora del bajío",
+        "--data",
+        d,
+    ]);
+    assert_eq!(page["company"]["periods"][0]["plan"], "Nube 50");
+    assert_eq!(page["contacts"][0]["domain"], "bajio.com.mx");
+    assert_eq!(page["tickets"][0]["folio"], ana_folio.as_str());
+    assert_eq!(page["tickets"].as_array().unwrap().len(), 1);
+}
+
+/// Runs `mesa ARGS` with the on-call address set; the output as JSON.
+fn mesa_on_call(args: &[&str]) -> Value {
+    let out = std::process::Command::new(mesa_bin())
+        .args(args)
+        .env("MESA_RULES", rules_dir())
+        .env("MESA_ONCALL", "guardia@ingressio.com")
+        .env_remove("MESA_SMTP_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mesa {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_critical_report_at_two_on_a_sunday_morning_pages_the_on_call_staff_at_once() {
+    let (_dir, data) = data_dir();
+    let d = data.to_str().unwrap();
+    let eml = |name: &str, raw: String| {
+        let file = data.with_extension(format!("{name}.eml"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(&file, raw.replace('\n', "\r\n")).unwrap();
+        file
+    };
+    // Sunday 29 November 2026, 02:00 in Mexico City: no business hours for two days.
+    let outage = eml(
+        "outage",
+        "From: Luis Gómez <luis@norte.mx>\nTo: zendesk@ingressio.com\nSubject: URGENTE todo caído\nDate: Sun, 29 Nov 2026 02:00:00 -0600\nMessage-ID: <caida@norte.mx>\n\nEl sistema está caído por completo, no opera ningún equipo biométrico en ninguna planta y nadie puede checar.\n".into(),
+    );
+    let created = mesa_on_call(&[
+        "intake-email",
+        outage.to_str().unwrap(),
+        "--data",
+        d,
+        "--received-at",
+        "2026-11-29T08:00:05Z",
+    ]);
+    let folio = created["folio"].as_str().unwrap().to_string();
+    assert_eq!(show(&data, &folio)["ticket"]["severity"], 1);
+    // The worker's next pass, within the minute: the acknowledgement and the page.
+    let sent = mesa_on_call(&[
+        "outbox",
+        "deliver",
+        "--data",
+        d,
+        "--now",
+        "2026-11-29T08:00:35Z",
+    ]);
+    assert_eq!(sent["sent"], 2, "{sent}");
+    let pages: Vec<SentMail> = outbox(&data)
+        .into_iter()
+        .filter(|m| m.to == "guardia@ingressio.com")
+        .collect();
+    assert_eq!(pages.len(), 1, "one page");
+    assert!(
+        pages[0].subject.contains(&folio) && pages[0].subject.contains("Severidad 1"),
+        "{}",
+        pages[0].subject
+    );
+    assert!(pages[0].text.contains("luis@norte.mx"), "{}", pages[0].text);
+    assert!(pages[0].text.contains("no opera ningún equipo biométrico"));
+
+    // A question is not paged; raised to severity 1 by staff, it is, once.
+    let question = eml(
+        "question",
+        "From: Marta Ruiz <marta@norte.mx>\nTo: zendesk@ingressio.com\nSubject: Duda\nDate: Sun, 29 Nov 2026 02:10:00 -0600\nMessage-ID: <duda@norte.mx>\n\n¿Cómo exporto el reporte de asistencia a Excel?\n".into(),
+    );
+    let asked = mesa_on_call(&[
+        "intake-email",
+        question.to_str().unwrap(),
+        "--data",
+        d,
+        "--received-at",
+        "2026-11-29T08:10:05Z",
+    ]);
+    let asked = asked["folio"].as_str().unwrap().to_string();
+    mesa_on_call(&[
+        "outbox",
+        "deliver",
+        "--data",
+        d,
+        "--now",
+        "2026-11-29T08:10:35Z",
+    ]);
+    let pages_to = |folio: &str| {
+        outbox(&data)
+            .into_iter()
+            .filter(|m| m.to == "guardia@ingressio.com" && m.subject.contains(folio))
+            .count()
+    };
+    assert_eq!(pages_to(&asked), 0);
+    for reason in ["En realidad ninguna planta puede checar.", "Confirmada."] {
+        mesa_on_call(&[
+            "tickets",
+            "act",
+            &asked,
+            "--data",
+            d,
+            "--actor",
+            "luisa",
+            "severity",
+            "--severity",
+            "1",
+            "--reason",
+            reason,
+        ]);
+    }
+    mesa_on_call(&[
+        "outbox",
+        "deliver",
+        "--data",
+        d,
+        "--now",
+        "2026-11-29T08:20:00Z",
+    ]);
+    assert_eq!(
+        pages_to(&asked),
+        1,
+        "raised to 1 pages once; confirming 1 again does not"
+    );
+}
