@@ -331,3 +331,84 @@ fn a_critical_report_at_two_on_a_sunday_morning_pages_the_on_call_staff_at_once(
         "raised to 1 pages once; confirming 1 again does not"
     );
 }
+
+#[test]
+fn an_on_site_visit_is_recorded_in_the_timeline_billed_when_billable_and_in_the_monthly_report() {
+    let (dir, data) = data_dir();
+    let server = Server::start(&data);
+    let (status, created) = server.post_json(
+        "/tickets",
+        &json!({
+            "company": "Grupo Norte",
+            "contact_name": "Luis Gómez",
+            "email": "luis@norte.mx",
+            "phone": "81 1234 5678",
+            "support_type": "falla_lectores",
+            "description": "Los lectores de la planta 2 no registran desde que cambiamos el switch.",
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+    let folio = created["folio"].as_str().unwrap().to_string();
+    let act = |body: Value| {
+        server.staff(
+            "POST",
+            &format!("/tickets/{folio}/actions"),
+            Some(&body.to_string()),
+        )
+    };
+    // Mexico City is UTC-6 all year: the ticket's day there.
+    let today = (chrono::Utc::now() - chrono::Duration::hours(6)).date_naive();
+    let visit = |on: chrono::NaiveDate, minutes: i64| {
+        json!({"action": "record_visit", "visited_on": on.to_string(), "technician": "Jorge Ramírez",
+               "site": "Planta 2, Apodaca", "result": "El switch nuevo bloqueaba el puerto de los lectores; se reconfiguró.",
+               "minutes": minutes})
+    };
+    // A visit before the ticket existed, or of no length, is refused and changes nothing.
+    let (status, err) = act(visit(today - chrono::Duration::days(3), 120));
+    assert_eq!(status, 422, "{err}");
+    let (status, _) = act(visit(today, 0));
+    assert_eq!(status, 422);
+
+    let (status, body) = act(json!({"action": "diagnose",
+        "summary": "El switch del cliente bloquea el puerto de los lectores.", "cause": "infrastructure"}));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(visit(today, 120));
+    assert_eq!(status, 200, "{body}");
+    let (_, detail) = server.staff("GET", &format!("/tickets/{folio}"), None);
+    let kinds: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default())
+        .collect();
+    assert!(kinds.contains(&"visit_recorded"), "{kinds:?}");
+    // Customer-attributable: the two hours on site are quoted at the contract's rate.
+    assert_eq!(detail["ticket"]["work_minutes"], 120);
+    assert_eq!(detail["quote"]["subtotal_cents"], 6500 + 4500);
+
+    let out = dir.path().join("informe.html");
+    let d = data.to_str().unwrap();
+    mesa_json(&[
+        "report",
+        "--data",
+        d,
+        "--month",
+        &today.format("%Y-%m").to_string(),
+        "--customer",
+        "norte.mx",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // minijinja escapes "/" too (a browser reads "&#x2f;" as "/").
+    let html = std::fs::read_to_string(&out)
+        .unwrap()
+        .replace("&#x2f;", "/");
+    let visits = &html[html.find("id=\"visitas\"").expect("the visits table")..];
+    assert!(
+        visits.contains(&today.format("%d/%m/%Y").to_string())
+            && visits.contains("Jorge Ramírez")
+            && visits.contains("Planta 2, Apodaca")
+            && visits.contains(&folio),
+        "{visits}"
+    );
+}

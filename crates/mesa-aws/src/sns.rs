@@ -37,15 +37,27 @@ pub fn sns_subject(subject: &str) -> String {
     out
 }
 
+/// The SMS of a page: its subject (folio, severity, company, what), at most 300 characters.
+fn sms_text(subject: &str) -> String {
+    subject.chars().take(300).collect()
+}
+
 #[async_trait]
 impl Pager for SnsPager {
     async fn page(&self, page: &OutgoingMail) -> Result<(), MailError> {
+        // E-mail subscribers get the whole page; a phone gets the subject only (an SMS
+        // publish is cut at 1,600 bytes, and the page ends with the customer's words).
+        let message = serde_json::json!({
+            "default": format!("{}\n\n{}", page.subject, page.text),
+            "sms": sms_text(&page.subject),
+        });
         let sent = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(sns_subject(&page.subject))
-            .message(format!("{}\n\n{}", page.subject, page.text))
+            .message_structure("json")
+            .message(message.to_string())
             .send()
             .await;
         match sent {

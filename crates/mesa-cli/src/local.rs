@@ -393,6 +393,21 @@ pub enum ActionCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Record a visit to the customer's premises (its time is work, billed when the ticket
+    /// is billable)
+    Visit {
+        /// The day of the visit (YYYY-MM-DD)
+        #[arg(long)]
+        on: chrono::NaiveDate,
+        #[arg(long)]
+        technician: String,
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        result: String,
+        #[arg(long)]
+        minutes: i64,
+    },
     /// Close (the customer gets the satisfaction survey)
     Close {
         #[arg(long, default_value = "")]
@@ -454,6 +469,19 @@ impl ActionCommand {
             ActionCommand::Wait { note } => Action::Wait { note },
             ActionCommand::Resume { note } => Action::Resume { note },
             ActionCommand::LogWork { minutes, note } => Action::LogWork { minutes, note },
+            ActionCommand::Visit {
+                on,
+                technician,
+                site,
+                result,
+                minutes,
+            } => Action::RecordVisit {
+                visited_on: on,
+                technician,
+                site,
+                result,
+                minutes,
+            },
             ActionCommand::Close { note } => Action::Close { note },
             ActionCommand::Reopen { reason } => Action::Reopen { reason },
             ActionCommand::RootCause { report } => Action::DeliverRootCause { report },

@@ -220,6 +220,15 @@ pub fn render(
         "tickets": tickets,
         "billable": billable,
         "billable_total": money(billable_total),
+        "visits": report.visits.iter().map(|v| json!({
+            "folio": v.folio.as_str(),
+            "day": v.visited_on.format("%d/%m/%Y").to_string(),
+            "technician": v.technician,
+            "site": v.site,
+            "result": v.result,
+            "minutes": v.minutes,
+            "billable": v.billable,
+        })).collect::<Vec<_>>(),
         "currency": currency,
         "definitions": s.definitions,
     });

@@ -105,7 +105,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(backend)
 }
 
-/// Gives each contact written before migration 3 its company's key.
+/// Gives each contact written before migration 3 its company's key, and its company a
+/// record.
 fn backfill_company_keys(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     let rows: Vec<(String, String, String)> = {
         let mut stmt = tx
@@ -118,9 +119,20 @@ fn backfill_company_keys(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreErro
     };
     for (email, domain, data) in rows {
         let record: CustomerRecord = from_json(&data)?;
+        let company = CompanyRecord {
+            company: record.company.clone(),
+            ..CompanyRecord::default()
+        };
         tx.execute(
             "UPDATE customers SET company_key = ?1 WHERE email = ?2 AND domain = ?3",
-            params![CompanyRecord::key_of(&record.company), email, domain],
+            params![company.key(), email, domain],
+        )
+        .map_err(backend)?;
+        // Registered before periods were kept: a company without periods (taken as
+        // subscribed), so it has its page.
+        tx.execute(
+            "INSERT OR IGNORE INTO companies (key, data) VALUES (?1, ?2)",
+            params![company.key(), to_json(&company)?],
         )
         .map_err(backend)?;
     }

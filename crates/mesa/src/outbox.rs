@@ -442,6 +442,7 @@ pub fn compose_digest(
             "received_local": human_time(policy, t.received_at),
             "response_due_local": due,
             "missing_fields": t.missing_fields,
+            "subscription": subscription_context(t.subscription.as_ref()),
         }));
     }
     let context = json!({

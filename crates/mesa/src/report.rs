@@ -56,6 +56,19 @@ pub struct BillableLine {
     pub quote: Quote,
 }
 
+/// A visit to the customer's premises recorded in the month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VisitLine {
+    pub folio: Folio,
+    pub visited_on: NaiveDate,
+    pub technician: String,
+    pub site: String,
+    pub result: String,
+    pub minutes: i64,
+    /// Whether its time is billed (the ticket's coverage is billable).
+    pub billable: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MonthlyReport {
     /// `YYYY-MM`.
@@ -66,6 +79,8 @@ pub struct MonthlyReport {
     pub weeks: Vec<Week>,
     pub response_hours: Vec<Bucket>,
     pub billable: Vec<BillableLine>,
+    /// Visits to the customer's premises recorded in the month, by day.
+    pub visits: Vec<VisitLine>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -192,10 +207,7 @@ pub fn build(
             .events
             .iter()
             .filter(|e| period.contains(e.at))
-            .filter_map(|e| match &e.kind {
-                crate::model::EventKind::WorkLogged { minutes, .. } => Some(*minutes),
-                _ => None,
-            })
+            .filter_map(|e| e.kind.work_minutes())
             .sum();
         if minutes > 0 {
             billable.push(BillableLine {
@@ -206,6 +218,32 @@ pub fn build(
         }
     }
 
+    let mut visits = Vec::new();
+    for o in &mine {
+        let billable = o.ticket.assessment.as_ref().is_some_and(|a| a.billable);
+        for e in o.events.iter().filter(|e| period.contains(e.at)) {
+            if let crate::model::EventKind::VisitRecorded {
+                visited_on,
+                technician,
+                site,
+                result,
+                minutes,
+            } = &e.kind
+            {
+                visits.push(VisitLine {
+                    folio: o.ticket.folio.clone(),
+                    visited_on: *visited_on,
+                    technician: technician.clone(),
+                    site: site.clone(),
+                    result: result.clone(),
+                    minutes: *minutes,
+                    billable,
+                });
+            }
+        }
+    }
+    visits.sort_by(|a, b| (a.visited_on, &a.folio).cmp(&(b.visited_on, &b.folio)));
+
     Ok(MonthlyReport {
         month: month.to_string(),
         customer: customer_name.to_string(),
@@ -214,6 +252,7 @@ pub fn build(
         weeks,
         response_hours,
         billable,
+        visits,
         generated_at: now,
     })
 }

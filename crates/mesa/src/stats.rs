@@ -491,10 +491,7 @@ fn billing(
             .events
             .iter()
             .filter(|e| period.contains(e.at))
-            .filter_map(|e| match &e.kind {
-                EventKind::WorkLogged { minutes, .. } => Some(*minutes),
-                _ => None,
-            })
+            .filter_map(|e| e.kind.work_minutes())
             .sum();
         b.logged_minutes += minutes;
         let billable = o.ticket.assessment.as_ref().is_some_and(|a| a.billable);

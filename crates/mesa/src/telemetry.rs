@@ -47,11 +47,16 @@ pub enum Metric {
     AcknowledgementLatency {
         seconds: i64,
     },
+    /// A company's own terms did not plan under the live rules: a ticket was opened on the
+    /// standard terms instead.
+    CustomerTermsRejected,
+    /// A severity-1 page was given up: the worker that took it has no pager.
+    PageNotSent,
 }
 
 impl Metric {
     /// Every metric name mesa emits (the SAM template's alarms may use only these).
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 14] = [
         "TicketCreated",
         "MailSent",
         "MailQuarantined",
@@ -64,6 +69,8 @@ impl Metric {
         "RulesRejected",
         "AckLimitReached",
         "AcknowledgementLatency",
+        "CustomerTermsRejected",
+        "PageNotSent",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -80,6 +87,8 @@ impl Metric {
             Metric::RulesRejected => "RulesRejected",
             Metric::AckLimitReached => "AckLimitReached",
             Metric::AcknowledgementLatency { .. } => "AcknowledgementLatency",
+            Metric::CustomerTermsRejected => "CustomerTermsRejected",
+            Metric::PageNotSent => "PageNotSent",
         }
     }
 
@@ -128,7 +137,9 @@ impl Metric {
             | Metric::EventPublishErrors
             | Metric::RulesRejected
             | Metric::AckLimitReached
-            | Metric::AcknowledgementLatency { .. } => Vec::new(),
+            | Metric::AcknowledgementLatency { .. }
+            | Metric::CustomerTermsRejected
+            | Metric::PageNotSent => Vec::new(),
         }
     }
 }
@@ -226,6 +237,8 @@ mod tests {
             Metric::RulesRejected,
             Metric::AckLimitReached,
             Metric::AcknowledgementLatency { seconds: 300 },
+            Metric::CustomerTermsRejected,
+            Metric::PageNotSent,
         ];
         let names: Vec<_> = all.iter().map(Metric::name).collect();
         assert_eq!(names, Metric::NAMES);

@@ -274,3 +274,32 @@ async fn an_unknown_support_type_is_refused_with_the_valid_ones_listed() {
         assert!(message.contains(&t.id), "{message} lacks {}", t.id);
     }
 }
+
+/// Terms checked at import can stop planning after the rules change: the customer's report
+/// is still taken, on the standard contract, and the operators are told.
+#[tokio::test]
+async fn a_company_whose_own_terms_no_longer_plan_still_gets_its_ticket_on_the_standard_terms() {
+    use mesa::model::CompanyRecord;
+    use mesa::ports::CustomerStore;
+    let h = harness();
+    h.register("ana@bajio.com.mx", "").await;
+    h.store
+        .upsert_company(&CompanyRecord {
+            company: "Comercializadora del Bajío".into(),
+            periods: Vec::new(),
+            terms: serde_json::json!({"response_hours": [0, "una", "dos", "tres", "cuatro"]})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        })
+        .await
+        .unwrap();
+    let s = h.submit("El reporte de asistencias sale vacío.").await;
+    assert!(s.ticket.terms.is_empty(), "{:?}", s.ticket.terms);
+    assert_eq!(
+        s.ticket.subscription.as_ref().map(|s| s.status()),
+        Some("no_periods_on_record")
+    );
+    assert!(s.ticket.next_due.is_some());
+    assert_eq!(h.metrics.count_of("CustomerTermsRejected"), 1);
+}

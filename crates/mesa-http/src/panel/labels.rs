@@ -60,6 +60,7 @@ pub(crate) fn action(name: &str) -> &'static str {
         "wait" => "Esperar al cliente",
         "resume" => "Reanudar",
         "log_work" => "Registrar trabajo",
+        "record_visit" => "Visita registrada",
         "close" => "Cerrar",
         "reopen" => "Reabrir",
         "deliver_root_cause" => "Entregar la solución de raíz",
@@ -114,6 +115,19 @@ pub(crate) fn event(kind: &EventKind) -> (String, String) {
         EventKind::WorkLogged { minutes, note } => {
             ("Trabajo registrado", format!("{minutes} min {note}"))
         }
+        EventKind::VisitRecorded {
+            visited_on,
+            technician,
+            site,
+            result,
+            minutes,
+        } => (
+            "Visita a las instalaciones del cliente",
+            format!(
+                "{} · {technician} · {site} · {minutes} min · {result}",
+                visited_on.format("%d/%m/%Y")
+            ),
+        ),
         EventKind::Closed { note, .. } => ("Cerrado", note.clone()),
         EventKind::SatisfactionRecorded {
             satisfied, comment, ..

@@ -130,7 +130,10 @@ impl Desk {
         let sent = match (&self.pager, item.kind) {
             (Some(pager), MailKind::Page) => pager.page(&mail).await.map(|()| None),
             (None, MailKind::Page) => {
-                return Attempt::GiveUp("a page, and no pager is configured".into());
+                self.metrics.count(&Metric::PageNotSent);
+                return Attempt::GiveUp(
+                    "a severity-1 page, and this desk has no on-call pager (MESA_ONCALL on one machine, ONCALL_TOPIC_ARN on AWS)".into(),
+                );
             }
             _ => self.mailer.send(&mail).await,
         };

@@ -60,6 +60,16 @@ use crate::ticket::Severity;
 use crate::tokens::{Signer, TokenError};
 use crate::types::Actor;
 
+/// The Message-IDs of the mail a change sends that should thread replies back to the
+/// ticket: not a page's (a reply from the person on call is not the customer's).
+pub(crate) fn threading_ids(outbox: &[OutboxItem]) -> Vec<String> {
+    outbox
+        .iter()
+        .filter(|o| o.kind != MailKind::Page)
+        .map(|o| o.message_id.clone())
+        .collect()
+}
+
 /// The recipient an outbox page names: the pager decides where it really goes.
 pub const ON_CALL: &str = "on-call@pager.invalid";
 
@@ -247,18 +257,18 @@ impl Desk {
         self
     }
 
-    /// Pages the on-call staff through `pager` when a report is, or becomes, severity 1:
-    /// the page is an outbox item written with the ticket change (so it is never lost)
-    /// and delivered at once, at any hour.
+    /// Pages the on-call staff through `pager`: a report that is, or becomes, severity 1
+    /// always gets a page in the outbox, written with the ticket change (so it is never
+    /// lost, whichever process wrote the ticket), and the outbox worker sends it at once, at
+    /// any hour, through its pager; a worker without one keeps it as skipped and says why.
     pub fn with_pager(mut self, pager: Arc<dyn Pager>) -> Self {
         self.pager = Some(pager);
         self
     }
 
-    /// The page of a critical report, when paging is on: an outbox item of its own.
-    pub(crate) fn page_item(&self, ticket: &TicketId, now: DateTime<Utc>) -> Option<OutboxItem> {
-        self.pager.as_ref()?;
-        Some(OutboxItem::new(
+    /// The page of a critical report: an outbox item of its own.
+    pub(crate) fn page_item(&self, ticket: &TicketId, now: DateTime<Utc>) -> OutboxItem {
+        OutboxItem::new(
             OutboxItem::new_id(),
             ticket.clone(),
             MailKind::Page,
@@ -267,7 +277,7 @@ impl Desk {
             None,
             String::new(),
             now,
-        ))
+        )
     }
 
     pub fn policy(&self) -> Arc<Policy> {
@@ -355,7 +365,7 @@ impl Desk {
                     if *to == Severity::CRITICAL && *from != Some(Severity::CRITICAL))
             });
             if raised_to_critical {
-                outbox.extend(self.page_item(&ticket.id, now));
+                outbox.push(self.page_item(&ticket.id, now));
             }
             all_events.extend(recorded.iter().cloned());
             ticket.next_due = next_due(&policy, &ticket.facts(), ticket.severity, &all_events)?;
@@ -368,8 +378,7 @@ impl Desk {
                     recorded,
                 });
             }
-            let mut message_ids: Vec<String> =
-                outbox.iter().map(|o| o.message_id.clone()).collect();
+            let mut message_ids = threading_ids(&outbox);
             message_ids.extend(plan.message_ids);
             let change = TicketChange {
                 expected_version: current.version,

@@ -218,12 +218,30 @@ impl Desk {
             next_due: None,
             events,
         };
-        opening.next_due = next_due(
+        opening.next_due = match next_due(
             policy,
             &opening.facts(Some(class.severity)),
             class.severity,
             &opening.events,
-        )?;
+        ) {
+            Ok(due) => due,
+            // The company's own terms no longer plan under these rules (they were checked
+            // at import, against the rules of then): the ticket is taken on the standard
+            // contract rather than lost, and staff are told in the log and the metrics.
+            Err(e) if !opening.terms.is_empty() => {
+                tracing::error!(error = %e, company = %opening.customer.company,
+                    "the company's own terms do not plan under the live rules; ticket opened on the standard terms");
+                self.metrics.count(&Metric::CustomerTermsRejected);
+                opening.terms.clear();
+                next_due(
+                    policy,
+                    &opening.facts(Some(class.severity)),
+                    class.severity,
+                    &opening.events,
+                )?
+            }
+            Err(e) => return Err(e),
+        };
         let mut outbox: Vec<OutboxItem> = self
             .acknowledgement(
                 policy,
@@ -238,9 +256,9 @@ impl Desk {
         if class.severity == Severity::CRITICAL {
             // The on-call staff are paged with the ticket's own write (composed when sent,
             // once the store has given the folio).
-            outbox.extend(self.page_item(&id, now));
+            outbox.push(self.page_item(&id, now));
         }
-        let mut message_ids: Vec<String> = outbox.iter().map(|o| o.message_id.clone()).collect();
+        let mut message_ids = super::threading_ids(&outbox);
         message_ids.extend(d.message_id);
         let local = policy.calendar().local(opening.received_at);
         let outcome = self

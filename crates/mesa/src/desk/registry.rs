@@ -173,10 +173,25 @@ impl Desk {
         name: &str,
         limit: usize,
     ) -> Result<Option<CompanyPage>, DeskError> {
-        let Some(company) = self.store.company(name).await? else {
-            return Ok(None);
+        // A company known only by its contacts (registered before periods were kept) is
+        // shown without periods.
+        let (company, contacts) = match self.store.company(name).await? {
+            Some(company) => {
+                let contacts = self.store.contacts_of(&company.company).await?;
+                (company, contacts)
+            }
+            None => {
+                let contacts = self.store.contacts_of(name).await?;
+                let Some(first) = contacts.first() else {
+                    return Ok(None);
+                };
+                let company = CompanyRecord {
+                    company: first.company.clone(),
+                    ..CompanyRecord::default()
+                };
+                (company, contacts)
+            }
         };
-        let contacts = self.store.contacts_of(&company.company).await?;
         let key = company.key();
         let belongs = |t: &Ticket| {
             CompanyRecord::key_of(&t.customer.company) == key

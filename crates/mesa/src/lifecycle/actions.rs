@@ -62,6 +62,16 @@ pub enum Action {
         #[serde(default)]
         note: String,
     },
+    /// Record a visit to the customer's premises: when, who went, where, what came of it
+    /// and the time it took (work, billed when the ticket is billable).
+    RecordVisit {
+        /// The day of the visit (`YYYY-MM-DD`, the desk's time zone).
+        visited_on: chrono::NaiveDate,
+        technician: String,
+        site: String,
+        result: String,
+        minutes: i64,
+    },
     /// Close the ticket; the customer is asked for satisfaction.
     Close {
         #[serde(default)]
@@ -100,7 +110,7 @@ pub enum Action {
 
 impl Action {
     /// Every action's [`name`](Action::name) (the JSON API's `action`).
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "set_severity",
         "diagnose",
         "escalate",
@@ -109,6 +119,7 @@ impl Action {
         "wait",
         "resume",
         "log_work",
+        "record_visit",
         "close",
         "reopen",
         "deliver_root_cause",
@@ -127,6 +138,7 @@ impl Action {
             Action::Wait { .. } => "wait",
             Action::Resume { .. } => "resume",
             Action::LogWork { .. } => "log_work",
+            Action::RecordVisit { .. } => "record_visit",
             Action::Close { .. } => "close",
             Action::Reopen { .. } => "reopen",
             Action::DeliverRootCause { .. } => "deliver_root_cause",
@@ -165,6 +177,13 @@ impl Action {
             Action::LogWork {
                 minutes: 1,
                 note: String::new(),
+            },
+            Action::RecordVisit {
+                visited_on: chrono::NaiveDate::MIN,
+                technician: x(),
+                site: x(),
+                result: x(),
+                minutes: 1,
             },
             Action::Close {
                 note: String::new(),

@@ -263,6 +263,34 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                 note: text("note", note, false)?,
             });
         }
+        Action::RecordVisit {
+            visited_on,
+            technician,
+            site,
+            result,
+            minutes,
+        } => {
+            if !(1..=24 * 60).contains(minutes) {
+                return Err(ActionError::Invalid {
+                    field: "minutes",
+                    message: format!("must be between 1 and 1440 (got {minutes})"),
+                });
+            }
+            let received = policy.calendar().local(ticket.received_at).date_naive();
+            if *visited_on < received {
+                return Err(ActionError::Invalid {
+                    field: "visited_on",
+                    message: format!("{visited_on} is before the ticket was received ({received})"),
+                });
+            }
+            d.record(EventKind::VisitRecorded {
+                visited_on: *visited_on,
+                technician: text("technician", technician, true)?,
+                site: text("site", site, true)?,
+                result: text("result", result, true)?,
+                minutes: *minutes,
+            });
+        }
         Action::Close { note } => {
             if stage != Stage::Answered {
                 return Err(illegal(

@@ -83,6 +83,16 @@ pub enum EventKind {
         minutes: i64,
         note: String,
     },
+    /// A visit to the customer's premises ("en caso necesario se acuda a las instalaciones
+    /// de EL CLIENTE"): its time counts as work, billed when the ticket is billable.
+    VisitRecorded {
+        /// The day of the visit, in the desk's time zone.
+        visited_on: chrono::NaiveDate,
+        technician: String,
+        site: String,
+        result: String,
+        minutes: i64,
+    },
     Closed {
         note: String,
         csat_outbox_id: Option<String>,
@@ -136,6 +146,16 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Minutes of work this event records (logged at the desk or spent on a visit).
+    pub fn work_minutes(&self) -> Option<i64> {
+        match self {
+            EventKind::WorkLogged { minutes, .. } | EventKind::VisitRecorded { minutes, .. } => {
+                Some(*minutes)
+            }
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::Received { .. } => "received",
@@ -149,6 +169,7 @@ impl EventKind {
             EventKind::Resumed { .. } => "resumed",
             EventKind::CustomerReplied { .. } => "customer_replied",
             EventKind::WorkLogged { .. } => "work_logged",
+            EventKind::VisitRecorded { .. } => "visit_recorded",
             EventKind::Closed { .. } => "closed",
             EventKind::SatisfactionRecorded { .. } => "satisfaction_recorded",
             EventKind::Reopened { .. } => "reopened",

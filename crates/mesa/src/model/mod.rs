@@ -345,7 +345,9 @@ impl Ticket {
             EventKind::Resumed { .. } => {
                 self.stage = self.stage_before_wait.take().unwrap_or(Stage::Acknowledged);
             }
-            EventKind::WorkLogged { minutes, .. } => self.work_minutes += minutes,
+            EventKind::WorkLogged { minutes, .. } | EventKind::VisitRecorded { minutes, .. } => {
+                self.work_minutes += minutes
+            }
             EventKind::Closed { .. } => {
                 self.stage_before_wait = None;
                 self.stage = Stage::Closed;
