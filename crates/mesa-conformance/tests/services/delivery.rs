@@ -221,3 +221,32 @@ async fn a_report_about_mail_no_ticket_sent_is_counted_and_ignored() {
     assert_eq!(out, FeedbackOutcome::UnknownMail);
     assert_eq!(h.metrics.count_of("MailFeedbackUnmatched"), 1);
 }
+
+/// A critical report's page is queued with the ticket whatever process wrote it; a worker
+/// without an on-call pager leaves it for one that has one, and gives up (and says so)
+/// only when nobody sent it for an hour.
+#[tokio::test]
+async fn a_page_waits_for_a_worker_with_a_pager_and_is_given_up_only_an_hour_later() {
+    let h = harness();
+    let s = h
+        .submit("El sistema está caído por completo, no opera ningún equipo biométrico en ninguna planta.")
+        .await;
+    assert_eq!(s.ticket.severity.level(), 1);
+    let page = |h: &Harness| {
+        h.store
+            .outbox_items()
+            .into_iter()
+            .find(|o| o.kind == MailKind::Page)
+            .expect("a page queued with the ticket")
+    };
+    let report = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!((report.sent, report.skipped), (1, 0), "the acknowledgement");
+    assert_eq!(page(&h).status, OutboxStatus::Pending);
+    assert!(h.mailer.sent().iter().all(|m| m.to == "ana@bajio.com.mx"));
+
+    h.advance(Duration::minutes(61));
+    let report = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!(report.skipped, 1);
+    assert_eq!(page(&h).status, OutboxStatus::Skipped);
+    assert_eq!(h.metrics.count_of("PageNotSent"), 1);
+}

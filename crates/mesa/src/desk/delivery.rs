@@ -49,6 +49,9 @@ pub enum FeedbackOutcome {
     UnknownMail,
 }
 
+/// How long a page waits for a worker with an on-call pager before it is given up on.
+const PAGE_UNCLAIMED_FOR: chrono::Duration = chrono::Duration::hours(1);
+
 /// How one delivery attempt ended.
 enum Attempt {
     Sent,
@@ -129,10 +132,16 @@ impl Desk {
         };
         let sent = match (&self.pager, item.kind) {
             (Some(pager), MailKind::Page) => pager.page(&mail).await.map(|()| None),
+            // Not this worker's to send (a cron's `mesa outbox deliver` without MESA_ONCALL,
+            // say): it is left pending for a worker that has a pager, and only given up on
+            // once nobody has sent it for PAGE_UNCLAIMED_FOR.
             (None, MailKind::Page) => {
+                if self.now() - item.created_at < PAGE_UNCLAIMED_FOR {
+                    return Attempt::Retry("a page, and this worker has no on-call pager".into());
+                }
                 self.metrics.count(&Metric::PageNotSent);
                 return Attempt::GiveUp(
-                    "a severity-1 page, and this desk has no on-call pager (MESA_ONCALL on one machine, ONCALL_TOPIC_ARN on AWS)".into(),
+                    "a severity-1 page no worker with an on-call pager sent (MESA_ONCALL on one machine, ONCALL_TOPIC_ARN on AWS)".into(),
                 );
             }
             _ => self.mailer.send(&mail).await,

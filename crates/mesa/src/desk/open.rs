@@ -229,16 +229,17 @@ impl Desk {
             // at import, against the rules of then): the ticket is taken on the standard
             // contract rather than lost, and staff are told in the log and the metrics.
             Err(e) if !opening.terms.is_empty() => {
+                let mut standard = opening.facts(Some(class.severity));
+                standard.terms.clear();
+                // Only when the terms are the cause: the standard contract plans.
+                let Ok(due) = next_due(policy, &standard, class.severity, &opening.events) else {
+                    return Err(e);
+                };
                 tracing::error!(error = %e, company = %opening.customer.company,
                     "the company's own terms do not plan under the live rules; ticket opened on the standard terms");
                 self.metrics.count(&Metric::CustomerTermsRejected);
                 opening.terms.clear();
-                next_due(
-                    policy,
-                    &opening.facts(Some(class.severity)),
-                    class.severity,
-                    &opening.events,
-                )?
+                due
             }
             Err(e) => return Err(e),
         };
