@@ -412,3 +412,205 @@ fn an_on_site_visit_is_recorded_in_the_timeline_billed_when_billable_and_in_the_
         "{visits}"
     );
 }
+
+#[test]
+fn a_reader_under_warranty_is_replaced_at_no_cost_step_by_step_and_one_out_of_warranty_is_quoted() {
+    let (dir, data) = data_dir();
+    let d = data.to_str().unwrap();
+    let server = Server::start(&data);
+    let registry = dir.path().join("registry.json");
+    std::fs::write(
+        &registry,
+        json!([{"company": "Tornillos del Norte",
+                "periods": [{"start": "2026-01-01", "end": "2035-12-31", "plan": "Nube 100"}],
+                "contacts": [{"domain": "tornillos.mx", "phone": "81 8765 4321"}]}])
+        .to_string(),
+    )
+    .unwrap();
+    assert!(import(&data, &registry).status.success());
+
+    // A bad equipment file changes nothing and names each problem by its line.
+    let equipment = |name: &str, rows: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(
+            &file,
+            format!("serial,model,company,site,installed_on,warranty_until\n{rows}"),
+        )
+        .unwrap();
+        mesa(&["equipment", "import", file.to_str().unwrap(), "--data", d])
+    };
+    let out = equipment(
+        "bad.csv",
+        "ZK4500-0193,ZK4500,Tornillos del Norte,Planta 1,2026-03-01,2025-03-01\n\
+         ZK4500-0007,ZK4500,Tornillos del Norte,Planta 2,2023-09-15,2024-09-14\n\
+         zk4500-0007,ZK4500,Tornillos del Norte,Planta 2,2023-09-15,2024-09-14\n",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 2: the warranty ends (2025-03-01) before the installation (2026-03-01)")
+            && err.contains("line 4: serial ZK4500-0007 is also in line 3"),
+        "{err}"
+    );
+    assert!(
+        !mesa(&["equipment", "show", "ZK4500-0007", "--data", d])
+            .status
+            .success(),
+        "nothing was imported"
+    );
+    let out = equipment(
+        "equipos.csv",
+        "zk4500-0193,ZK4500,Tornillos del Norte,Planta 1,2026-03-01,2036-02-29\n\
+         ZK4500-0007,ZK4500,Tornillos del Norte,Planta 2,2023-09-15,2024-09-14\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let imported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(imported["imported"], 2, "{imported}");
+
+    // The form names the reader in its own field.
+    let (status, created) = server.post_json(
+        "/tickets",
+        &json!({
+            "company": "Tornillos del Norte",
+            "contact_name": "Sofía Treviño",
+            "email": "sofia@tornillos.mx",
+            "phone": "81 8765 4321",
+            "support_type": "garantia_hardware",
+            "description": "El lector de la entrada de la planta 1 no enciende desde ayer; los demás funcionan.",
+            "serial": "zk4500-0193",
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+    let folio = created["folio"].as_str().unwrap().to_string();
+    let act = |folio: &str, body: Value| {
+        server.staff(
+            "POST",
+            &format!("/tickets/{folio}/actions"),
+            Some(&body.to_string()),
+        )
+    };
+    // No replacement before a diagnosis finds the reader covered.
+    let (status, _) = act(
+        &folio,
+        json!({"action": "record_replacement", "step": "approved"}),
+    );
+    assert_ne!(status, 200);
+    let (status, body) = act(
+        &folio,
+        json!({"action": "diagnose", "summary": "La fuente del lector está dañada.", "cause": "hardware"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, detail) = server.staff("GET", &format!("/tickets/{folio}"), None);
+    let ticket = &detail["ticket"];
+    assert_eq!(ticket["device"]["warranty"], "in_warranty", "{ticket}");
+    assert_eq!(ticket["device"]["site"], "Planta 1");
+    assert_eq!(ticket["assessment"]["coverage"], "covered");
+    assert_eq!(ticket["assessment"]["billable"], false);
+    assert_eq!(ticket["assessment"]["no_cost_replacement"], true);
+    assert!(detail["quote"].is_null(), "nothing to quote: {detail}");
+
+    // Its replacement, step by step, in order.
+    let (status, body) = act(
+        &folio,
+        json!({"action": "record_replacement", "step": "shipped",
+        "carrier": "Estafeta", "tracking": "8055-1234-99"}),
+    );
+    assert_eq!(status, 422, "approved comes first: {body}");
+    for step in [
+        json!({"action": "record_replacement", "step": "approved"}),
+        json!({"action": "record_replacement", "step": "shipped", "carrier": "Estafeta",
+               "tracking": "8055-1234-99", "serial": "ZK4500-0311"}),
+        json!({"action": "record_replacement", "step": "installed", "note": "Quedó en la misma puerta."}),
+        json!({"action": "record_replacement", "step": "faulty_received"}),
+    ] {
+        let (status, body) = act(&folio, step.clone());
+        assert_eq!(status, 200, "{step}: {body}");
+    }
+    let (status, _) = act(
+        &folio,
+        json!({"action": "record_replacement", "step": "approved"}),
+    );
+    assert_eq!(status, 422, "a step is recorded once");
+    let mails = wait_for_outbox(
+        &data,
+        "the acknowledgement and four replacement mails",
+        |m| m.iter().filter(|m| m.to == "sofia@tornillos.mx").count() == 5,
+    );
+    let about = |word: &str| {
+        mails
+            .iter()
+            .find(|m| m.to == "sofia@tornillos.mx" && m.subject.contains(word))
+            .unwrap_or_else(|| panic!("no mail about {word}"))
+    };
+    let approved = about("aprobado");
+    assert!(
+        approved.subject.contains(&folio)
+            && approved.text.contains("sin costo")
+            && approved.text.contains("ZK4500-0193"),
+        "{}",
+        approved.text
+    );
+    let shipped = about("enviado");
+    assert!(
+        shipped.text.contains("Estafeta")
+            && shipped.text.contains("8055-1234-99")
+            && shipped.text.contains("ZK4500-0311"),
+        "{}",
+        shipped.text
+    );
+    assert!(
+        about("instalado")
+            .text
+            .contains("Quedó en la misma puerta.")
+    );
+    about("recibimos el equipo dañado");
+
+    // A mail names the other reader in its text; its warranty ended in 2024: quoted.
+    let eml = dir.path().join("vencido.eml");
+    std::fs::write(
+        &eml,
+        "From: Sofía Treviño <sofia@tornillos.mx>\r\nTo: zendesk@ingressio.com\r\nSubject: Lector planta 2\r\nMessage-ID: <vencido@tornillos.mx>\r\n\r\nBuen día, el lector de la planta 2 ya no lee huellas.\r\nNúmero de serie: ZK4500-0007\r\n",
+    )
+    .unwrap();
+    let out = mesa_json(&["intake-email", eml.to_str().unwrap(), "--data", d]);
+    let old = out["folio"].as_str().unwrap().to_string();
+    assert_eq!(show(&data, &old)["ticket"]["device_serial"], "ZK4500-0007");
+    let (status, body) = act(
+        &old,
+        json!({"action": "diagnose", "summary": "El sensor de huella está gastado.", "cause": "hardware"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = act(&old, json!({"action": "log_work", "minutes": 90}));
+    assert_eq!(status, 200);
+    let (_, detail) = server.staff("GET", &format!("/tickets/{old}"), None);
+    let assessment = &detail["ticket"]["assessment"];
+    assert_eq!(assessment["coverage"], "out_of_warranty", "{detail}");
+    assert_eq!(assessment["billable"], true);
+    assert!(
+        assessment["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2024-09-14"),
+        "{assessment}"
+    );
+    assert_eq!(detail["quote"]["subtotal_cents"], 6500 + 4500);
+    let (status, _) = act(
+        &old,
+        json!({"action": "record_replacement", "step": "approved"}),
+    );
+    assert_ne!(status, 200, "no free replacement out of warranty");
+
+    // The company's page lists both readers.
+    let page = mesa_json(&["customers", "show", "Tornillos del Norte", "--data", d]);
+    let serials: Vec<&str> = page["equipment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials, ["ZK4500-0007", "ZK4500-0193"]);
+}

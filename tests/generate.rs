@@ -301,6 +301,7 @@ pub async fn generate_month(
                     vendor: (*cause == "third_party").then(|| "el proveedor de red".into()),
                     under_warranty: None,
                     replicated: Some(true),
+                    serial: None,
                 },
                 Step::Wait => Action::Wait {
                     note: "¿Nos comparte la bitácora del lector?".into(),

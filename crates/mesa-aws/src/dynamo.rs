@@ -13,6 +13,8 @@
 //! | customer | `CUSTOMER#EMAIL#<a>` / `CUSTOMER#DOMAIN#<d>` | `CUSTOMER` |
 //! | a company's contact | `COMPANY#<company key>` | `CONTACT#<address or @domain>` |
 //! | company | `COMPANIES` | `<company key>` |
+//! | device | `EQUIPMENT#<serial>` | `EQUIPMENT` |
+//! | a company's device | `COMPANY#<company key>` | `DEVICE#<serial>` |
 //! | staff account | `STAFF` | `<address>` |
 //! | quarantine | `QUARANTINE` | `<received>#<id>` |
 //! | heartbeat | `HEARTBEAT#<name>` | `HEARTBEAT` |
@@ -46,6 +48,7 @@ use mesa::ports::{
 };
 use mesa::types::address_key;
 
+mod equipment;
 mod staff;
 
 pub const DUE_SHARDS: u32 = 4;

@@ -63,7 +63,7 @@ pub struct RegistryAt {
 }
 
 impl RegistryAt {
-    async fn desk(&self, source: &RulesSource, must_exist: bool) -> Result<Arc<Desk>> {
+    pub(crate) async fn desk(&self, source: &RulesSource, must_exist: bool) -> Result<Arc<Desk>> {
         match (&self.table, &self.bucket) {
             (Some(table), Some(bucket)) => Ok(Arc::new(
                 crate::publish::live_desk(bucket, &self.key, table).await?,
@@ -103,6 +103,7 @@ pub async fn run(cmd: CustomersCommand, source: &RulesSource) -> Result<()> {
                 Some(page) => print(&json!({
                     "company": page.company,
                     "contacts": page.contacts,
+                    "equipment": page.equipment,
                     "tickets": page.tickets.iter().map(|t| json!({
                         "folio": t.folio.as_str(),
                         "subject": t.subject,

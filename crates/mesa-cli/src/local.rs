@@ -357,6 +357,9 @@ pub enum ActionCommand {
         /// Whether the fault was reproduced («error replicado»)
         #[arg(long)]
         replicated: Option<bool>,
+        /// The faulty device's serial (its warranty is looked up in the equipment registry)
+        #[arg(long)]
+        serial: Option<String>,
     },
     /// Send to Investigación y Desarrollo
     Escalate {
@@ -408,6 +411,21 @@ pub enum ActionCommand {
         #[arg(long)]
         minutes: i64,
     },
+    /// Record a step of the warranty replacement of the ticket's device (the customer is
+    /// told): approved, shipped (with --carrier and --tracking), installed, faulty-received
+    Replacement {
+        #[arg(value_parser = parse_replacement_step)]
+        step: mesa::model::ReplacementStep,
+        #[arg(long, default_value = "")]
+        carrier: String,
+        #[arg(long, default_value = "")]
+        tracking: String,
+        /// The new unit's serial
+        #[arg(long, default_value = "")]
+        serial: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Close (the customer gets the satisfaction survey)
     Close {
         #[arg(long, default_value = "")]
@@ -448,12 +466,14 @@ impl ActionCommand {
                 vendor,
                 under_warranty,
                 replicated,
+                serial,
             } => Action::Diagnose {
                 summary,
                 cause,
                 vendor,
                 under_warranty,
                 replicated,
+                serial,
             },
             ActionCommand::Escalate { note } => Action::Escalate { note },
             ActionCommand::Reply { message, channel } => Action::Reply {
@@ -481,6 +501,19 @@ impl ActionCommand {
                 site,
                 result,
                 minutes,
+            },
+            ActionCommand::Replacement {
+                step,
+                carrier,
+                tracking,
+                serial,
+                note,
+            } => Action::RecordReplacement {
+                step,
+                carrier,
+                tracking,
+                serial,
+                note,
             },
             ActionCommand::Close { note } => Action::Close { note },
             ActionCommand::Reopen { reason } => Action::Reopen { reason },
@@ -670,4 +703,12 @@ pub(crate) fn open_existing(data: &Path, source: &RulesSource) -> Result<Local> 
         );
     }
     open(data, source, "http://127.0.0.1:8080", None)
+}
+
+/// A replacement step as typed: `approved`, `shipped`, `installed`, `faulty-received` (or
+/// with an underscore).
+fn parse_replacement_step(s: &str) -> Result<mesa::model::ReplacementStep, String> {
+    mesa::model::ReplacementStep::parse(&s.replace('-', "_")).ok_or_else(|| {
+        format!("unknown step {s:?}: use approved, shipped, installed or faulty-received")
+    })
 }

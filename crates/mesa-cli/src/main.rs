@@ -3,6 +3,7 @@
 //! Every command prints JSON on stdout; errors go to stderr with a non-zero exit.
 
 mod customers;
+mod equipment;
 mod evaluate;
 mod local;
 mod replay;
@@ -171,6 +172,9 @@ enum Command {
     /// The registry of subscribed customers
     #[command(subcommand)]
     Customers(customers::CustomersCommand),
+    /// The registry of biometric equipment (serials, warranties)
+    #[command(subcommand)]
+    Equipment(equipment::EquipmentCommand),
     /// Tickets: list, show, staff actions
     #[command(subcommand)]
     Tickets(local::TicketsCommand),
@@ -411,6 +415,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(local::intake_email(&data.data, &source, &file, at))?;
         }
         Command::Customers(cmd) => runtime()?.block_on(customers::run(cmd, &source))?,
+        Command::Equipment(cmd) => runtime()?.block_on(equipment::run(cmd, &source))?,
         Command::Tickets(cmd) => runtime()?.block_on(local::tickets(cmd, &source))?,
         Command::Sweep { data, now } => {
             let now = now.map(|s| parse_instant("--now", &s)).transpose()?;

@@ -72,6 +72,7 @@ pub fn sample_ticket(received_at: DateTime<Utc>, email: &str) -> Opening {
         support_type: "falla_lectores".into(),
         subject: "Lectores".into(),
         description: "Algunos lectores no registran.".into(),
+        device_serial: None,
         attachments: Vec::new(),
         missing_fields: Vec::new(),
         received_at,
@@ -143,6 +144,7 @@ where
     outbox_claims_leases_and_marks(make().await).await;
     registry::customers_by_address_or_domain(make().await).await;
     registry::companies_periods_and_contacts(make().await).await;
+    registry::equipment_by_serial_and_company(make().await).await;
     staff_accounts(make().await).await;
     quarantine_and_heartbeats(make().await).await;
     statistics_of_a_month(make().await).await;

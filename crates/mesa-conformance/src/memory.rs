@@ -8,15 +8,15 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use mesa::model::{
-    CompanyRecord, CustomerRecord, DedupeKey, Event, Folio, StaffMember, Ticket, TicketId,
-    domain_of,
+    CompanyRecord, CustomerRecord, DedupeKey, Equipment, Event, Folio, StaffMember, Ticket,
+    TicketId, domain_of,
 };
 use mesa::outbox::{MailKind, OutboxItem, OutboxStatus, OutgoingMail};
 use mesa::ports::{
-    BlobError, BlobStore, BusError, Clock, CreateOutcome, CustomerStore, DomainEvent, EventBus,
-    HeartbeatStore, ListFilter, MailError, Mailer, Metric, Metrics, NewTicket, OutboxStore, Page,
-    PageRequest, QuarantineRecord, QuarantineStore, StaffStore, StoreError, TicketChange,
-    TicketStore,
+    BlobError, BlobStore, BusError, Clock, CreateOutcome, CustomerStore, DomainEvent,
+    EquipmentStore, EventBus, HeartbeatStore, ListFilter, MailError, Mailer, Metric, Metrics,
+    NewTicket, OutboxStore, Page, PageRequest, QuarantineRecord, QuarantineStore, StaffStore,
+    StoreError, TicketChange, TicketStore,
 };
 use mesa::types::address_key;
 
@@ -36,6 +36,7 @@ struct State {
     outbox: BTreeMap<String, OutboxItem>,
     customers: Vec<CustomerRecord>,
     companies: BTreeMap<String, CompanyRecord>,
+    equipment: BTreeMap<String, Equipment>,
     staff: BTreeMap<String, StaffMember>,
     quarantine: Vec<QuarantineRecord>,
     heartbeats: HashMap<String, DateTime<Utc>>,
@@ -325,6 +326,33 @@ impl CustomerStore for MemoryStore {
 
     async fn list_companies(&self) -> Result<Vec<CompanyRecord>, StoreError> {
         Ok(lock(&self.state).companies.values().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl EquipmentStore for MemoryStore {
+    async fn upsert_equipment(&self, equipment: &Equipment) -> Result<(), StoreError> {
+        let mut e = equipment.clone();
+        e.serial = e.key();
+        lock(&self.state).equipment.insert(e.key(), e);
+        Ok(())
+    }
+
+    async fn equipment(&self, serial: &str) -> Result<Option<Equipment>, StoreError> {
+        Ok(lock(&self.state)
+            .equipment
+            .get(&Equipment::key_of(serial))
+            .cloned())
+    }
+
+    async fn equipment_of(&self, company: &str) -> Result<Vec<Equipment>, StoreError> {
+        let key = CompanyRecord::key_of(company);
+        Ok(lock(&self.state)
+            .equipment
+            .values()
+            .filter(|e| CompanyRecord::key_of(&e.company) == key)
+            .cloned()
+            .collect())
     }
 }
 

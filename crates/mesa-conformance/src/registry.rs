@@ -2,7 +2,7 @@
 //! contract periods and terms, and a company's contacts.
 
 use chrono::NaiveDate;
-use mesa::model::{CompanyRecord, ContractPeriod, CustomerRecord};
+use mesa::model::{CompanyRecord, ContractPeriod, CustomerRecord, Equipment, EquipmentStatus};
 
 use crate::Store;
 
@@ -149,4 +149,66 @@ pub async fn companies_periods_and_contacts(store: Store) {
         vec![moved, luis]
     );
     assert!(store.contacts_of("Nadie").await.unwrap().is_empty());
+}
+
+/// A device is found by its serial as customers write it, listed under its company, and
+/// leaves the old company's list when it moves; contacts and devices of one company do not
+/// mix.
+pub async fn equipment_by_serial_and_company(store: Store) {
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let reader = Equipment {
+        serial: "zk4500-0193".into(),
+        model: "ZK4500".into(),
+        company: "Tornillos del Norte".into(),
+        site: "Planta Apodaca".into(),
+        installed_on: d("2025-12-01"),
+        warranty_until: d("2026-11-30"),
+        status: EquipmentStatus::InService,
+    };
+    let other = Equipment {
+        serial: "ZK4500-0200".into(),
+        ..reader.clone()
+    };
+    store.upsert_equipment(&reader).await.unwrap();
+    store.upsert_equipment(&other).await.unwrap();
+    store
+        .upsert_customer(&CustomerRecord {
+            company: "Tornillos del Norte".into(),
+            email: "ana@tornillos.mx".into(),
+            domain: String::new(),
+            contact_name: "Ana".into(),
+            phone: String::new(),
+        })
+        .await
+        .unwrap();
+    let found = store.equipment(" zk4500-0193 ").await.unwrap().unwrap();
+    assert_eq!(found.serial, "ZK4500-0193");
+    assert_eq!(found.warranty_until, d("2026-11-30"));
+    assert_eq!(store.equipment("ZK9999").await.unwrap(), None);
+    let serials = |list: Vec<Equipment>| list.into_iter().map(|e| e.serial).collect::<Vec<_>>();
+    assert_eq!(
+        serials(store.equipment_of("tornillos  del norte").await.unwrap()),
+        ["ZK4500-0193", "ZK4500-0200"]
+    );
+    assert_eq!(
+        store
+            .contacts_of("Tornillos del Norte")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let moved = Equipment {
+        company: "Aceros Monterrey".into(),
+        status: EquipmentStatus::Replaced,
+        ..other
+    };
+    store.upsert_equipment(&moved).await.unwrap();
+    assert_eq!(
+        serials(store.equipment_of("Tornillos del Norte").await.unwrap()),
+        ["ZK4500-0193"]
+    );
+    let now_there = store.equipment_of("Aceros Monterrey").await.unwrap();
+    assert_eq!(now_there.len(), 1);
+    assert_eq!(now_there[0].status, EquipmentStatus::Replaced);
 }

@@ -123,6 +123,7 @@ impl Month {
                 vendor: None,
                 under_warranty: None,
                 replicated: Some(true),
+                serial: None,
             },
         )
         .await;

@@ -160,6 +160,7 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
             "phone" => input.phone = value,
             "support_type" => input.support_type = value,
             "description" => input.description = value,
+            "serial" => input.serial = value,
             "impact_scope" => input.impact_scope = Some(value),
             "operation_continues" => input.operation_continues = Some(YesNo::Text(value)),
             "workaround" => input.workaround = Some(YesNo::Text(value)),

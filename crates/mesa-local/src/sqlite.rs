@@ -21,11 +21,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_staff.sql"),
     include_str!("../migrations/0003_companies.sql"),
+    include_str!("../migrations/0004_equipment.sql"),
 ];
 
 /// The migration that gave contacts their company key.
 const COMPANY_KEYS: usize = 3;
 
+mod equipment;
 mod staff;
 
 #[derive(Clone)]

@@ -12,67 +12,8 @@ use crate::ticket::Severity;
 pub use crate::types::MailKind;
 use crate::types::{EmailAddress, TicketId};
 
-/// Why a message could not be sent. The cause is kept where there is one.
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    /// Worth trying again later (connection refused, throttled, …).
-    #[error("temporary mail failure: {message}")]
-    Temporary {
-        message: String,
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    },
-    /// Will never work (bad address, rejected content).
-    #[error("permanent mail failure: {message}")]
-    Permanent {
-        message: String,
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    },
-}
-
-impl MailError {
-    pub fn temporary(message: impl Into<String>) -> Self {
-        MailError::Temporary {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    pub fn permanent(message: impl Into<String>) -> Self {
-        MailError::Permanent {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// A temporary failure caused by `source` (whose text joins the message, so a log line
-    /// that prints only this error still says why).
-    pub fn temporary_from(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        MailError::Temporary {
-            message: format!("{}: {source}", message.into()),
-            source: Some(Box::new(source)),
-        }
-    }
-
-    /// A permanent failure caused by `source` (its text joins the message).
-    pub fn permanent_from(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        MailError::Permanent {
-            message: format!("{}: {source}", message.into()),
-            source: Some(Box::new(source)),
-        }
-    }
-
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, MailError::Permanent { .. })
-    }
-}
+mod error;
+pub use error::MailError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -374,6 +315,8 @@ pub fn compose(
         "company_name": settings.company_name,
         "body": item.body,
         "survey_url": links.survey_url,
+        "device": ticket.device,
+        "replacement": replacement_context(ticket, item),
     });
     let rendered = policy.render_mail(item.kind.template(), &context)?;
     Ok(OutgoingMail {
@@ -387,6 +330,22 @@ pub fn compose(
         in_reply_to: item.in_reply_to.clone(),
         references: item.in_reply_to.iter().cloned().collect(),
         auto_replied: item.kind == MailKind::Ack,
+    })
+}
+
+/// What a replacement mail says: its step's record (the item's body names the step).
+fn replacement_context(ticket: &Ticket, item: &OutboxItem) -> serde_json::Value {
+    let record = (item.kind == MailKind::Replacement)
+        .then(|| {
+            ticket
+                .replacement
+                .iter()
+                .find(|r| r.step.as_str() == item.body)
+        })
+        .flatten();
+    record.map_or(serde_json::Value::Null, |r| {
+        json!({"step": r.step.as_str(), "carrier": r.carrier, "tracking": r.tracking,
+               "serial": r.serial, "note": r.note})
     })
 }
 

@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    CompanyRecord, CustomerRecord, Event, Folio, Opening, StaffMember, Stage, Ticket, TicketId,
+    CompanyRecord, CustomerRecord, Equipment, Event, Folio, Opening, StaffMember, Stage, Ticket,
+    TicketId,
 };
 pub use crate::outbox::MailError;
 use crate::outbox::{OutboxItem, OutgoingMail};
@@ -214,6 +215,17 @@ pub trait CustomerStore: Send + Sync {
     async fn list_companies(&self) -> Result<Vec<CompanyRecord>, StoreError>;
 }
 
+/// The registry of biometric equipment, by serial ([`Equipment::key_of`]).
+#[async_trait]
+pub trait EquipmentStore: Send + Sync {
+    /// Writes a device over the one with its serial (a device moved to another company
+    /// leaves the old company's list).
+    async fn upsert_equipment(&self, equipment: &Equipment) -> Result<(), StoreError>;
+    async fn equipment(&self, serial: &str) -> Result<Option<Equipment>, StoreError>;
+    /// Every device of a company (by [`CompanyRecord::key_of`] its name), by serial.
+    async fn equipment_of(&self, company: &str) -> Result<Vec<Equipment>, StoreError>;
+}
+
 /// Staff accounts, by address (lower case).
 #[async_trait]
 pub trait StaffStore: Send + Sync {
@@ -244,12 +256,24 @@ pub trait HeartbeatStore: Send + Sync {
 /// Everything a store adapter provides; services name only the parts they use, the wiring
 /// holds one of these.
 pub trait Store:
-    TicketStore + OutboxStore + CustomerStore + StaffStore + QuarantineStore + HeartbeatStore
+    TicketStore
+    + OutboxStore
+    + CustomerStore
+    + EquipmentStore
+    + StaffStore
+    + QuarantineStore
+    + HeartbeatStore
 {
 }
 
 impl<T> Store for T where
-    T: TicketStore + OutboxStore + CustomerStore + StaffStore + QuarantineStore + HeartbeatStore
+    T: TicketStore
+        + OutboxStore
+        + CustomerStore
+        + EquipmentStore
+        + StaffStore
+        + QuarantineStore
+        + HeartbeatStore
 {
 }
 

@@ -144,10 +144,12 @@ pub enum MailKind {
     /// A critical report paged to the on-call staff (through the desk's pager, not to
     /// the customer).
     Page,
+    /// A step of the warranty replacement of the customer's device.
+    Replacement,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 9] = [
         MailKind::Ack,
         MailKind::Reply,
         MailKind::Answer,
@@ -156,6 +158,7 @@ impl MailKind {
         MailKind::Waiting,
         MailKind::RootCause,
         MailKind::Page,
+        MailKind::Replacement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -168,6 +171,7 @@ impl MailKind {
             MailKind::Waiting => "waiting",
             MailKind::RootCause => "root_cause",
             MailKind::Page => "page",
+            MailKind::Replacement => "replacement",
         }
     }
 
@@ -185,6 +189,7 @@ impl MailKind {
             MailKind::Waiting => "waiting.txt",
             MailKind::RootCause => "root_cause.txt",
             MailKind::Page => "page.txt",
+            MailKind::Replacement => "replacement.txt",
         }
     }
 }

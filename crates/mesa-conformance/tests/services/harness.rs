@@ -82,6 +82,7 @@ pub fn form(description: &str) -> FormInput {
         phone: "442 123 4567".into(),
         support_type: "asistencia".into(),
         description: description.into(),
+        serial: String::new(),
         idempotency_key: None,
         upload_tokens: Vec::new(),
         impact_scope: None,
@@ -179,6 +180,7 @@ impl Harness {
                 vendor: None,
                 under_warranty: None,
                 replicated: None,
+                serial: None,
             },
         )
         .await;

@@ -13,6 +13,7 @@ fn diagnose() -> Action {
         vendor: None,
         under_warranty: None,
         replicated: None,
+        serial: None,
     }
 }
 
@@ -679,6 +680,7 @@ async fn a_billable_ticket_shows_its_quote_in_integer_cents() {
             vendor: None,
             under_warranty: None,
             replicated: None,
+            serial: None,
         },
     )
     .await;

@@ -97,6 +97,26 @@ pub(crate) async fn customer_page(
             })
         })
         .collect();
+    let equipment: Vec<Value> = page
+        .equipment
+        .iter()
+        .map(|e| {
+            json!({
+                "serial": e.serial,
+                "model": e.model,
+                "site": e.site,
+                "installed_on": e.installed_on.format("%d-%m-%Y").to_string(),
+                "warranty_until": e.warranty_until.format("%d-%m-%Y").to_string(),
+                "in_warranty": e.status == mesa::model::EquipmentStatus::InService
+                    && today <= e.warranty_until,
+                "status": match e.status {
+                    mesa::model::EquipmentStatus::InService => "en servicio",
+                    mesa::model::EquipmentStatus::Replaced => "reemplazado",
+                    mesa::model::EquipmentStatus::Retired => "dado de baja",
+                },
+            })
+        })
+        .collect();
     let tickets: Vec<Value> = page
         .tickets
         .iter()
@@ -126,6 +146,7 @@ pub(crate) async fn customer_page(
             "periods": periods,
             "terms": terms,
             "contacts": contacts,
+            "equipment": equipment,
             "tickets": tickets,
         }),
     )

@@ -1,6 +1,6 @@
 //! How the workspace names things in Spanish: who acted, what each event and action is.
 
-use mesa::model::{Actor, EventKind, ResponseChannel};
+use mesa::model::{Actor, EventKind, ReplacementStep, ResponseChannel};
 use mesa::policy::terms::Coverage;
 
 pub(crate) fn actor(a: &Actor) -> String {
@@ -28,6 +28,16 @@ pub(crate) fn coverage(c: Coverage) -> &'static str {
         Coverage::ThirdParty => "De un tercero",
         Coverage::CustomerAttributable => "Atribuible al cliente (facturable)",
         Coverage::OutsideContract => "Fuera del periodo contratado (facturable)",
+        Coverage::OutOfWarranty => "Equipo fuera de garantía (se cotiza)",
+    }
+}
+
+pub(crate) fn replacement_step(step: ReplacementStep) -> &'static str {
+    match step {
+        ReplacementStep::Approved => "aprobado",
+        ReplacementStep::Shipped => "enviado",
+        ReplacementStep::Installed => "instalado",
+        ReplacementStep::FaultyReceived => "equipo dañado recibido",
     }
 }
 
@@ -39,6 +49,8 @@ pub(crate) fn coverage_name(name: &str) -> &str {
         "third_party" => "de terceros",
         "customer_attributable" => "atribuibles al cliente",
         "outside_contract" => "fuera del periodo contratado",
+        "out_of_warranty" => "equipos fuera de garantía",
+        "hardware_damage" => "daño al equipo causado por el cliente",
         "misuse" => "mal uso",
         "infrastructure" => "infraestructura del cliente",
         "modified_code" => "código modificado",
@@ -61,6 +73,7 @@ pub(crate) fn action(name: &str) -> &'static str {
         "resume" => "Reanudar",
         "log_work" => "Registrar trabajo",
         "record_visit" => "Visita registrada",
+        "record_replacement" => "Reemplazo en garantía",
         "close" => "Cerrar",
         "reopen" => "Reabrir",
         "deliver_root_cause" => "Entregar la solución de raíz",
@@ -115,6 +128,35 @@ pub(crate) fn event(kind: &EventKind) -> (String, String) {
         EventKind::WorkLogged { minutes, note } => {
             ("Trabajo registrado", format!("{minutes} min {note}"))
         }
+        EventKind::ReplacementRecorded {
+            step,
+            carrier,
+            tracking,
+            serial,
+            note,
+            ..
+        } => (
+            "Reemplazo en garantía",
+            [
+                replacement_step(*step).to_string(),
+                [carrier.as_str(), tracking.as_str()]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                if serial.is_empty() {
+                    String::new()
+                } else {
+                    format!("equipo nuevo {serial}")
+                },
+                note.clone(),
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" · "),
+        ),
         EventKind::VisitRecorded {
             visited_on,
             technician,

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mesa::desk::{DeskError, TicketDetail, attachments_of};
 use mesa::lifecycle::{Action, ActionError, offered};
 use mesa::messages;
-use mesa::model::{EventKind, Stage};
+use mesa::model::{EventKind, Stage, Warranty};
 use mesa::sla::ClockState;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -249,6 +249,26 @@ fn context(state: &Shared, d: &TicketDetail) -> Value {
             "work_minutes": t.work_minutes,
             "missing": t.missing_fields,
             "received": local(t.received_at),
+            "device_serial": t.device_serial,
+            "device": t.device.as_ref().map(|d| json!({
+                "serial": d.serial,
+                "model": d.model,
+                "site": d.site,
+                "warranty": match d.warranty {
+                    Warranty::InWarranty => "en garantía",
+                    Warranty::OutOfWarranty => "fuera de garantía",
+                    Warranty::NotRegistered => "no está en el registro de equipos",
+                    Warranty::Retired => "reemplazado o dado de baja",
+                },
+                "warranty_until": d.warranty_until.map(|w| w.format("%d-%m-%Y").to_string()),
+            })),
+            "replacement": t.replacement.iter().map(|r| json!({
+                "step": labels::replacement_step(r.step),
+                "at": local(r.at),
+                "carrier": r.carrier,
+                "tracking": r.tracking,
+                "serial": r.serial,
+            })).collect::<Vec<_>>(),
         },
         "assessment": t.assessment.as_ref().map(|a| json!({
             "coverage": labels::coverage(a.coverage),
@@ -304,7 +324,7 @@ fn action_from_form(fields: &BTreeMap<String, String>) -> Result<Action, String>
                 _ => {}
             },
             // Optional fields left empty mean "not given".
-            "vendor" | "to" | "company" | "contact_name" | "phone" | "support_type"
+            "vendor" | "to" | "company" | "contact_name" | "phone" | "support_type" | "serial"
                 if v.trim().is_empty() => {}
             _ => {
                 obj.insert(k.clone(), json!(v));
@@ -519,6 +539,7 @@ mod tests {
                 vendor: None,
                 under_warranty: None,
                 replicated: Some(true),
+                serial: None,
             })
         );
         assert_eq!(

@@ -289,6 +289,8 @@ impl Desk {
                 mail.subject.clone()
             },
             description: mail.text.clone(),
+            device_serial: crate::model::serial_in_text(&mail.subject)
+                .or_else(|| crate::model::serial_in_text(&mail.text)),
             attachments,
             missing_fields,
             received_at,

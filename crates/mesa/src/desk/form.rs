@@ -169,6 +169,7 @@ impl Desk {
             support_type: valid.support_type,
             subject,
             description: valid.description,
+            device_serial: valid.device_serial,
             attachments,
             missing_fields: Vec::new(),
             received_at: now,

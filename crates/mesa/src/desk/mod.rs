@@ -41,7 +41,9 @@ pub use form::{Submitted, UploadGrant};
 pub use people::{
     LOCK_FOR, MAX_FAILED_SIGN_INS, MIN_PASSWORD_CHARS, Session, SessionError, SignInError,
 };
-pub use registry::{CompanyImport, CompanyPage, ImportSummary, RegistryImport};
+pub use registry::{
+    CompanyImport, CompanyPage, EquipmentImportSummary, ImportSummary, RegistryImport,
+};
 pub use stats::LOOKBACK;
 pub use sweep::SweepReport;
 pub use views::{ClockFilter, OwnerFilter, QueueFilter, TicketDetail, TicketView, attachments_of};

@@ -24,6 +24,8 @@ pub(super) struct Draft {
     pub support_type: String,
     pub subject: String,
     pub description: String,
+    /// The serial of the device the customer named.
+    pub device_serial: Option<String>,
     pub attachments: Vec<Attachment>,
     pub missing_fields: Vec<String>,
     /// When mesa received it.
@@ -208,6 +210,7 @@ impl Desk {
             support_type: d.support_type,
             subject: d.subject,
             description: d.description,
+            device_serial: d.device_serial,
             attachments: d.attachments,
             missing_fields: d.missing_fields,
             received_at: sent_at,

@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::{Desk, DeskError};
 use crate::Severity;
 use crate::intake::FieldErrors;
-use crate::model::{CompanyRecord, ContractPeriod, CustomerRecord, Ticket, is_public_mail_domain};
+use crate::model::{
+    CompanyRecord, ContractPeriod, CustomerRecord, Equipment, Ticket, is_public_mail_domain,
+};
 use crate::outbox::valid_address;
 use crate::ports::{ListFilter, PageRequest};
 use crate::ticket::TicketFacts;
@@ -38,11 +40,21 @@ pub struct ImportSummary {
     pub companies: usize,
 }
 
-/// A company's page: its record, contacts and most recent tickets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EquipmentImportSummary {
+    /// Devices written (new or changed).
+    pub imported: usize,
+    /// Companies the file names that the registry of customers does not have yet (the
+    /// devices are imported; their tickets find them by serial).
+    pub unknown_companies: Vec<String>,
+}
+
+/// A company's page: its record, contacts, equipment and most recent tickets.
 #[derive(Debug, Clone, Serialize)]
 pub struct CompanyPage {
     pub company: CompanyRecord,
     pub contacts: Vec<CustomerRecord>,
+    pub equipment: Vec<Equipment>,
     /// Its tickets, newest first (at most [`Desk::company_page`]'s limit).
     pub tickets: Vec<Ticket>,
 }
@@ -166,6 +178,54 @@ impl Desk {
         })
     }
 
+    /// Imports devices into the equipment registry: every one is checked first (serial,
+    /// model, company, dates; a serial twice in the file), and one bad row means nothing is
+    /// written. A device already registered is written over (its company, site, warranty
+    /// or status may change).
+    pub async fn import_equipment(
+        &self,
+        devices: Vec<(String, Equipment)>,
+    ) -> Result<EquipmentImportSummary, DeskError> {
+        let mut problems = FieldErrors::new();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut checked = Vec::new();
+        for (place, mut e) in devices {
+            e.serial = e.key();
+            e.model = e.model.trim().to_string();
+            e.company = e.company.split_whitespace().collect::<Vec<_>>().join(" ");
+            e.site = e.site.trim().to_string();
+            let mut found = e.problems();
+            if let Some(first) = seen.insert(e.serial.clone(), place.clone()) {
+                found.push(format!("serial {} is also in {first}", e.serial));
+            }
+            if found.is_empty() {
+                checked.push(e);
+            } else {
+                problems.insert(place, found.join("; "));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(DeskError::Invalid(problems));
+        }
+        let mut unknown = Vec::new();
+        let mut imported = 0;
+        for e in &checked {
+            if self.store.equipment(&e.serial).await?.as_ref() != Some(e) {
+                self.store.upsert_equipment(e).await?;
+                imported += 1;
+            }
+            let known = self.store.company(&e.company).await?.is_some()
+                || !self.store.contacts_of(&e.company).await?.is_empty();
+            if !known && !unknown.contains(&e.company) {
+                unknown.push(e.company.clone());
+            }
+        }
+        Ok(EquipmentImportSummary {
+            imported,
+            unknown_companies: unknown,
+        })
+    }
+
     /// A company's page: its periods and terms, its contacts, and its latest `limit`
     /// tickets (found by its name or its contacts' addresses and domains).
     pub async fn company_page(
@@ -221,9 +281,11 @@ impl Desk {
             }
         }
         tickets.truncate(limit);
+        let equipment = self.store.equipment_of(&company.company).await?;
         Ok(Some(CompanyPage {
             company,
             contacts,
+            equipment,
             tickets,
         }))
     }

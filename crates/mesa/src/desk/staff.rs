@@ -2,8 +2,8 @@
 //! to the satisfaction survey.
 
 use super::{ChangePlan, Desk, DeskError};
-use crate::lifecycle::{self, Action, ActionError, Step};
-use crate::model::{Folio, StaffMember, Ticket};
+use crate::lifecycle::{self, Action, ActionError, Lookups, Step};
+use crate::model::{DeviceFacts, Equipment, Folio, StaffMember, Subscription, Ticket};
 use crate::types::{Actor, address_key};
 
 impl Desk {
@@ -28,14 +28,54 @@ impl Desk {
             self.assignable(to).await?;
         }
         let policy = self.policy();
+        let lookups = self.lookups(&ticket, action).await?;
         let now = self.now();
         let changed = self
             .change(&ticket.id, |t, _| {
-                let decision = lifecycle::decide(t, action, &policy)?;
+                let decision = lifecycle::decide_with(t, action, &policy, &lookups)?;
                 Ok(Some(ChangePlan::from_steps(decision.steps, actor, now)))
             })
             .await?;
         Ok(changed.ticket)
+    }
+
+    /// What the registries say for `action`: for a diagnosis, the equipment registry's
+    /// standing of the device the diagnosis or the ticket names, on the day the customer
+    /// reported it, for the ticket's company.
+    async fn lookups(&self, ticket: &Ticket, action: &Action) -> Result<Lookups, DeskError> {
+        let Action::Diagnose { serial, .. } = action else {
+            return Ok(Lookups::default());
+        };
+        let serial = serial
+            .as_deref()
+            .map(Equipment::key_of)
+            .filter(|s| !s.is_empty())
+            .or_else(|| ticket.device_serial.clone());
+        let Some(serial) = serial else {
+            return Ok(Lookups::default());
+        };
+        // The registry's name of the company when the sender is a registered contact; what
+        // the customer typed otherwise.
+        let company = match &ticket.subscription {
+            Some(
+                Subscription::Active { company, .. }
+                | Subscription::OutsidePeriod { company, .. }
+                | Subscription::NoPeriodsOnRecord { company },
+            ) => company.clone(),
+            _ => ticket.customer.company.clone(),
+        };
+        let day = self
+            .policy()
+            .calendar()
+            .local(ticket.received_at)
+            .date_naive();
+        let device = match self.store.equipment(&serial).await? {
+            Some(e) => e.facts_on(day, &company),
+            None => DeviceFacts::not_registered(&serial),
+        };
+        Ok(Lookups {
+            device: Some(device),
+        })
     }
 
     /// A ticket can be given only to an active staff account.
@@ -67,6 +107,7 @@ impl Desk {
         }
         let me = member.actor();
         let policy = self.policy();
+        let lookups = self.lookups(&ticket, action).await?;
         let now = self.now();
         // Both checks run on the ticket as it is when written: after a conflict, on what
         // the other writer left.
@@ -81,7 +122,7 @@ impl Desk {
                     return Err(DeskError::ChangedSince(folio.to_string()));
                 }
                 may_assign(member, t, action)?;
-                let decision = lifecycle::decide(t, action, &policy)?;
+                let decision = lifecycle::decide_with(t, action, &policy, &lookups)?;
                 Ok(Some(ChangePlan::from_steps(decision.steps, &me, now)))
             })
             .await?;

@@ -39,6 +39,9 @@ pub struct FormInput {
     pub phone: String,
     pub support_type: String,
     pub description: String,
+    /// The serial number of the biometric device, for a hardware fault (optional: a
+    /// serial named in the description is read too).
+    pub serial: String,
     /// JSON API clients: makes a retried request the same ticket.
     pub idempotency_key: Option<String>,
     /// Files uploaded ahead of the form (`POST /uploads`), by their upload tokens.
@@ -91,6 +94,8 @@ pub struct ValidForm {
     pub impact: Option<Impact>,
     pub support_type: String,
     pub description: String,
+    /// The device serial given in its field or named in the description.
+    pub device_serial: Option<String>,
     pub uploads: Vec<CheckedUpload>,
 }
 
@@ -191,6 +196,16 @@ pub fn validate_form(
             ),
         );
     }
+    let serial = crate::model::Equipment::key_of(&input.serial);
+    if serial.chars().count() > 64 || !serial.chars().all(|c| c.is_ascii_graphic()) {
+        errors.insert(
+            "serial".into(),
+            "El número de serie lleva solo letras, dígitos y guiones (hasta 64).".into(),
+        );
+    }
+    let device_serial = Some(serial)
+        .filter(|s| !s.is_empty())
+        .or_else(|| crate::model::serial_in_text(&description));
     let impact = validate_impact(input, require_impact, &mut errors);
     if let Some(key) = &input.idempotency_key {
         if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -220,6 +235,7 @@ pub fn validate_form(
         impact,
         support_type,
         description,
+        device_serial,
         uploads: checked,
     })
 }

@@ -29,6 +29,10 @@ pub enum Action {
         /// Whether support could reproduce the fault («error replicado»).
         #[serde(default)]
         replicated: Option<bool>,
+        /// The serial of the faulty device, when the ticket did not name it or named it
+        /// wrong: its warranty is looked up in the equipment registry.
+        #[serde(default)]
+        serial: Option<String>,
     },
     /// Send to Investigación y Desarrollo.
     Escalate {
@@ -72,6 +76,21 @@ pub enum Action {
         result: String,
         minutes: i64,
     },
+    /// Record a step of the warranty replacement of the ticket's device (approved, shipped
+    /// with carrier and tracking number, installed, faulty unit received); the customer is
+    /// told each step.
+    RecordReplacement {
+        step: crate::model::ReplacementStep,
+        #[serde(default)]
+        carrier: String,
+        #[serde(default)]
+        tracking: String,
+        /// The new unit's serial.
+        #[serde(default)]
+        serial: String,
+        #[serde(default)]
+        note: String,
+    },
     /// Close the ticket; the customer is asked for satisfaction.
     Close {
         #[serde(default)]
@@ -110,7 +129,7 @@ pub enum Action {
 
 impl Action {
     /// Every action's [`name`](Action::name) (the JSON API's `action`).
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 16] = [
         "set_severity",
         "diagnose",
         "escalate",
@@ -120,6 +139,7 @@ impl Action {
         "resume",
         "log_work",
         "record_visit",
+        "record_replacement",
         "close",
         "reopen",
         "deliver_root_cause",
@@ -139,6 +159,7 @@ impl Action {
             Action::Resume { .. } => "resume",
             Action::LogWork { .. } => "log_work",
             Action::RecordVisit { .. } => "record_visit",
+            Action::RecordReplacement { .. } => "record_replacement",
             Action::Close { .. } => "close",
             Action::Reopen { .. } => "reopen",
             Action::DeliverRootCause { .. } => "deliver_root_cause",
@@ -163,6 +184,7 @@ impl Action {
                 vendor: None,
                 under_warranty: None,
                 replicated: None,
+                serial: None,
             },
             Action::Escalate { note: x() },
             Action::Reply {
@@ -184,6 +206,13 @@ impl Action {
                 site: x(),
                 result: x(),
                 minutes: 1,
+            },
+            Action::RecordReplacement {
+                step: crate::model::ReplacementStep::Approved,
+                carrier: String::new(),
+                tracking: String::new(),
+                serial: String::new(),
+                note: String::new(),
             },
             Action::Close {
                 note: String::new(),

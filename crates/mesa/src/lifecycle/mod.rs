@@ -8,7 +8,7 @@ mod actions;
 
 pub use actions::{Action, offered};
 
-use crate::model::{EventKind, ResponseChannel, Stage, Ticket};
+use crate::model::{DeviceFacts, EventKind, ReplacementStep, ResponseChannel, Stage, Ticket};
 use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::{Diagnosis, Policy, PolicyError};
 
@@ -109,8 +109,26 @@ fn illegal(action: &Action, stage: Stage, hint: &'static str) -> ActionError {
     }
 }
 
+/// What the desk looked up in its registries for an action: the facts the rules judge it
+/// on, so that deciding stays a pure function.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lookups {
+    /// For a diagnosis: what the equipment registry says of the ticket's device.
+    pub device: Option<DeviceFacts>,
+}
+
 /// Validates `action` against the ticket's stage and gives the events it records.
 pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decision, ActionError> {
+    decide_with(ticket, action, policy, &Lookups::default())
+}
+
+/// [`decide`], with what the desk looked up for the action.
+pub fn decide_with(
+    ticket: &Ticket,
+    action: &Action,
+    policy: &Policy,
+    lookups: &Lookups,
+) -> Result<Decision, ActionError> {
     let stage = ticket.stage;
     let open = stage.is_open();
     let mut d = Decision::default();
@@ -138,6 +156,7 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
             vendor,
             under_warranty,
             replicated,
+            serial: _,
         } => {
             // While waiting on the customer, what counts is where the ticket was before.
             let stage = match stage {
@@ -164,12 +183,14 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                 summary: summary.clone(),
                 vendor: vendor.clone().filter(|v| !v.trim().is_empty()),
                 under_warranty: *under_warranty,
+                device: lookups.device.clone(),
             };
             let assessment = policy.assess(&ticket.facts(), &diagnosis)?;
             d.record(EventKind::Diagnosed {
                 summary,
                 assessment,
                 replicated: *replicated,
+                device: lookups.device.clone(),
             });
         }
         Action::Escalate { note } => {
@@ -291,6 +312,38 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
                 minutes: *minutes,
             });
         }
+        Action::RecordReplacement {
+            step,
+            carrier,
+            tracking,
+            serial,
+            note,
+        } => {
+            replacement_allowed(ticket, action, *step)?;
+            let (carrier, tracking) = (
+                text("carrier", carrier, false)?,
+                text("tracking", tracking, false)?,
+            );
+            if *step == ReplacementStep::Shipped && (carrier.is_empty() || tracking.is_empty()) {
+                return Err(ActionError::Invalid {
+                    field: "tracking",
+                    message: "a shipment needs its carrier and tracking number".into(),
+                });
+            }
+            let mail = MailDraft::new(MailKind::Replacement, step.as_str().to_string());
+            let outbox_id = mail.id.clone();
+            d.steps.push(Step::with_mail(
+                EventKind::ReplacementRecorded {
+                    step: *step,
+                    carrier,
+                    tracking,
+                    serial: crate::model::Equipment::key_of(&text("serial", serial, false)?),
+                    note: text("note", note, false)?,
+                    outbox_id,
+                },
+                mail,
+            ));
+        }
         Action::Close { note } => {
             if stage != Stage::Answered {
                 return Err(illegal(
@@ -404,6 +457,40 @@ pub fn decide(ticket: &Ticket, action: &Action, policy: &Policy) -> Result<Decis
         }
     }
     Ok(d)
+}
+
+/// A replacement step is for a device the diagnosis found covered by the warranty, once,
+/// and after the step before it.
+fn replacement_allowed(
+    ticket: &Ticket,
+    action: &Action,
+    step: ReplacementStep,
+) -> Result<(), ActionError> {
+    if !ticket
+        .assessment
+        .as_ref()
+        .is_some_and(|a| a.no_cost_replacement)
+    {
+        return Err(illegal(
+            action,
+            ticket.stage,
+            "only a device the diagnosis found under warranty is replaced",
+        ));
+    }
+    let done = |s: ReplacementStep| ticket.replacement.iter().any(|r| r.step == s);
+    if done(step) {
+        return Err(ActionError::Invalid {
+            field: "step",
+            message: format!("the step {} is already recorded", step.as_str()),
+        });
+    }
+    if let Some(before) = step.after().filter(|b| !done(*b)) {
+        return Err(ActionError::Invalid {
+            field: "step",
+            message: format!("record the step {} first", before.as_str()),
+        });
+    }
+    Ok(())
 }
 
 /// Whether the survey of `closing` can still be answered: the ticket is closed by that

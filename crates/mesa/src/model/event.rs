@@ -51,6 +51,9 @@ pub enum EventKind {
         /// Whether support reproduced the fault («error replicado»), when they said.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replicated: Option<bool>,
+        /// What the equipment registry said of the device the ticket names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<super::DeviceFacts>,
     },
     EscalatedToRnd {
         note: String,
@@ -131,6 +134,20 @@ pub enum EventKind {
         milestone: String,
         due: DateTime<Utc>,
     },
+    /// A step of the warranty replacement of the ticket's device; the customer is told.
+    ReplacementRecorded {
+        step: super::ReplacementStep,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        carrier: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        tracking: String,
+        /// The new unit's serial.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        serial: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+        outbox_id: String,
+    },
     /// The ticket given to a staff member (their address), or taken back (`None`).
     Assigned {
         to: Option<String>,
@@ -179,6 +196,7 @@ impl EventKind {
             EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::MailFeedback { .. } => "mail_feedback",
             EventKind::Assigned { .. } => "assigned",
+            EventKind::ReplacementRecorded { .. } => "replacement_recorded",
             EventKind::NoteAdded { .. } => "note_added",
         }
     }

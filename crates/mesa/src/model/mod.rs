@@ -11,10 +11,15 @@ use crate::types::address_key;
 pub use crate::types::{Actor, DedupeKey, EmailAddress, Folio, MailKind, RulesVersion, TicketId};
 
 mod customer;
+mod equipment;
 mod event;
 mod opening;
 mod staff;
 pub use customer::{CompanyRecord, ContractPeriod, CustomerRecord, Subscription, contact_key};
+pub use equipment::{
+    DeviceFacts, Equipment, EquipmentStatus, ReplacementRecord, ReplacementStep, Warranty,
+    serial_in_text,
+};
 pub use event::{Event, EventKind};
 pub use opening::Opening;
 pub use staff::{StaffMember, StaffRole};
@@ -222,6 +227,16 @@ pub struct Ticket {
     pub support_type: String,
     pub subject: String,
     pub description: String,
+    /// The serial of the biometric device the customer named (form field, or a pattern
+    /// such as "Número de serie: …" in the mail), when they named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_serial: Option<String>,
+    /// What the equipment registry said of the device when the ticket was diagnosed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceFacts>,
+    /// The steps of a warranty replacement of the device, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replacement: Vec<ReplacementRecord>,
     pub attachments: Vec<Attachment>,
     /// Required fields the customer did not give (asked for in the acknowledgement).
     pub missing_fields: Vec<String>,
@@ -326,8 +341,14 @@ impl Ticket {
                 self.severity_set_by = event.actor.clone();
                 self.severity_confidence = *confidence;
             }
-            EventKind::Diagnosed { assessment, .. } => {
+            EventKind::Diagnosed {
+                assessment, device, ..
+            } => {
                 self.assessment = Some(assessment.clone());
+                if let Some(device) = device {
+                    self.device_serial = Some(device.serial.clone());
+                    self.device = Some(device.clone());
+                }
                 // Diagnosed while waiting on the customer: the ticket keeps waiting and
                 // resumes as diagnosed.
                 if self.stage == Stage::WaitingOnCustomer {
@@ -389,6 +410,21 @@ impl Ticket {
                     missing_fields(&self.customer, &self.support_type, &self.description);
             }
             EventKind::MailFeedback { delivery } => self.deliveries.push(delivery.clone()),
+            EventKind::ReplacementRecorded {
+                step,
+                carrier,
+                tracking,
+                serial,
+                note,
+                ..
+            } => self.replacement.push(ReplacementRecord {
+                step: *step,
+                at: event.at,
+                carrier: carrier.clone(),
+                tracking: tracking.clone(),
+                serial: serial.clone(),
+                note: note.clone(),
+            }),
             EventKind::Assigned { to } => self.owner = to.clone(),
             EventKind::NoteAdded { .. }
             | EventKind::Responded { .. }

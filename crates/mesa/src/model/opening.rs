@@ -22,6 +22,8 @@ pub struct Opening {
     pub support_type: String,
     pub subject: String,
     pub description: String,
+    /// The serial of the device the customer named, when they named one.
+    pub device_serial: Option<String>,
     pub attachments: Vec<Attachment>,
     pub missing_fields: Vec<String>,
     pub received_at: DateTime<Utc>,
@@ -50,6 +52,9 @@ impl Opening {
             support_type: self.support_type.clone(),
             subject: self.subject.clone(),
             description: self.description.clone(),
+            device_serial: self.device_serial.clone(),
+            device: None,
+            replacement: Vec::new(),
             attachments: self.attachments.clone(),
             missing_fields: self.missing_fields.clone(),
             received_at: self.received_at,

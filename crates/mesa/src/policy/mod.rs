@@ -46,7 +46,7 @@ pub const INTAKE: &str = "intake.rhai";
 
 /// Mail templates every bundle must have (`templates/…`): first line `Asunto: …`, a blank
 /// line, then the body. Rendered with minijinja; an unknown variable is an error.
-pub const MAIL_TEMPLATES: [&str; 9] = [
+pub const MAIL_TEMPLATES: [&str; 10] = [
     "ack.txt",
     "ack_digest.txt",
     "reply.txt",
@@ -56,6 +56,7 @@ pub const MAIL_TEMPLATES: [&str; 9] = [
     "waiting.txt",
     "root_cause.txt",
     "page.txt",
+    "replacement.txt",
 ];
 
 /// Every script the contract needs and the functions (name, arity) each must define.
@@ -526,7 +527,7 @@ impl Policy {
             return Err(bad_output(
                 EXCLUSIONS,
                 "assess",
-                "only customer-attributable faults and support outside the contracted period can be billable",
+                "only customer-attributable faults, support outside the contracted period and hardware out of warranty can be billable",
             ));
         }
         Ok(a)

@@ -95,6 +95,55 @@ impl Classification {
     }
 }
 
+/// Whether a device was under warranty on the day its fault was reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Warranty {
+    InWarranty,
+    OutOfWarranty,
+    /// No device with that serial in the registry.
+    NotRegistered,
+    /// Replaced or retired: no longer covered by anything.
+    Retired,
+}
+
+/// What the registry says of the device a ticket names, recorded with the diagnosis and
+/// read by `exclusions.rhai` as `diagnosis.device`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct DeviceFacts {
+    pub serial: String,
+    pub warranty: Warranty,
+    #[serde(default)]
+    pub model: String,
+    /// The company it is registered to (empty when not registered).
+    #[serde(default)]
+    pub company: String,
+    #[serde(default)]
+    pub site: String,
+    #[serde(default)]
+    pub warranty_until: Option<NaiveDate>,
+    /// Whether it is registered to the ticket's company.
+    #[serde(default)]
+    pub same_company: bool,
+}
+
+impl DeviceFacts {
+    /// A serial (as the registry keys it) the registry does not have.
+    pub fn not_registered(serial: &str) -> Self {
+        DeviceFacts {
+            serial: serial.to_string(),
+            warranty: Warranty::NotRegistered,
+            model: String::new(),
+            company: String::new(),
+            site: String::new(),
+            warranty_until: None,
+            same_company: false,
+        }
+    }
+}
+
 /// What the first diagnosis found, as staff record it; the exclusions script judges it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -104,8 +153,11 @@ pub struct Diagnosis {
     pub summary: String,
     /// The third party whose product is at fault, when there is one.
     pub vendor: Option<String>,
-    /// For biometric hardware faults: whether the warranty conditions are met.
+    /// For biometric hardware faults: whether the warranty conditions are met, as staff
+    /// judged it (used when the ticket names no registered device).
     pub under_warranty: Option<bool>,
+    /// What the equipment registry says of the device the ticket names.
+    pub device: Option<DeviceFacts>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +169,9 @@ pub enum Coverage {
     CustomerAttributable,
     /// The customer wrote outside its contracted period: attended, and billable.
     OutsideContract,
+    /// A biometric device out of its warranty (or not registered, or retired): its repair
+    /// or replacement is quoted.
+    OutOfWarranty,
 }
 
 impl Coverage {
@@ -127,6 +182,7 @@ impl Coverage {
             Coverage::ThirdParty => "third_party",
             Coverage::CustomerAttributable => "customer_attributable",
             Coverage::OutsideContract => "outside_contract",
+            Coverage::OutOfWarranty => "out_of_warranty",
         }
     }
 
@@ -135,7 +191,7 @@ impl Coverage {
     pub fn may_be_billable(self) -> bool {
         matches!(
             self,
-            Coverage::CustomerAttributable | Coverage::OutsideContract
+            Coverage::CustomerAttributable | Coverage::OutsideContract | Coverage::OutOfWarranty
         )
     }
 }
