@@ -209,3 +209,160 @@ async fn a_critical_report_at_two_on_a_sunday_is_paged_through_the_on_call_topic
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_under_warranty_is_replaced_and_one_out_of_warranty_quoted_on_aws() {
+    use mesa::lifecycle::Action;
+    use mesa::model::{Actor, ReplacementStep};
+
+    let clients = clients().await;
+    let stack = LocalStack::create(&clients, "mesa-warranty").await;
+    let wiring = Wiring::new(stack.config(), clients.clone()).await.unwrap();
+    let sofia = format!("{}@tornillos.mx", unique("sofia"));
+    // Serials of their own: the emulator's table is shared by every test of the run.
+    let (good, old) = (unique("ZK-GOOD"), unique("ZK-OLD"));
+
+    // The equipment registry goes into the stack's table through the CLI.
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("equipos.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "serial,model,company,site,installed_on,warranty_until\n\
+             {good},ZK4500,Tornillos del Norte,Planta 1,2026-03-01,2099-02-28\n\
+             {old},ZK4500,Tornillos del Norte,Planta 2,2020-09-15,2021-09-14\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(mesa_bin())
+        .args([
+            "equipment",
+            "import",
+            file.to_str().unwrap(),
+            "--table",
+            &stack.table,
+            "--bucket",
+            &stack.rules,
+        ])
+        .envs(stack.process_env())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Two mails, each naming its reader as customers do.
+    let mut folios = Vec::new();
+    for serial in [&good, &old] {
+        let id = unique("ses-reader");
+        let raw = format!(
+            "From: {sofia}\r\nTo: zendesk@ingressio.com\r\nSubject: Lector sin lectura\r\nMessage-ID: <{id}@tornillos.mx>\r\n\r\nEl lector no enciende.\r\nNo. de serie: {serial}\r\n"
+        );
+        clients
+            .s3
+            .put_object()
+            .bucket(&stack.inbound)
+            .key(format!("inbound/{id}"))
+            .body(aws_sdk_s3::primitives::ByteStream::from(raw.into_bytes()))
+            .send()
+            .await
+            .unwrap();
+        let out = intake_email::handle(&wiring, lambda(ses_event(&id, "PASS")))
+            .await
+            .unwrap();
+        assert_eq!(out["outcomes"][0]["outcome"], "created", "{out}");
+        folios.push(out["outcomes"][0]["folio"].as_str().unwrap().to_string());
+    }
+    let staff = Actor::staff("jorge");
+    let diagnose = Action::Diagnose {
+        summary: "El lector está dañado.".into(),
+        cause: "hardware".into(),
+        vendor: None,
+        under_warranty: None,
+        replicated: None,
+        serial: None,
+    };
+    let covered = wiring
+        .desk
+        .act(&folios[0], &staff, &diagnose)
+        .await
+        .unwrap();
+    let assessment = covered.assessment.clone().unwrap();
+    assert!(
+        assessment.no_cost_replacement && !assessment.billable,
+        "{assessment:?}"
+    );
+    let quoted = wiring
+        .desk
+        .act(&folios[1], &staff, &diagnose)
+        .await
+        .unwrap();
+    let assessment = quoted.assessment.unwrap();
+    assert_eq!(assessment.coverage.as_str(), "out_of_warranty");
+    assert!(assessment.billable);
+
+    let step = |step, carrier: &str, tracking: &str| Action::RecordReplacement {
+        step,
+        carrier: carrier.into(),
+        tracking: tracking.into(),
+        serial: String::new(),
+        note: String::new(),
+    };
+    wiring
+        .desk
+        .act(&folios[0], &staff, &step(ReplacementStep::Approved, "", ""))
+        .await
+        .unwrap();
+    wiring
+        .desk
+        .act(
+            &folios[0],
+            &staff,
+            &step(ReplacementStep::Shipped, "DHL", "JD0146 0000 1234"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        wiring
+            .desk
+            .act(&folios[1], &staff, &step(ReplacementStep::Approved, "", ""))
+            .await
+            .is_err(),
+        "no free replacement out of warranty"
+    );
+
+    // The stream hands the mail to the outbox function, which sends it through SES.
+    let env = super::Env {
+        clients: clients.clone(),
+        wiring,
+        inbound: stack.inbound.clone(),
+        metrics: Default::default(),
+    };
+    let pending = pending_outbox(&env).await;
+    let response = outbox::handle(&env.wiring, lambda(super::stream_event(&pending)))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let sent = sent_to(&sofia);
+    assert_eq!(
+        sent.len(),
+        4,
+        "two acknowledgements and two replacement steps"
+    );
+    let shipped = sent
+        .iter()
+        .map(|(_, raw)| {
+            mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .map(|m| m.body_text(0).unwrap_or_default().to_string())
+                .unwrap_or_default()
+        })
+        .find(|text| text.contains("va en camino"))
+        .expect("the shipment mail");
+    assert!(
+        shipped.contains("DHL") && shipped.contains("JD0146 0000 1234"),
+        "{shipped}"
+    );
+}

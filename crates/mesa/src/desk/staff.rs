@@ -54,15 +54,14 @@ impl Desk {
         let Some(serial) = serial else {
             return Ok(Lookups::default());
         };
-        // The registry's name of the company when the sender is a registered contact; what
-        // the customer typed otherwise.
+        // The registry's name of the company when the sender is a registered contact.
         let company = match &ticket.subscription {
             Some(
                 Subscription::Active { company, .. }
                 | Subscription::OutsidePeriod { company, .. }
                 | Subscription::NoPeriodsOnRecord { company },
-            ) => company.clone(),
-            _ => ticket.customer.company.clone(),
+            ) => Some(company.as_str()),
+            _ => None,
         };
         let day = self
             .policy()
@@ -70,7 +69,7 @@ impl Desk {
             .local(ticket.received_at)
             .date_naive();
         let device = match self.store.equipment(&serial).await? {
-            Some(e) => e.facts_on(day, &company),
+            Some(e) => e.facts_on(day, company),
             None => DeviceFacts::not_registered(&serial),
         };
         Ok(Lookups {

@@ -101,8 +101,9 @@ impl Equipment {
         problems
     }
 
-    /// The device's standing on `day`, as a ticket of `company` sees it.
-    pub fn facts_on(&self, day: NaiveDate, company: &str) -> DeviceFacts {
+    /// The device's standing on `day`, as a ticket of `company` (the registry's name of
+    /// the sender's company; `None` when the sender is not a registered contact) sees it.
+    pub fn facts_on(&self, day: NaiveDate, company: Option<&str>) -> DeviceFacts {
         let warranty = if self.status != EquipmentStatus::InService {
             Warranty::Retired
         } else if day <= self.warranty_until {
@@ -117,8 +118,8 @@ impl Equipment {
             company: self.company.clone(),
             site: self.site.clone(),
             warranty_until: Some(self.warranty_until),
-            same_company: !company.trim().is_empty()
-                && CompanyRecord::key_of(company) == CompanyRecord::key_of(&self.company),
+            same_company: company
+                .map(|c| CompanyRecord::key_of(c) == CompanyRecord::key_of(&self.company)),
         }
     }
 }
@@ -244,19 +245,19 @@ mod tests {
             status: EquipmentStatus::InService,
         };
         assert_eq!(e.key(), "ZK4500");
-        let f = e.facts_on(d("2026-11-30"), "tornillos  del norte");
+        let f = e.facts_on(d("2026-11-30"), Some("tornillos  del norte"));
         assert_eq!(f.warranty, Warranty::InWarranty);
-        assert!(f.same_company);
-        assert_eq!(
-            e.facts_on(d("2026-12-01"), "Otra").warranty,
-            Warranty::OutOfWarranty
-        );
+        assert_eq!(f.same_company, Some(true));
+        let other = e.facts_on(d("2026-12-01"), Some("Otra"));
+        assert_eq!(other.warranty, Warranty::OutOfWarranty);
+        assert_eq!(other.same_company, Some(false));
+        assert_eq!(e.facts_on(d("2026-11-30"), None).same_company, None);
         let replaced = Equipment {
             status: EquipmentStatus::Replaced,
             ..e.clone()
         };
         assert_eq!(
-            replaced.facts_on(d("2026-01-01"), "").warranty,
+            replaced.facts_on(d("2026-01-01"), None).warranty,
             Warranty::Retired
         );
         let backwards = Equipment {

@@ -124,9 +124,11 @@ pub struct DeviceFacts {
     pub site: String,
     #[serde(default)]
     pub warranty_until: Option<NaiveDate>,
-    /// Whether it is registered to the ticket's company.
+    /// Whether it is registered to the ticket's company: `None` when the sender is not a
+    /// registered contact (a company name as typed is not compared: "Tornillos del Norte
+    /// SA de CV" is the same customer).
     #[serde(default)]
-    pub same_company: bool,
+    pub same_company: Option<bool>,
 }
 
 impl DeviceFacts {
@@ -139,7 +141,7 @@ impl DeviceFacts {
             company: String::new(),
             site: String::new(),
             warranty_until: None,
-            same_company: false,
+            same_company: None,
         }
     }
 }
