@@ -614,3 +614,197 @@ fn a_reader_under_warranty_is_replaced_at_no_cost_step_by_step_and_one_out_of_wa
         .collect();
     assert_eq!(serials, ["ZK4500-0007", "ZK4500-0193"]);
 }
+
+#[test]
+fn a_major_incident_tells_two_hundred_customers_once_each_links_the_reports_and_shows_on_the_status_page()
+ {
+    let (dir, data) = data_dir();
+    let d = data.to_str().unwrap();
+    let server = Server::start(&data);
+    // 200 subscribed companies with a contact each; one whose contract ended (not told);
+    // one registered by its whole domain (no address to write to).
+    let mut companies: Vec<Value> = (1..=200)
+        .map(|n| {
+            json!({"company": format!("Cliente {n:03}"),
+                   "periods": [{"start": "2026-01-01", "end": "2099-12-31"}],
+                   "contacts": [{"email": format!("ti{n}@cliente{n}.mx")}]})
+        })
+        .collect();
+    companies.push(json!({"company": "Antiguo Cliente",
+        "periods": [{"start": "2020-01-01", "end": "2020-12-31"}],
+        "contacts": [{"email": "ana@antiguo.mx"}]}));
+    companies.push(json!({"company": "Grupo Dominio",
+        "periods": [{"start": "2026-01-01", "end": "2099-12-31"}],
+        "contacts": [{"domain": "dominio.mx"}]}));
+    let registry = dir.path().join("registry.json");
+    std::fs::write(&registry, Value::Array(companies).to_string()).unwrap();
+    assert!(import(&data, &registry).status.success());
+
+    // Nothing is wrong yet.
+    let (status, page) = server.get("/estado");
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"sin-fallas\""), "{page}");
+
+    let declared = mesa_json(&[
+        "incidents",
+        "declare",
+        "--cause",
+        "Falla del hospedaje en AWS (región us-east-1)",
+        "--service",
+        "Ingressio en la Nube",
+        "--actions",
+        "Conmutamos a la región de respaldo.",
+        "--eta",
+        "2099-01-01T00:00:00Z",
+        "--symptom",
+        "no sincroniza",
+        "--symptom",
+        "caído",
+        "--actor",
+        "luisa@ingressio.com",
+        "--data",
+        d,
+    ]);
+    assert_eq!(declared["notices"], 200, "{declared}");
+    let id = declared["incident"]["id"].as_str().unwrap().to_string();
+    let notice_to = |mails: &[SentMail], word: &str| {
+        let mut to: Vec<String> = mails
+            .iter()
+            .filter(|m| m.subject.starts_with(word))
+            .map(|m| m.to.clone())
+            .collect();
+        to.sort();
+        to
+    };
+    let mails = wait_for_outbox(&data, "200 notices", |m| {
+        notice_to(m, "Aviso de falla").len() >= 200
+    });
+    let told = notice_to(&mails, "Aviso de falla");
+    let mut distinct = told.clone();
+    distinct.dedup();
+    assert_eq!((told.len(), distinct.len()), (200, 200), "once each");
+    assert!(!told.contains(&"ana@antiguo.mx".to_string()));
+    let notice = mails
+        .iter()
+        .find(|m| m.to == "ti7@cliente7.mx")
+        .expect("a notice to one customer");
+    assert!(
+        notice.text.contains("Falla del hospedaje en AWS")
+            && notice.text.contains("Conmutamos a la región de respaldo.")
+            && notice.text.contains("Tiempo estimado de resolución"),
+        "{}",
+        notice.text
+    );
+    // The status page shows it to anyone.
+    let (_, page) = server.get("/estado");
+    assert!(
+        page.contains("Ingressio en la Nube")
+            && page.contains("Conmutamos a la región de respaldo."),
+        "{page}"
+    );
+
+    // Three reports of it, written as customers write, are linked; another matter is not.
+    let reports = [
+        (
+            "r1",
+            "ti1@cliente1.mx",
+            "El checador no sincroniza desde hace media hora.",
+        ),
+        (
+            "r2",
+            "ti2@cliente2.mx",
+            "URGENTE: el sistema está CAÍDO, nadie puede checar.",
+        ),
+        (
+            "r3",
+            "ana@antiguo.mx",
+            "Buenos días, la nube no sincroniza las checadas.",
+        ),
+        (
+            "r4",
+            "ti4@cliente4.mx",
+            "¿Cómo agrego un empleado nuevo al horario nocturno?",
+        ),
+    ];
+    let mut folios = Vec::new();
+    for (name, from, body) in reports {
+        let raw = format!(
+            "From: {from}\nTo: zendesk@ingressio.com\nSubject: Reporte\nMessage-ID: <{name}@clientes.mx>\n\n{body}\n"
+        );
+        let out = intake(&data, name, &raw, None);
+        folios.push(out["folio"].as_str().unwrap().to_string());
+    }
+    let linked: Vec<Value> = folios
+        .iter()
+        .map(|f| show(&data, f)["ticket"]["incident"]["id"].clone())
+        .collect();
+    assert_eq!(
+        linked,
+        [json!(id), json!(id), json!(id), Value::Null],
+        "three reports linked, the question not"
+    );
+    // A linked ticket's clocks keep running as the contract says.
+    let shown = show(&data, &folios[0]);
+    assert_eq!(clock(&shown, "response")["state"], "running", "{shown}");
+    let mails = wait_for_outbox(&data, "the four acknowledgements", |m| {
+        folios
+            .iter()
+            .all(|f| m.iter().any(|x| x.subject.contains(f.as_str())))
+    });
+    let ack = mails
+        .iter()
+        .find(|m| m.subject.contains(folios[1].as_str()))
+        .unwrap();
+    assert!(
+        ack.text.contains("falla general de Ingressio en la Nube"),
+        "{}",
+        ack.text
+    );
+
+    // An update, then the resolution, each told to the same 200 once.
+    let updated = mesa_json(&[
+        "incidents",
+        "update",
+        &id,
+        "--text",
+        "La región de respaldo ya atiende al 60 % de los clientes.",
+        "--data",
+        d,
+    ]);
+    assert_eq!(updated["notices"], 200);
+    let resolved = mesa_json(&[
+        "incidents",
+        "resolve",
+        &id,
+        "--summary",
+        "El servicio quedó restablecido a las 13:40.",
+        "--data",
+        d,
+    ]);
+    assert_eq!(resolved["notices"], 200);
+    let mails = wait_for_outbox(&data, "the updates and resolutions", |m| {
+        notice_to(m, "Actualización").len() >= 200 && notice_to(m, "Resuelto").len() >= 200
+    });
+    assert_eq!(notice_to(&mails, "Resuelto").len(), 200);
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject.starts_with("Resuelto")
+                && m.text.contains("restablecido a las 13:40"))
+    );
+    let out = mesa(&[
+        "incidents",
+        "resolve",
+        &id,
+        "--summary",
+        "otra vez",
+        "--data",
+        d,
+    ]);
+    assert!(!out.status.success(), "resolved once");
+    let (_, page) = server.get("/estado");
+    assert!(
+        page.contains("id=\"sin-fallas\"") && page.contains("Resueltas recientemente"),
+        "{page}"
+    );
+}

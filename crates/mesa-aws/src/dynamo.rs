@@ -15,6 +15,7 @@
 //! | company | `COMPANIES` | `<company key>` |
 //! | device | `EQUIPMENT#<serial>` | `EQUIPMENT` |
 //! | a company's device | `COMPANY#<company key>` | `DEVICE#<serial>` |
+//! | major incident | `INCIDENTS` | `<id>` |
 //! | staff account | `STAFF` | `<address>` |
 //! | quarantine | `QUARANTINE` | `<received>#<id>` |
 //! | heartbeat | `HEARTBEAT#<name>` | `HEARTBEAT` |
@@ -49,6 +50,7 @@ use mesa::ports::{
 use mesa::types::address_key;
 
 mod equipment;
+mod incidents;
 mod staff;
 
 pub const DUE_SHARDS: u32 = 4;
@@ -763,6 +765,10 @@ impl OutboxStore for DynamoStore {
             .await
             .map_err(sdk("Query"))?;
         Ok(out.count().max(0) as u64)
+    }
+
+    async fn enqueue_outbox(&self, items: &[OutboxItem]) -> Result<usize, StoreError> {
+        self.enqueue(items).await
     }
 }
 

@@ -5,6 +5,7 @@
 mod customers;
 mod equipment;
 mod evaluate;
+mod incidents;
 mod local;
 mod replay;
 mod rules_source;
@@ -175,6 +176,9 @@ enum Command {
     /// The registry of biometric equipment (serials, warranties)
     #[command(subcommand)]
     Equipment(equipment::EquipmentCommand),
+    /// Major incidents: declared once, told to every affected customer at once
+    #[command(subcommand)]
+    Incidents(incidents::IncidentsCommand),
     /// Tickets: list, show, staff actions
     #[command(subcommand)]
     Tickets(local::TicketsCommand),
@@ -416,6 +420,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Customers(cmd) => runtime()?.block_on(customers::run(cmd, &source))?,
         Command::Equipment(cmd) => runtime()?.block_on(equipment::run(cmd, &source))?,
+        Command::Incidents(cmd) => runtime()?.block_on(incidents::run(cmd, &source))?,
         Command::Tickets(cmd) => runtime()?.block_on(local::tickets(cmd, &source))?,
         Command::Sweep { data, now } => {
             let now = now.map(|s| parse_instant("--now", &s)).transpose()?;

@@ -145,6 +145,7 @@ where
     registry::customers_by_address_or_domain(make().await).await;
     registry::companies_periods_and_contacts(make().await).await;
     registry::equipment_by_serial_and_company(make().await).await;
+    registry::incidents_and_notices_written_once(make().await).await;
     staff_accounts(make().await).await;
     quarantine_and_heartbeats(make().await).await;
     statistics_of_a_month(make().await).await;

@@ -8,15 +8,15 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use mesa::model::{
-    CompanyRecord, CustomerRecord, DedupeKey, Equipment, Event, Folio, StaffMember, Ticket,
-    TicketId, domain_of,
+    CompanyRecord, CustomerRecord, DedupeKey, Equipment, Event, Folio, Incident, StaffMember,
+    Ticket, TicketId, domain_of,
 };
 use mesa::outbox::{MailKind, OutboxItem, OutboxStatus, OutgoingMail};
 use mesa::ports::{
     BlobError, BlobStore, BusError, Clock, CreateOutcome, CustomerStore, DomainEvent,
-    EquipmentStore, EventBus, HeartbeatStore, ListFilter, MailError, Mailer, Metric, Metrics,
-    NewTicket, OutboxStore, Page, PageRequest, QuarantineRecord, QuarantineStore, StaffStore,
-    StoreError, TicketChange, TicketStore,
+    EquipmentStore, EventBus, HeartbeatStore, IncidentStore, ListFilter, MailError, Mailer, Metric,
+    Metrics, NewTicket, OutboxStore, Page, PageRequest, QuarantineRecord, QuarantineStore,
+    StaffStore, StoreError, TicketChange, TicketStore,
 };
 use mesa::types::address_key;
 
@@ -37,6 +37,7 @@ struct State {
     customers: Vec<CustomerRecord>,
     companies: BTreeMap<String, CompanyRecord>,
     equipment: BTreeMap<String, Equipment>,
+    incidents: BTreeMap<String, Incident>,
     staff: BTreeMap<String, StaffMember>,
     quarantine: Vec<QuarantineRecord>,
     heartbeats: HashMap<String, DateTime<Utc>>,
@@ -267,6 +268,38 @@ impl OutboxStore for MemoryStore {
                     && o.status != OutboxStatus::Skipped
             })
             .count() as u64)
+    }
+
+    async fn enqueue_outbox(&self, items: &[OutboxItem]) -> Result<usize, StoreError> {
+        let mut s = lock(&self.state);
+        let mut written = 0;
+        for item in items {
+            if !s.outbox.contains_key(&item.id) {
+                s.outbox.insert(item.id.clone(), item.clone());
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+}
+
+#[async_trait]
+impl IncidentStore for MemoryStore {
+    async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        lock(&self.state)
+            .incidents
+            .insert(incident.id.clone(), incident.clone());
+        Ok(())
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        Ok(lock(&self.state).incidents.get(id).cloned())
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let mut all: Vec<Incident> = lock(&self.state).incidents.values().cloned().collect();
+        all.sort_by(|a, b| b.declared_at.cmp(&a.declared_at).then(b.id.cmp(&a.id)));
+        Ok(all)
     }
 }
 

@@ -212,3 +212,74 @@ pub async fn equipment_by_serial_and_company(store: Store) {
     assert_eq!(now_there.len(), 1);
     assert_eq!(now_there[0].status, EquipmentStatus::Replaced);
 }
+
+/// Incidents are written over by id and listed newest first; notices that belong to no
+/// ticket are written once however often they are enqueued, and are then claimed and sent
+/// like any mail.
+pub async fn incidents_and_notices_written_once(store: Store) {
+    use chrono::{DateTime, Duration, Utc};
+    use mesa::model::{Audience, Incident, Resolution, TicketId};
+    use mesa::outbox::{MailKind, OutboxItem};
+
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let incident = |declared: &str| Incident {
+        id: TicketId::new().as_str().to_string(),
+        declared_at: at(declared),
+        declared_by: "luisa@ingressio.com".into(),
+        cause: "Falla del hospedaje".into(),
+        service: "Nube".into(),
+        actions: "Conmutamos a la región de respaldo.".into(),
+        estimated_resolution: None,
+        symptoms: vec!["caído".into()],
+        audience: Audience::Subscribed,
+        updates: Vec::new(),
+        resolved: None,
+    };
+    let first = incident("2026-11-24T16:00:00Z");
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let mut second = incident("2026-11-25T16:00:00Z");
+    store.put_incident(&first).await.unwrap();
+    store.put_incident(&second).await.unwrap();
+    second.resolved = Some(Resolution {
+        at: at("2026-11-25T18:00:00Z"),
+        summary: "Restablecido.".into(),
+    });
+    store.put_incident(&second).await.unwrap();
+    let all = store.incidents().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0], second, "newest first, as written last");
+    assert_eq!(
+        store.incident(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.incident("01NOSUCHINCIDENT").await.unwrap(), None);
+
+    let now = at("2026-11-24T16:00:00Z");
+    let notice = |to: &str| {
+        OutboxItem::new(
+            first.notice_id("declared", to),
+            TicketId::parse(&first.id).unwrap(),
+            MailKind::Incident,
+            to,
+            "mesa.test",
+            None,
+            "declared".into(),
+            now,
+        )
+    };
+    let items = vec![notice("ana@bajio.mx"), notice("luis@norte.mx")];
+    assert_eq!(store.enqueue_outbox(&items).await.unwrap(), 2);
+    let again = vec![notice("ana@bajio.mx"), notice("rosa@golfo.mx")];
+    assert_eq!(store.enqueue_outbox(&again).await.unwrap(), 1, "one new");
+    let claimed = store
+        .claim_outbox(now + Duration::seconds(1), Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    let mut to: Vec<String> = claimed
+        .iter()
+        .filter(|i| i.kind == MailKind::Incident)
+        .map(|i| i.to.clone())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["ana@bajio.mx", "luis@norte.mx", "rosa@golfo.mx"]);
+}

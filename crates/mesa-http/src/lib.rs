@@ -21,6 +21,7 @@ mod openapi;
 mod panel;
 pub mod report;
 mod staff;
+mod status;
 mod survey;
 
 pub use error::ApiError;
@@ -69,6 +70,7 @@ impl AppState {
             ),
             ("csat.html", include_str!("../templates/csat.html")),
             ("message.html", include_str!("../templates/message.html")),
+            ("estado.html", include_str!("../templates/estado.html")),
             (
                 "panel/base.html",
                 include_str!("../templates/panel/base.html"),
@@ -241,6 +243,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fold(Router::new(), |r, route| r.route(route.path, route.handler))
         .route("/", get(form_page))
         .route("/csat/{token}", get(csat_page).post(csat_answer))
+        .route("/estado", get(status::status_page))
         .nest("/staff", staff)
         .merge(panel::routes(&state))
         .layer(DefaultBodyLimit::max(1024 * 1024))

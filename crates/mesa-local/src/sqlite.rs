@@ -22,12 +22,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_staff.sql"),
     include_str!("../migrations/0003_companies.sql"),
     include_str!("../migrations/0004_equipment.sql"),
+    include_str!("../migrations/0005_incidents.sql"),
 ];
 
 /// The migration that gave contacts their company key.
 const COMPANY_KEYS: usize = 3;
 
 mod equipment;
+mod incidents;
 mod staff;
 
 #[derive(Clone)]
@@ -581,6 +583,12 @@ impl OutboxStore for SqliteStore {
             Ok(n as u64)
         })
         .await
+    }
+
+    async fn enqueue_outbox(&self, items: &[OutboxItem]) -> Result<usize, StoreError> {
+        let items = items.to_vec();
+        self.with(move |conn| incidents::enqueue(conn, &items))
+            .await
     }
 }
 

@@ -316,6 +316,7 @@ pub fn compose(
         "body": item.body,
         "survey_url": links.survey_url,
         "device": ticket.device,
+        "incident": ticket.incident,
         "replacement": replacement_context(ticket, item),
     });
     let rendered = policy.render_mail(item.kind.template(), &context)?;

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    CompanyRecord, CustomerRecord, Equipment, Event, Folio, Opening, StaffMember, Stage, Ticket,
-    TicketId,
+    CompanyRecord, CustomerRecord, Equipment, Event, Folio, Incident, Opening, StaffMember, Stage,
+    Ticket, TicketId,
 };
 pub use crate::outbox::MailError;
 use crate::outbox::{OutboxItem, OutgoingMail};
@@ -196,6 +196,10 @@ pub trait OutboxStore: Send + Sync {
     async fn pending_outbox_before(&self, t: DateTime<Utc>) -> Result<Vec<OutboxItem>, StoreError>;
     /// Acknowledgements sent or pending to `to` since `since` (for the per-address cap).
     async fn acks_to_since(&self, to: &str, since: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Writes mail that belongs to no ticket change (an incident's notices): each item
+    /// unless one with its id exists already, so writing the same items again after a crash
+    /// sends nothing twice. Gives how many were new.
+    async fn enqueue_outbox(&self, items: &[OutboxItem]) -> Result<usize, StoreError>;
 }
 
 /// The registry of subscribed customers.
@@ -224,6 +228,16 @@ pub trait EquipmentStore: Send + Sync {
     async fn equipment(&self, serial: &str) -> Result<Option<Equipment>, StoreError>;
     /// Every device of a company (by [`CompanyRecord::key_of`] its name), by serial.
     async fn equipment_of(&self, company: &str) -> Result<Vec<Equipment>, StoreError>;
+}
+
+/// Major incidents, by id.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Writes the incident over the one with its id.
+    async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError>;
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
+    /// Every incident, newest first.
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
 }
 
 /// Staff accounts, by address (lower case).
@@ -260,6 +274,7 @@ pub trait Store:
     + OutboxStore
     + CustomerStore
     + EquipmentStore
+    + IncidentStore
     + StaffStore
     + QuarantineStore
     + HeartbeatStore
@@ -271,6 +286,7 @@ impl<T> Store for T where
         + OutboxStore
         + CustomerStore
         + EquipmentStore
+        + IncidentStore
         + StaffStore
         + QuarantineStore
         + HeartbeatStore

@@ -146,10 +146,13 @@ pub enum MailKind {
     Page,
     /// A step of the warranty replacement of the customer's device.
     Replacement,
+    /// A major incident's notice to a customer (declared, updated, resolved); its item's
+    /// `ticket_id` is the incident's id.
+    Incident,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 9] = [
+    pub const ALL: [MailKind; 10] = [
         MailKind::Ack,
         MailKind::Reply,
         MailKind::Answer,
@@ -159,6 +162,7 @@ impl MailKind {
         MailKind::RootCause,
         MailKind::Page,
         MailKind::Replacement,
+        MailKind::Incident,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -172,6 +176,7 @@ impl MailKind {
             MailKind::RootCause => "root_cause",
             MailKind::Page => "page",
             MailKind::Replacement => "replacement",
+            MailKind::Incident => "incident",
         }
     }
 
@@ -190,6 +195,7 @@ impl MailKind {
             MailKind::RootCause => "root_cause.txt",
             MailKind::Page => "page.txt",
             MailKind::Replacement => "replacement.txt",
+            MailKind::Incident => "incident.txt",
         }
     }
 }

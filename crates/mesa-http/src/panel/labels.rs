@@ -128,6 +128,10 @@ pub(crate) fn event(kind: &EventKind) -> (String, String) {
         EventKind::WorkLogged { minutes, note } => {
             ("Trabajo registrado", format!("{minutes} min {note}"))
         }
+        EventKind::IncidentLinked { incident } => (
+            "Ligado a una falla general",
+            format!("{}: {}", incident.service, incident.cause),
+        ),
         EventKind::ReplacementRecorded {
             step,
             carrier,

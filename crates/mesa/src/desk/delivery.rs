@@ -120,6 +120,9 @@ impl Desk {
     }
 
     async fn deliver_one(&self, item: &OutboxItem) -> Attempt {
+        if item.kind == MailKind::Incident {
+            return self.deliver_notice(item).await;
+        }
         let ticket = match self.store.get(&item.ticket_id).await {
             Ok(Some(t)) => t,
             Ok(None) => return Attempt::GiveUp(format!("ticket {} is gone", item.ticket_id)),
@@ -160,6 +163,33 @@ impl Desk {
         self.record_sent(&ticket, item, provider_id, now).await;
         self.metrics.count(&Metric::MailSent { kind: item.kind });
         tracing::info!(folio = %ticket.folio, kind = item.kind.as_str(), to = %item.to, "mail sent");
+        Attempt::Sent
+    }
+
+    /// An incident's notice to one customer: composed from the incident as it is when sent.
+    async fn deliver_notice(&self, item: &OutboxItem) -> Attempt {
+        let incident = match self.store.incident(item.ticket_id.as_str()).await {
+            Ok(Some(i)) => i,
+            Ok(None) => {
+                return Attempt::GiveUp(format!("incident {} is gone", item.ticket_id));
+            }
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let mail = match self.compose_notice(&self.policy(), &incident, item) {
+            Ok(m) => m,
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        match self.mailer.send(&mail).await {
+            Ok(_) => {}
+            Err(e @ MailError::Temporary { .. }) => return Attempt::Retry(e.to_string()),
+            Err(e @ MailError::Permanent { .. }) => return Attempt::GiveUp(e.to_string()),
+        }
+        let mut sent = item.clone();
+        sent.sent(self.now());
+        if let Err(e) = self.store.save_outbox(&sent).await {
+            return Attempt::Retry(e.to_string());
+        }
+        self.metrics.count(&Metric::MailSent { kind: item.kind });
         Attempt::Sent
     }
 

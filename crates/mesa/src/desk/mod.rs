@@ -22,6 +22,7 @@ mod clocks;
 mod delivery;
 mod email;
 mod form;
+mod incidents;
 mod open;
 mod people;
 mod registry;
@@ -38,6 +39,7 @@ pub use clocks::{clocks, next_due, timeline};
 pub use delivery::{DeliveryReport, FeedbackOutcome, MailFeedback};
 pub use email::{EmailOutcome, EmailOutcomeKind, InboundMeta};
 pub use form::{Submitted, UploadGrant};
+pub use incidents::{IncidentDeclaration, IncidentNotices};
 pub use people::{
     LOCK_FOR, MAX_FAILED_SIGN_INS, MIN_PASSWORD_CHARS, Session, SessionError, SignInError,
 };

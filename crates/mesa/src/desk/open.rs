@@ -176,7 +176,10 @@ impl Desk {
             .subscription(policy, d.contact.as_ref(), sent_at)
             .await?;
         let class = policy.classify(&d.facts(&subscription, &terms))?;
-        let events = vec![
+        let incident = self
+            .incident_of(sent_at, &d.subject, &d.description)
+            .await?;
+        let mut events = vec![
             Event {
                 seq: 1,
                 at: sent_at,
@@ -200,6 +203,17 @@ impl Desk {
                 },
             },
         ];
+        // A report of a declared major incident is linked to it; its clocks run as usual.
+        if let Some(incident) = &incident {
+            events.push(Event {
+                seq: 3,
+                at: d.received_at,
+                actor: Actor::System,
+                kind: EventKind::IncidentLinked {
+                    incident: incident.link(),
+                },
+            });
+        }
         let mut opening = Opening {
             id: id.clone(),
             channel: d.channel,

@@ -148,6 +148,10 @@ pub enum EventKind {
         note: String,
         outbox_id: String,
     },
+    /// The ticket reports a declared major incident: linked to it when it was opened.
+    IncidentLinked {
+        incident: super::IncidentLink,
+    },
     /// The ticket given to a staff member (their address), or taken back (`None`).
     Assigned {
         to: Option<String>,
@@ -197,6 +201,7 @@ impl EventKind {
             EventKind::MailFeedback { .. } => "mail_feedback",
             EventKind::Assigned { .. } => "assigned",
             EventKind::ReplacementRecorded { .. } => "replacement_recorded",
+            EventKind::IncidentLinked { .. } => "incident_linked",
             EventKind::NoteAdded { .. } => "note_added",
         }
     }

@@ -13,6 +13,7 @@ pub use crate::types::{Actor, DedupeKey, EmailAddress, Folio, MailKind, RulesVer
 mod customer;
 mod equipment;
 mod event;
+mod incident;
 mod opening;
 mod staff;
 pub use customer::{CompanyRecord, ContractPeriod, CustomerRecord, Subscription, contact_key};
@@ -21,6 +22,7 @@ pub use equipment::{
     serial_in_text,
 };
 pub use event::{Event, EventKind};
+pub use incident::{Audience, Incident, IncidentLink, IncidentUpdate, LINK_BEFORE, Resolution};
 pub use opening::Opening;
 pub use staff::{StaffMember, StaffRole};
 
@@ -234,6 +236,9 @@ pub struct Ticket {
     /// What the equipment registry said of the device when the ticket was diagnosed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceFacts>,
+    /// The major incident this ticket reports, when it was linked to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentLink>,
     /// The steps of a warranty replacement of the device, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replacement: Vec<ReplacementRecord>,
@@ -410,6 +415,7 @@ impl Ticket {
                     missing_fields(&self.customer, &self.support_type, &self.description);
             }
             EventKind::MailFeedback { delivery } => self.deliveries.push(delivery.clone()),
+            EventKind::IncidentLinked { incident } => self.incident = Some(incident.clone()),
             EventKind::ReplacementRecorded {
                 step,
                 carrier,

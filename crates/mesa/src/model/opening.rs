@@ -54,6 +54,7 @@ impl Opening {
             description: self.description.clone(),
             device_serial: self.device_serial.clone(),
             device: None,
+            incident: None,
             replacement: Vec::new(),
             attachments: self.attachments.clone(),
             missing_fields: self.missing_fields.clone(),

@@ -1,0 +1,261 @@
+//! Major incidents: declared by staff, told to every affected customer at once (one notice
+//! per contact and phase, never two), updated, resolved with a summary to everyone; new
+//! tickets that report one while it is open are linked to it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Desk, DeskError};
+use crate::intake::FieldErrors;
+use crate::model::{
+    Audience, CompanyRecord, Incident, IncidentUpdate, Resolution, Subscription, TicketId,
+};
+use crate::outbox::{self, MailKind, OutboxItem, OutgoingMail};
+use crate::policy::Policy;
+use crate::types::address_key;
+
+/// What staff give to declare an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentDeclaration {
+    pub cause: String,
+    pub service: String,
+    pub actions: String,
+    pub estimated_resolution: Option<DateTime<Utc>>,
+    pub symptoms: Vec<String>,
+    pub audience: Audience,
+}
+
+/// An incident and how many notices its last step queued (new ones; a repeat queues none).
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentNotices {
+    pub incident: Incident,
+    pub notices: usize,
+}
+
+impl Desk {
+    /// Declares an incident and tells its audience at once.
+    #[tracing::instrument(skip(self, d), err(level = "info"))]
+    pub async fn declare_incident(
+        &self,
+        d: IncidentDeclaration,
+        declared_by: &str,
+    ) -> Result<IncidentNotices, DeskError> {
+        let incident = Incident {
+            id: TicketId::new().as_str().to_string(),
+            declared_at: self.now(),
+            declared_by: declared_by.to_string(),
+            cause: d.cause.trim().to_string(),
+            service: d.service.trim().to_string(),
+            actions: d.actions.trim().to_string(),
+            estimated_resolution: d.estimated_resolution,
+            symptoms: d
+                .symptoms
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            audience: d.audience,
+            updates: Vec::new(),
+            resolved: None,
+        };
+        let problems = incident.problems();
+        if !problems.is_empty() {
+            let mut errors = FieldErrors::new();
+            errors.insert("incident".into(), problems.join("; "));
+            return Err(DeskError::Invalid(errors));
+        }
+        // The incident first: a notice always has its incident to be composed from.
+        self.store.put_incident(&incident).await?;
+        let notices = self.notify(&incident, "declared").await?;
+        tracing::warn!(incident = %incident.id, service = %incident.service, notices, "major incident declared");
+        Ok(IncidentNotices { incident, notices })
+    }
+
+    /// Tells the incident's audience what changed (and the new estimate, if any).
+    pub async fn update_incident(
+        &self,
+        id: &str,
+        text: &str,
+        estimated_resolution: Option<DateTime<Utc>>,
+    ) -> Result<IncidentNotices, DeskError> {
+        let mut incident = self.open_incident(id).await?;
+        let text = required("text", text)?;
+        incident.updates.push(IncidentUpdate {
+            at: self.now(),
+            text,
+            estimated_resolution,
+        });
+        self.store.put_incident(&incident).await?;
+        let phase = format!("update{}", incident.updates.len());
+        let notices = self.notify(&incident, &phase).await?;
+        Ok(IncidentNotices { incident, notices })
+    }
+
+    /// Closes the incident with a summary to its whole audience.
+    pub async fn resolve_incident(
+        &self,
+        id: &str,
+        summary: &str,
+    ) -> Result<IncidentNotices, DeskError> {
+        let mut incident = self.open_incident(id).await?;
+        incident.resolved = Some(Resolution {
+            at: self.now(),
+            summary: required("summary", summary)?,
+        });
+        self.store.put_incident(&incident).await?;
+        let notices = self.notify(&incident, "resolved").await?;
+        Ok(IncidentNotices { incident, notices })
+    }
+
+    async fn open_incident(&self, id: &str) -> Result<Incident, DeskError> {
+        let incident = self
+            .store
+            .incident(id.trim())
+            .await?
+            .ok_or_else(|| invalid("id", format!("no incident {id}")))?;
+        if !incident.is_open() {
+            return Err(invalid(
+                "id",
+                format!("the incident {id} is already resolved"),
+            ));
+        }
+        Ok(incident)
+    }
+
+    /// The open incidents (for the status page and for linking new tickets).
+    pub async fn open_incidents(&self) -> Result<Vec<Incident>, DeskError> {
+        Ok(self
+            .store
+            .incidents()
+            .await?
+            .into_iter()
+            .filter(Incident::is_open)
+            .collect())
+    }
+
+    /// One notice per contact address of the audience, written unless already written.
+    async fn notify(&self, incident: &Incident, phase: &str) -> Result<usize, DeskError> {
+        let incident_id = TicketId::parse(&incident.id)
+            .ok_or_else(|| invalid("id", format!("{} is not an incident id", incident.id)))?;
+        let now = self.now();
+        let mut addresses = std::collections::BTreeSet::new();
+        for company in self.store.list_companies().await? {
+            let told = self.company_told(&company, incident.audience);
+            if told {
+                for c in self.store.contacts_of(&company.company).await? {
+                    // A whole-domain contact has no address to write to.
+                    if !c.email.is_empty() {
+                        addresses.insert(address_key(&c.email));
+                    }
+                }
+            }
+        }
+        let items: Vec<OutboxItem> = addresses
+            .iter()
+            .map(|to| {
+                OutboxItem::new(
+                    incident.notice_id(phase, to),
+                    incident_id.clone(),
+                    MailKind::Incident,
+                    to,
+                    &self.config.mail_domain,
+                    None,
+                    phase.to_string(),
+                    now,
+                )
+            })
+            .collect();
+        // Written in slices, so a very large registry is not one huge write.
+        let mut written = 0;
+        for chunk in items.chunks(100) {
+            written += self.store.enqueue_outbox(chunk).await?;
+        }
+        Ok(written)
+    }
+
+    /// The notice an outbox item carries, composed from its incident as it is now.
+    pub(super) fn compose_notice(
+        &self,
+        policy: &Policy,
+        incident: &Incident,
+        item: &OutboxItem,
+    ) -> Result<OutgoingMail, DeskError> {
+        let settings = policy.settings();
+        let phase = if item.body.starts_with("update") {
+            "update"
+        } else {
+            item.body.as_str()
+        };
+        let update = item
+            .body
+            .strip_prefix("update")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| incident.updates.get(n.wrapping_sub(1)))
+            .map(|u| u.text.clone())
+            .unwrap_or_default();
+        let context = json!({
+            "phase": phase,
+            "incident": {
+                "cause": incident.cause,
+                "service": incident.service,
+                "actions": incident.actions,
+                "eta_local": incident.current_estimate().map(|t| outbox::human_time(policy, t)).unwrap_or_default(),
+            },
+            "update": update,
+            "summary": incident.resolved.as_ref().map(|r| r.summary.clone()).unwrap_or_default(),
+            "company_name": settings.company_name,
+            "status_url": format!("{}/estado", self.config.public_url),
+        });
+        let rendered = policy.render_mail(MailKind::Incident.template(), &context)?;
+        Ok(OutgoingMail {
+            outbox_id: item.id.clone(),
+            message_id: item.message_id.clone(),
+            from_name: outbox::header_text(&format!("Soporte {}", settings.company_name), 100),
+            from_address: settings.support_address.clone(),
+            to: item.to.clone(),
+            subject: outbox::header_text(&rendered.subject, 250),
+            text: rendered.body,
+            in_reply_to: None,
+            references: Vec::new(),
+            auto_replied: false,
+        })
+    }
+
+    /// The open incident a new report is about, if any (the first declared that matches).
+    pub(super) async fn incident_of(
+        &self,
+        sent_at: DateTime<Utc>,
+        subject: &str,
+        description: &str,
+    ) -> Result<Option<Incident>, DeskError> {
+        let text = format!("{subject}\n{description}");
+        let mut open = self.open_incidents().await?;
+        open.sort_by_key(|i| i.declared_at);
+        Ok(open.into_iter().find(|i| i.matches(sent_at, &text)))
+    }
+
+    /// Whether `company` is told of an incident for `audience` today.
+    fn company_told(&self, company: &CompanyRecord, audience: Audience) -> bool {
+        let today = self.policy().calendar().local(self.now()).date_naive();
+        audience == Audience::Everyone
+            || matches!(
+                company.subscription_on(today),
+                Subscription::Active { .. } | Subscription::NoPeriodsOnRecord { .. }
+            )
+    }
+}
+
+fn invalid(field: &str, message: String) -> DeskError {
+    let mut errors = FieldErrors::new();
+    errors.insert(field.into(), message);
+    DeskError::Invalid(errors)
+}
+
+fn required(field: &str, value: &str) -> Result<String, DeskError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(invalid(field, "must not be empty".into()));
+    }
+    Ok(v.to_string())
+}
