@@ -366,3 +366,89 @@ async fn a_reader_under_warranty_is_replaced_and_one_out_of_warranty_quoted_on_a
         "{shipped}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_major_incident_is_told_to_two_hundred_customers_once_each_through_ses() {
+    let clients = clients().await;
+    let stack = LocalStack::create(&clients, "mesa-incident").await;
+    let wiring = Wiring::new(stack.config(), clients.clone()).await.unwrap();
+    // Addresses of their own: the emulator's sent mail is shared by every test of the run.
+    let tag = unique("inc").to_ascii_lowercase();
+    let address = |n: usize| format!("ti{n}.{tag}@cliente{n}.mx");
+    let companies: Vec<serde_json::Value> = (1..=200)
+        .map(|n| {
+            json!({"company": format!("Cliente {n:03} {tag}"),
+                   "periods": [{"start": "2020-01-01", "end": "2099-12-31"}],
+                   "contacts": [{"email": address(n)}]})
+        })
+        .collect();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("registry.json");
+    std::fs::write(&file, serde_json::Value::Array(companies).to_string()).unwrap();
+    let out = std::process::Command::new(mesa_bin())
+        .args([
+            "customers",
+            "import",
+            file.to_str().unwrap(),
+            "--table",
+            &stack.table,
+            "--bucket",
+            &stack.rules,
+        ])
+        .envs(stack.process_env())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let declared = wiring
+        .desk
+        .declare_incident(
+            mesa::desk::IncidentDeclaration {
+                cause: "Falla del hospedaje en AWS".into(),
+                service: "Ingressio en la Nube".into(),
+                actions: "Conmutamos a la región de respaldo.".into(),
+                estimated_resolution: None,
+                symptoms: vec!["no sincroniza".into()],
+                audience: mesa::model::Audience::Subscribed,
+            },
+            "luisa@ingressio.com",
+        )
+        .await
+        .unwrap();
+    // This stack's table holds only this test's registry.
+    assert_eq!(declared.notices, 200);
+
+    // The stream hands the notices to the outbox function, in batches, which sends them.
+    let env = super::Env {
+        clients: clients.clone(),
+        wiring,
+        inbound: stack.inbound.clone(),
+        metrics: Default::default(),
+    };
+    let pending = pending_outbox(&env).await;
+    assert_eq!(pending.len(), 200);
+    for batch in pending.chunks(100) {
+        let response = outbox::handle(&env.wiring, lambda(super::stream_event(batch)))
+            .await
+            .unwrap();
+        assert!(response.batch_item_failures.is_empty());
+    }
+    for n in [1, 77, 200] {
+        let sent = sent_to(&address(n));
+        assert_eq!(sent.len(), 1, "one notice to customer {n}");
+        assert!(sent[0].1.contains("Conmutamos"), "{}", sent[0].1);
+    }
+    // One entry per message sent, by its first recipient.
+    let mut told: Vec<String> = sent_mail()
+        .into_iter()
+        .filter_map(|(_, to, _)| to.into_iter().find(|t| t.contains(&tag)))
+        .collect();
+    told.sort();
+    let count = told.len();
+    told.dedup();
+    assert_eq!((count, told.len()), (200, 200), "each of the 200 told once");
+}
