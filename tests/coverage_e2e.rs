@@ -645,7 +645,16 @@ fn a_major_incident_tells_two_hundred_customers_once_each_links_the_reports_and_
     assert_eq!(status, 200);
     assert!(page.contains("id=\"sin-fallas\""), "{page}");
 
-    let declared = mesa_json(&[
+    // A customer reports it before support knows.
+    let early = intake(
+        &data,
+        "r0",
+        "From: ti9@cliente9.mx\nTo: zendesk@ingressio.com\nSubject: Checadas\nMessage-ID: <r0@clientes.mx>\n\nLas checadas de hoy no sincroniza con la nube.\n",
+        None,
+    );
+    let early = early["folio"].as_str().unwrap().to_string();
+
+    let declare = [
         "incidents",
         "declare",
         "--cause",
@@ -664,9 +673,16 @@ fn a_major_incident_tells_two_hundred_customers_once_each_links_the_reports_and_
         "luisa@ingressio.com",
         "--data",
         d,
-    ]);
+    ];
+    let declared = mesa_json(&declare);
     assert_eq!(declared["notices"], 200, "{declared}");
     let id = declared["incident"]["id"].as_str().unwrap().to_string();
+    // Declared again (a retry): the same incident, nobody told twice.
+    let again = mesa_json(&declare);
+    assert_eq!(again["incident"]["id"], id.as_str());
+    assert_eq!(again["notices"], 0);
+    // The report sent before the declaration is linked to it.
+    assert_eq!(show(&data, &early)["ticket"]["incident"]["id"], id.as_str());
     let notice_to = |mails: &[SentMail], word: &str| {
         let mut to: Vec<String> = mails
             .iter()
@@ -771,7 +787,8 @@ fn a_major_incident_tells_two_hundred_customers_once_each_links_the_reports_and_
         "--data",
         d,
     ]);
-    assert_eq!(updated["notices"], 200);
+    // The 200, and the expired customer who reported it.
+    assert_eq!(updated["notices"], 201);
     let resolved = mesa_json(&[
         "incidents",
         "resolve",
@@ -781,18 +798,19 @@ fn a_major_incident_tells_two_hundred_customers_once_each_links_the_reports_and_
         "--data",
         d,
     ]);
-    assert_eq!(resolved["notices"], 200);
+    assert_eq!(resolved["notices"], 201);
     let mails = wait_for_outbox(&data, "the updates and resolutions", |m| {
-        notice_to(m, "Actualización").len() >= 200 && notice_to(m, "Resuelto").len() >= 200
+        notice_to(m, "Actualización").len() >= 201 && notice_to(m, "Resuelto").len() >= 201
     });
-    assert_eq!(notice_to(&mails, "Resuelto").len(), 200);
+    assert!(notice_to(&mails, "Resuelto").contains(&"ana@antiguo.mx".to_string()));
     assert!(
         mails
             .iter()
             .any(|m| m.subject.starts_with("Resuelto")
                 && m.text.contains("restablecido a las 13:40"))
     );
-    let out = mesa(&[
+    // Resolved again (a retry): the resolution stands, nobody is told twice.
+    let again = mesa_json(&[
         "incidents",
         "resolve",
         &id,
@@ -801,7 +819,11 @@ fn a_major_incident_tells_two_hundred_customers_once_each_links_the_reports_and_
         "--data",
         d,
     ]);
-    assert!(!out.status.success(), "resolved once");
+    assert_eq!(again["notices"], 0);
+    assert_eq!(
+        again["incident"]["resolved"]["summary"],
+        "El servicio quedó restablecido a las 13:40."
+    );
     let (_, page) = server.get("/estado");
     assert!(
         page.contains("id=\"sin-fallas\"") && page.contains("Resueltas recientemente"),

@@ -313,6 +313,14 @@ impl Desk {
         let mut ticket_id = None;
         if let Some(outbox_id) = &feedback.outbox_id {
             if let Some(item) = self.store.outbox_item(outbox_id).await? {
+                // An incident's notice belongs to no ticket: its reports are logged and
+                // counted (a bounce there is a contact to correct in the registry).
+                if item.kind == MailKind::Incident {
+                    tracing::info!(outbox = %item.id, to = %item.to, status = feedback.status.as_str(),
+                        detail = %feedback.detail, "mail feedback on an incident notice");
+                    self.metrics.count(&Metric::MailFeedbackUnmatched);
+                    return Ok(FeedbackOutcome::UnknownMail);
+                }
                 mail_kind = Some(item.kind);
                 ticket_id = Some(item.ticket_id);
             }

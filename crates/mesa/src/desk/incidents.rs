@@ -6,13 +6,17 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Desk, DeskError};
+use super::{ChangePlan, Desk, DeskError};
 use crate::intake::FieldErrors;
 use crate::model::{
-    Audience, CompanyRecord, Incident, IncidentUpdate, Resolution, Subscription, TicketId,
+    Audience, CompanyRecord, EventKind, Incident, IncidentUpdate, LINK_BEFORE, Resolution,
+    Subscription, Ticket, TicketId,
 };
 use crate::outbox::{self, MailKind, OutboxItem, OutgoingMail};
 use crate::policy::Policy;
+use crate::policy::engine::fold;
+use crate::ports::{ListFilter, PageRequest};
+use crate::types::Actor;
 use crate::types::address_key;
 
 /// What staff give to declare an incident.
@@ -65,8 +69,21 @@ impl Desk {
             errors.insert("incident".into(), problems.join("; "));
             return Err(DeskError::Invalid(errors));
         }
+        // Declared again (a retry after a failure part-way): the same incident, and only
+        // the notices not yet written.
+        let same = |i: &Incident| {
+            fold(&i.cause) == fold(&incident.cause) && fold(&i.service) == fold(&incident.service)
+        };
+        if let Some(existing) = self.open_incidents().await?.into_iter().find(same) {
+            let notices = self.notify(&existing, "declared").await?;
+            return Ok(IncidentNotices {
+                incident: existing,
+                notices,
+            });
+        }
         // The incident first: a notice always has its incident to be composed from.
         self.store.put_incident(&incident).await?;
+        self.link_reports(&incident).await?;
         let notices = self.notify(&incident, "declared").await?;
         tracing::warn!(incident = %incident.id, service = %incident.service, notices, "major incident declared");
         Ok(IncidentNotices { incident, notices })
@@ -81,12 +98,19 @@ impl Desk {
     ) -> Result<IncidentNotices, DeskError> {
         let mut incident = self.open_incident(id).await?;
         let text = required("text", text)?;
-        incident.updates.push(IncidentUpdate {
-            at: self.now(),
-            text,
-            estimated_resolution,
-        });
-        self.store.put_incident(&incident).await?;
+        // The same update again (a retry): its notices not yet written, not a second one.
+        let repeated = incident
+            .updates
+            .last()
+            .is_some_and(|u| u.text == text && u.estimated_resolution == estimated_resolution);
+        if !repeated {
+            incident.updates.push(IncidentUpdate {
+                at: self.now(),
+                text,
+                estimated_resolution,
+            });
+            self.store.put_incident(&incident).await?;
+        }
         let phase = format!("update{}", incident.updates.len());
         let notices = self.notify(&incident, &phase).await?;
         Ok(IncidentNotices { incident, notices })
@@ -98,12 +122,20 @@ impl Desk {
         id: &str,
         summary: &str,
     ) -> Result<IncidentNotices, DeskError> {
-        let mut incident = self.open_incident(id).await?;
-        incident.resolved = Some(Resolution {
-            at: self.now(),
-            summary: required("summary", summary)?,
-        });
-        self.store.put_incident(&incident).await?;
+        let mut incident = self
+            .store
+            .incident(id.trim())
+            .await?
+            .ok_or_else(|| invalid("id", format!("no incident {id}")))?;
+        // Resolved already (a retry): the resolution stands; only the notices not yet
+        // written are.
+        if incident.is_open() {
+            incident.resolved = Some(Resolution {
+                at: self.now(),
+                summary: required("summary", summary)?,
+            });
+            self.store.put_incident(&incident).await?;
+        }
         let notices = self.notify(&incident, "resolved").await?;
         Ok(IncidentNotices { incident, notices })
     }
@@ -140,6 +172,12 @@ impl Desk {
             .ok_or_else(|| invalid("id", format!("{} is not an incident id", incident.id)))?;
         let now = self.now();
         let mut addresses = std::collections::BTreeSet::new();
+        // Whoever reported it is told, subscribed today or not (their acknowledgement said so).
+        for t in self.reports_since(incident).await? {
+            if t.incident.as_ref().is_some_and(|l| l.id == incident.id) {
+                addresses.insert(address_key(&t.customer.email));
+            }
+        }
         for company in self.store.list_companies().await? {
             let told = self.company_told(&company, incident.audience);
             if told {
@@ -172,6 +210,50 @@ impl Desk {
             written += self.store.enqueue_outbox(chunk).await?;
         }
         Ok(written)
+    }
+
+    /// Tickets received from [`LINK_BEFORE`] the incident's declaration on.
+    async fn reports_since(&self, incident: &Incident) -> Result<Vec<Ticket>, DeskError> {
+        let filter = ListFilter {
+            received_from: Some(incident.declared_at - LINK_BEFORE),
+            ..ListFilter::default()
+        };
+        let mut page = PageRequest {
+            after: None,
+            limit: 200,
+        };
+        let mut tickets = Vec::new();
+        loop {
+            let got = self.store.list(&filter, &page).await?;
+            tickets.extend(got.items);
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => return Ok(tickets),
+            }
+        }
+    }
+
+    /// Links the open tickets that reported the incident before it was declared.
+    async fn link_reports(&self, incident: &Incident) -> Result<(), DeskError> {
+        for t in self.reports_since(incident).await? {
+            let text = format!("{}\n{}", t.subject, t.description);
+            if !t.stage.is_open() || t.incident.is_some() || !incident.matches(t.received_at, &text)
+            {
+                continue;
+            }
+            let now = self.now();
+            self.change(&t.id, |current, _| {
+                if current.incident.is_some() {
+                    return Ok(None);
+                }
+                let kind = EventKind::IncidentLinked {
+                    incident: incident.link(),
+                };
+                Ok(Some(ChangePlan::event(Actor::System, now, kind)))
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// The notice an outbox item carries, composed from its incident as it is now.

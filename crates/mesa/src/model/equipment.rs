@@ -124,12 +124,13 @@ impl Equipment {
     }
 }
 
-/// "Número de serie: AB-1234", "No. de serie AB1234", "S/N: AB1234", "serial AB1234": how
-/// customers name a device in a mail. The serial must have a digit, so "la serie del lector"
-/// is not read as serial "DEL".
+/// "Número de serie: AB-1234", "No. de serie AB1234", "serial AB/1234": how customers
+/// name a device in a mail. The serial must have a digit, so "la serie del lector" is not
+/// read as serial "DEL". Not "S/N": in a Mexican address it is "sin número" ("Km 3 s/n
+/// 76246" would make a postal code a serial).
 static SERIAL_IN_TEXT: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(
-        r"(?i)\b(?:n[uú]mero\s+de\s+serie|n[oº°]\.?\s*(?:de\s+)?serie|n[uú]m\.?\s*(?:de\s+)?serie|\bserie|\bserial(?:\s+number)?|\bs/n|\bn/s)\s*[:#=.]?\s*([a-z0-9][a-z0-9-]{3,39})\b",
+        r"(?i)\b(?:n[uú]mero\s+de\s+serie|n[oº°]\.?\s*(?:de\s+)?serie|n[uú]m\.?\s*(?:de\s+)?serie|serie|serial(?:\s+number)?)\s*[:#=.]?\s*([a-z0-9][a-z0-9._/-]{3,39})",
     )
     .expect("the serial pattern compiles")
 });
@@ -139,7 +140,7 @@ pub fn serial_in_text(text: &str) -> Option<String> {
     SERIAL_IN_TEXT
         .captures_iter(text)
         .filter_map(|c| c.get(1))
-        .map(|m| m.as_str().trim_end_matches('-'))
+        .map(|m| m.as_str().trim_end_matches(['-', '.', '/', '_']))
         .find(|s| s.chars().any(|c| c.is_ascii_digit()))
         .map(Equipment::key_of)
 }
@@ -221,7 +222,11 @@ mod tests {
                 Some("ZK-4500-0193"),
             ),
             ("No. de serie A1B2C3D4, sucursal Norte", Some("A1B2C3D4")),
-            ("S/N: ufa 20231", None), // a space splits the serial: "UFA" has no digit
+            ("Av. Industrial Km 3 s/n 76246, Querétaro", None), // "sin número"
+            (
+                "El lector ZK4500/0193 no enciende. Serie: ZK4500/0193.",
+                Some("ZK4500/0193"),
+            ),
             ("Serial number 9K8J7H6G is dead", Some("9K8J7H6G")),
             ("num. serie zk45001 (planta 2)", Some("ZK45001")),
             ("la serie del lector es la misma de siempre", None),

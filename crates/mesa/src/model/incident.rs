@@ -95,12 +95,12 @@ impl Incident {
         if !self.is_open() || sent_at < self.declared_at - LINK_BEFORE {
             return false;
         }
-        let text = format!(" {} ", fold(text));
+        let text = fold(text);
         self.symptoms
             .iter()
             .map(|s| fold(s))
             .filter(|s| !s.is_empty())
-            .any(|s| text.contains(&s))
+            .any(|s| contains_words(&text, &s))
     }
 
     pub fn link(&self) -> IncidentLink {
@@ -142,6 +142,14 @@ impl Incident {
     }
 }
 
+/// Whether `phrase` occurs in `text` as whole words ("red" is not in "credencial").
+fn contains_words(text: &str, phrase: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    text.match_indices(phrase).any(|(at, _)| {
+        !word(text[..at].chars().next_back()) && !word(text[at + phrase.len()..].chars().next())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +177,8 @@ mod tests {
         assert!(incident.matches(at("2026-11-24T15:00:00Z"), "El checador no sincroniza"));
         assert!(!incident.matches(at("2026-11-24T13:00:00Z"), "todo caído"));
         assert!(!incident.matches(at("2026-11-24T16:30:00Z"), "¿Cómo exporto a Excel?"));
+        assert!(incident.matches(at("2026-11-24T16:30:00Z"), "Todo está caído, urgente"));
+        assert!(!incident.matches(at("2026-11-24T16:30:00Z"), "Lo decaídos que estamos"));
         assert_ne!(
             incident.notice_id("declared", "Ana@x.mx"),
             incident.notice_id("resolved", "ana@x.mx")
