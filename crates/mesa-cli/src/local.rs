@@ -18,7 +18,10 @@ use mesa::policy::{LiveRules, Policy};
 use mesa::ports::{
     Clock, FixedClock, ListFilter, MailPager, Mailer, PageRequest, SystemClock, TicketStore,
 };
-use mesa_local::{DirBlobs, MaildirMailer, SmtpMailer, SqliteStore};
+use mesa_local::{
+    DirBlobs, ImapConfig, ImapInbox, InboundSink, MaildirMailer, SmtpMailer, SmtpOptions,
+    SqliteStore,
+};
 
 use crate::rules_source::RulesSource;
 
@@ -72,6 +75,17 @@ fn secret(data: &Path) -> Result<Vec<u8>> {
     Ok(key.into_bytes())
 }
 
+/// The certificate authority named by `MESA_MAIL_CA_FILE` (PEM), trusted besides the system's
+/// for the site's IMAP and SMTP servers.
+fn mail_ca() -> Result<Option<Vec<u8>>> {
+    match std::env::var("MESA_MAIL_CA_FILE") {
+        Ok(path) if !path.is_empty() => std::fs::read(&path)
+            .map(Some)
+            .with_context(|| format!("MESA_MAIL_CA_FILE: cannot read {path}")),
+        _ => Ok(None),
+    }
+}
+
 /// Opens the data directory (creating it) with the rules from `source`.
 pub fn open(
     data: &Path,
@@ -87,7 +101,15 @@ pub fn open(
     let blobs =
         Arc::new(DirBlobs::create(&data.join("blobs")).context("creating the blob directory")?);
     let mailer: Arc<dyn Mailer> = match std::env::var("MESA_SMTP_URL") {
-        Ok(url) if !url.is_empty() => Arc::new(SmtpMailer::from_url(&url)?),
+        Ok(url) if !url.is_empty() => {
+            let options = SmtpOptions {
+                password: std::env::var("MESA_SMTP_PASSWORD")
+                    .ok()
+                    .filter(|p| !p.is_empty()),
+                extra_roots_pem: mail_ca()?,
+            };
+            Arc::new(SmtpMailer::from_url(&url, &options)?)
+        }
         _ => Arc::new(
             MaildirMailer::create(&data.join("outbox")).context("creating the outbox maildir")?,
         ),
@@ -148,9 +170,41 @@ pub struct ServeArgs {
     /// How often the workspace's queue page refreshes itself, in seconds
     #[arg(long, env = "MESA_PANEL_REFRESH_SECONDS", default_value_t = 30)]
     panel_refresh_seconds: u32,
+    /// The support mailbox to take customers' mail from, over TLS:
+    /// imaps://USER@HOST[:993][/FOLDER] (password in MESA_IMAP_PASSWORD)
+    #[arg(long, env = "MESA_IMAP_URL", value_name = "URL")]
+    imap: Option<String>,
+    /// The mailbox folder a message is moved to once its ticket is stored (created if missing)
+    #[arg(long, env = "MESA_IMAP_PROCESSED", default_value = "mesa-processed")]
+    imap_processed: String,
+    /// The longest wait between two looks at the mailbox, in seconds (with IDLE, new mail
+    /// is taken at once)
+    #[arg(long, env = "MESA_IMAP_POLL_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    imap_poll_seconds: u32,
+}
+
+/// The mailbox reader `serve` runs beside the HTTP server, if one is configured.
+fn mailbox(args: &ServeArgs) -> Result<Option<ImapInbox>> {
+    let Some(url) = args.imap.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let password = std::env::var("MESA_IMAP_PASSWORD").unwrap_or_default();
+    let mut config = ImapConfig::from_url(url, &password)?;
+    config.processed_folder = args.imap_processed.clone();
+    if config.processed_folder == config.folder {
+        bail!(
+            "--imap-processed {:?} is the folder mail is taken from",
+            config.processed_folder
+        );
+    }
+    config.poll = StdDuration::from_secs(u64::from(args.imap_poll_seconds));
+    config.extra_roots_pem = mail_ca()?;
+    Ok(Some(ImapInbox::new(config)?))
 }
 
 pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
+    let inbox = mailbox(&args)?;
     let public_url = args
         .public_url
         .unwrap_or_else(|| format!("http://{}", args.addr));
@@ -181,6 +235,10 @@ pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let outbox = tokio::spawn(outbox_loop(local.desk.clone(), stop_rx.clone()));
     let sweep = tokio::spawn(sweep_loop(local.desk.clone(), source, stop_rx.clone()));
+    let mail_in = inbox.map(|inbox| {
+        let sink: Arc<dyn InboundSink> = local.desk.clone();
+        tokio::spawn(inbox.run(sink, stop_rx.clone()))
+    });
     let state = Arc::new(
         mesa_http::AppState::new(local.desk.clone(), staff_token)
             .with_panel_refresh_seconds(args.panel_refresh_seconds),
@@ -194,6 +252,9 @@ pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
     let _ = stop_tx.send(true);
     let _ = outbox.await;
     let _ = sweep.await;
+    if let Some(mail_in) = mail_in {
+        let _ = mail_in.await;
+    }
     eprintln!("mesa stopped");
     Ok(())
 }

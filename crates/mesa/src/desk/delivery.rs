@@ -100,7 +100,8 @@ impl Desk {
                         Attempt::Sent => report.sent += 1,
                         Attempt::Retry(e) => {
                             report.failed += 1;
-                            let retry_at = item.failed(e, now);
+                            // From the end of the attempt: a slow server must not make the retry due at once.
+                            let retry_at = item.failed(e, self.now());
                             tracing::warn!(outbox = %item.id, error = %e, %retry_at, "mail not sent; will retry");
                             self.store.save_outbox(&item).await?;
                         }
