@@ -830,3 +830,162 @@ fn a_major_incident_tells_two_hundred_customers_once_each_links_the_reports_and_
         "{page}"
     );
 }
+
+/// Runs `mesa ARGS` with the team's address and the on-call address set; its JSON output.
+fn mesa_team(args: &[&str]) -> Value {
+    let out = std::process::Command::new(mesa_bin())
+        .args(args)
+        .env("MESA_RULES", rules_dir())
+        .env("MESA_TEAM", "soporte-equipo@ingressio.com")
+        .env("MESA_ONCALL", "guardia@ingressio.com")
+        .env_remove("MESA_SMTP_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mesa {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[test]
+fn at_risk_warnings_reach_the_owner_or_the_team_within_business_hours_and_severity_one_at_any_hour()
+{
+    let (_dir, data) = data_dir();
+    let d = data.to_str().unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let eml = |name: &str, raw: &str| {
+        let file = data.with_extension(format!("{name}.eml"));
+        std::fs::write(&file, raw.replace('\n', "\r\n")).unwrap();
+        file
+    };
+    let warnings_to = |to: &str, folio: &str| -> Vec<SentMail> {
+        outbox(&data)
+            .into_iter()
+            .filter(|m| m.to == to && m.subject.contains(folio) && m.subject.contains("En riesgo"))
+            .collect()
+    };
+
+    // A report that is not critical, with no owner, received Monday 30 November at 09:00.
+    let slow = eml(
+        "slow",
+        "From: Marta Ruiz <marta@norte.mx>\nTo: zendesk@ingressio.com\nSubject: Reporte de retardos\nDate: Mon, 30 Nov 2026 09:00:00 -0600\nMessage-ID: <retardos@norte.mx>\n\nBuenos días, el reporte de retardos de la semana pasada sale con minutos de más a dos empleados. ¿Lo pueden revisar?\n",
+    );
+    let created = mesa_team(&[
+        "intake-email",
+        slow.to_str().unwrap(),
+        "--data",
+        d,
+        "--received-at",
+        "2026-11-30T15:00:00Z",
+    ]);
+    let folio = created["folio"].as_str().unwrap().to_string();
+    let severity = show(&data, &folio)["ticket"]["severity"].as_i64().unwrap();
+    assert!(severity >= 2, "not a critical report: {severity}");
+    // The sweep runs every evening at 20:00 (after closing) until it finds the response
+    // clock at risk (20:00 in Mexico City is 02:00 UTC the next day): whichever day that
+    // is, it is outside business hours.
+    let evenings = [
+        "2026-12-01T02:00:00Z",
+        "2026-12-02T02:00:00Z",
+        "2026-12-03T02:00:00Z",
+        "2026-12-04T02:00:00Z",
+        "2026-12-05T02:00:00Z",
+    ];
+    let night = evenings.into_iter().find(|at| {
+        let report = mesa_team(&["sweep", "--data", d, "--now", at]);
+        report["warnings"].as_u64().unwrap_or(0) > 0
+    });
+    let night = night.expect("the response clock came at risk within the week");
+    let night_t = chrono::DateTime::parse_from_rfc3339(night).unwrap();
+    let five_past = (night_t + chrono::Duration::minutes(5)).to_rfc3339();
+    mesa_team(&["outbox", "deliver", "--data", d, "--now", &five_past]);
+    assert!(
+        warnings_to("soporte-equipo@ingressio.com", &folio).is_empty(),
+        "not at night for severity {severity}"
+    );
+    // The next morning at 09:00 in Mexico City (15:00 UTC): the team is told.
+    let morning = (night_t + chrono::Duration::hours(13)).to_rfc3339();
+    mesa_team(&["outbox", "deliver", "--data", d, "--now", &morning]);
+    let told = warnings_to("soporte-equipo@ingressio.com", &folio);
+    assert_eq!(told.len(), 1, "the team, once, in the morning");
+    assert!(told[0].text.contains("vence"), "{}", told[0].text);
+    assert!(
+        told[0].text.contains("Respuesta") || told[0].text.contains("respuesta"),
+        "{}",
+        told[0].text
+    );
+
+    // A total outage on Friday 4 December at 13:00, assigned to Marco: at risk on Sunday
+    // at 02:00 (five of its six business hours gone), and Marco is told at once.
+    let outage = eml(
+        "outage",
+        "From: Luis Gómez <luis@norte.mx>\nTo: zendesk@ingressio.com\nSubject: URGENTE todo caído\nDate: Fri, 4 Dec 2026 13:00:00 -0600\nMessage-ID: <caida-dic@norte.mx>\n\nEl sistema está caído por completo, no opera ningún equipo biométrico en ninguna planta y nadie puede checar.\n",
+    );
+    let created = mesa_team(&[
+        "intake-email",
+        outage.to_str().unwrap(),
+        "--data",
+        d,
+        "--received-at",
+        "2026-12-04T19:00:00Z",
+    ]);
+    let critical = created["folio"].as_str().unwrap().to_string();
+    assert_eq!(show(&data, &critical)["ticket"]["severity"], 1);
+    let added = mesa_with_stdin(
+        &[
+            "staff",
+            "add",
+            "--email",
+            "marco@ingressio.com",
+            "--name",
+            "Marco Ortiz",
+            "--password-stdin",
+            "--data",
+            d,
+        ],
+        "una-clave-larga-de-marco\n",
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    mesa_team(&[
+        "tickets",
+        "act",
+        &critical,
+        "--data",
+        d,
+        "--actor",
+        "luisa",
+        "assign",
+        "marco@ingressio.com",
+    ]);
+    let report = mesa_team(&["sweep", "--data", d, "--now", "2026-12-06T08:00:00Z"]);
+    assert!(report["warnings"].as_u64().unwrap() >= 1, "{report}");
+    mesa_team(&[
+        "outbox",
+        "deliver",
+        "--data",
+        d,
+        "--now",
+        "2026-12-06T08:00:30Z",
+    ]);
+    assert_eq!(
+        warnings_to("marco@ingressio.com", &critical).len(),
+        1,
+        "the owner, at once"
+    );
+    assert!(
+        warnings_to("soporte-equipo@ingressio.com", &critical).is_empty(),
+        "an owned ticket's warning goes to its owner"
+    );
+    // Staff mail is not the customer's: the customer got the acknowledgement only.
+    let to_customer: Vec<_> = outbox(&data)
+        .into_iter()
+        .filter(|m| m.to == "luis@norte.mx" && m.subject.contains(&critical))
+        .collect();
+    assert_eq!(to_customer.len(), 1, "the acknowledgement, nothing else");
+}

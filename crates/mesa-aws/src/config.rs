@@ -44,6 +44,8 @@ pub struct AwsConfig {
     pub region: String,
     /// `ONCALL_TOPIC_ARN` (optional): the SNS topic severity-1 reports are paged to.
     pub on_call_topic: Option<String>,
+    /// `TEAM_ADDRESS` (optional): where at-risk warnings of tickets without an owner go.
+    pub team_address: Option<String>,
 }
 
 impl AwsConfig {
@@ -87,6 +89,7 @@ impl AwsConfig {
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "mesa".into()),
             region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
             on_call_topic: get("ONCALL_TOPIC_ARN"),
+            team_address: get("TEAM_ADDRESS"),
         })
     }
 }

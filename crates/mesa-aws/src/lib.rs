@@ -119,6 +119,7 @@ impl Wiring {
         ));
         let mut desk_config = DeskConfig::new(&config.public_url, config.secret.as_bytes());
         desk_config.mail_domain = config.mail_domain.clone();
+        desk_config.team_address = config.team_address.clone();
         let desk = Desk::new(
             store.clone(),
             Arc::new(SesMailer::new(

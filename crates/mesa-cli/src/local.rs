@@ -119,6 +119,13 @@ pub fn open(
         None => Arc::new(SystemClock),
     };
     let mut config = DeskConfig::new(public_url, &secret(data)?);
+    if let Ok(team) = std::env::var("MESA_TEAM") {
+        if !team.trim().is_empty() {
+            let to = EmailAddress::parse(&team)
+                .with_context(|| format!("MESA_TEAM={team:?} is not an e-mail address"))?;
+            config.team_address = Some(to.as_str().to_string());
+        }
+    }
     if let Ok(domain) = std::env::var("MESA_MAIL_DOMAIN") {
         if !domain.is_empty() {
             config.mail_domain = domain;
@@ -501,6 +508,9 @@ pub enum ActionCommand {
         #[arg(long)]
         report: String,
     },
+    /// Give the ticket to a staff member (their address; it gets the ticket's at-risk
+    /// warnings), or take it from whoever has it (no address)
+    Assign { to: Option<String> },
     /// Complete or correct the customer's data (only what is given changes)
     Contact {
         #[arg(long)]
@@ -579,6 +589,7 @@ impl ActionCommand {
             ActionCommand::Close { note } => Action::Close { note },
             ActionCommand::Reopen { reason } => Action::Reopen { reason },
             ActionCommand::RootCause { report } => Action::DeliverRootCause { report },
+            ActionCommand::Assign { to } => Action::Assign { to },
             ActionCommand::Contact {
                 company,
                 contact_name,

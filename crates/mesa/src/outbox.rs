@@ -318,6 +318,7 @@ pub fn compose(
         "device": ticket.device,
         "incident": ticket.incident,
         "replacement": replacement_context(ticket, item),
+        "warning": warning_context(item, &local),
     });
     let rendered = policy.render_mail(item.kind.template(), &context)?;
     Ok(OutgoingMail {
@@ -332,6 +333,19 @@ pub fn compose(
         references: item.in_reply_to.iter().cloned().collect(),
         auto_replied: item.kind == MailKind::Ack,
     })
+}
+
+/// What an at-risk warning says: the item's body is "MILESTONE DUE" (the due instant as
+/// the sweep computed it, pauses included).
+fn warning_context(item: &OutboxItem, local: &dyn Fn(&str) -> String) -> serde_json::Value {
+    if item.kind != MailKind::SlaWarning {
+        return serde_json::Value::Null;
+    }
+    let (milestone, due) = item
+        .body
+        .split_once(' ')
+        .unwrap_or((item.body.as_str(), ""));
+    json!({"milestone": milestone, "label": milestone_label(milestone), "due_local": local(due)})
 }
 
 /// What a replacement mail says: its step's record (the item's body names the step).

@@ -146,13 +146,16 @@ pub enum MailKind {
     Page,
     /// A step of the warranty replacement of the customer's device.
     Replacement,
+    /// A milestone at risk, to the ticket's owner (or the team): within business hours,
+    /// except for severity 1. The item's body names the milestone.
+    SlaWarning,
     /// A major incident's notice to a customer (declared, updated, resolved); its item's
     /// `ticket_id` is the incident's id.
     Incident,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 10] = [
+    pub const ALL: [MailKind; 11] = [
         MailKind::Ack,
         MailKind::Reply,
         MailKind::Answer,
@@ -162,6 +165,7 @@ impl MailKind {
         MailKind::RootCause,
         MailKind::Page,
         MailKind::Replacement,
+        MailKind::SlaWarning,
         MailKind::Incident,
     ];
 
@@ -176,12 +180,18 @@ impl MailKind {
             MailKind::RootCause => "root_cause",
             MailKind::Page => "page",
             MailKind::Replacement => "replacement",
+            MailKind::SlaWarning => "sla_warning",
             MailKind::Incident => "incident",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Mail to staff, not to the customer: it neither threads replies nor counts as contact.
+    pub fn to_staff(self) -> bool {
+        matches!(self, MailKind::Page | MailKind::SlaWarning)
     }
 
     pub fn template(self) -> &'static str {
@@ -195,6 +205,7 @@ impl MailKind {
             MailKind::RootCause => "root_cause.txt",
             MailKind::Page => "page.txt",
             MailKind::Replacement => "replacement.txt",
+            MailKind::SlaWarning => "sla_warning.txt",
             MailKind::Incident => "incident.txt",
         }
     }

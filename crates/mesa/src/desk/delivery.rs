@@ -242,7 +242,8 @@ impl Desk {
         now: DateTime<Utc>,
     ) {
         let is_ack = item.kind == MailKind::Ack;
-        if !is_ack && provider_id.is_none() {
+        // Mail to staff threads nothing back: a reply to it is not the customer's.
+        if item.kind.to_staff() || (!is_ack && provider_id.is_none()) {
             return;
         }
         let recorded = self

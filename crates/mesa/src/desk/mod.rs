@@ -65,11 +65,11 @@ use crate::tokens::{Signer, TokenError};
 use crate::types::Actor;
 
 /// The Message-IDs of the mail a change sends that should thread replies back to the
-/// ticket: not a page's (a reply from the person on call is not the customer's).
+/// ticket: not a page's nor a warning's (a reply from staff is not the customer's).
 pub(crate) fn threading_ids(outbox: &[OutboxItem]) -> Vec<String> {
     outbox
         .iter()
-        .filter(|o| o.kind != MailKind::Page)
+        .filter(|o| !o.kind.to_staff())
         .map(|o| o.message_id.clone())
         .collect()
 }
@@ -92,6 +92,9 @@ pub struct DeskConfig {
     pub outbox_lease: Duration,
     /// Pending mail older than this is re-driven by the sweep.
     pub redrive_after: Duration,
+    /// Where at-risk warnings of a ticket without an owner go (the team's list); none: only
+    /// owned tickets are warned about.
+    pub team_address: Option<String>,
 }
 
 impl DeskConfig {
@@ -102,6 +105,7 @@ impl DeskConfig {
             secret: secret.to_vec(),
             outbox_lease: Duration::seconds(60),
             redrive_after: Duration::minutes(2),
+            team_address: None,
         }
     }
 }
@@ -371,6 +375,7 @@ impl Desk {
             if raised_to_critical {
                 outbox.push(self.page_item(&ticket.id, now));
             }
+            outbox.extend(self.warning_items(&policy, &ticket, &recorded, now));
             all_events.extend(recorded.iter().cloned());
             ticket.next_due = next_due(&policy, &ticket.facts(), ticket.severity, &all_events)?;
             if recorded.is_empty()

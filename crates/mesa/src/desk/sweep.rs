@@ -7,10 +7,14 @@ use serde::Serialize;
 
 use super::clocks::recorded;
 use super::{ChangePlan, Desk, DeskError, PlannedEvent, clocks};
-use crate::model::{EventKind, Ticket};
+use crate::model::{Event, EventKind, Ticket};
+use crate::outbox::OutboxItem;
+use crate::policy::Policy;
 use crate::ports::{DomainEvent, Metric};
 use crate::telemetry::SlaEvent;
+use crate::ticket::Severity;
 use crate::types::Actor;
+use crate::types::MailKind;
 
 /// Most due tickets one pass looks at (the rest wait for the next minute).
 const MAX_DUE_PER_PASS: usize = 1000;
@@ -24,6 +28,61 @@ pub struct SweepReport {
 }
 
 impl Desk {
+    /// The at-risk warnings among `recorded`, as mail to the ticket's owner (or the team's
+    /// address): sent at once for severity 1, at any hour; for the others only within
+    /// business hours, so one found at night waits for the next opening.
+    pub(crate) fn warning_items(
+        &self,
+        policy: &Policy,
+        ticket: &Ticket,
+        recorded: &[Event],
+        now: DateTime<Utc>,
+    ) -> Vec<OutboxItem> {
+        let Some(to) = ticket
+            .owner
+            .clone()
+            .or_else(|| self.config.team_address.clone())
+        else {
+            return Vec::new();
+        };
+        let calendar = policy.calendar();
+        let send_at = if ticket.severity == Severity::CRITICAL {
+            now
+        } else {
+            match calendar.is_open(now) {
+                Ok(true) => now,
+                // The next opening: one business second after now, less that second.
+                _ => calendar
+                    .add(now, chrono::Duration::seconds(1))
+                    .map(|t| t - chrono::Duration::seconds(1))
+                    .unwrap_or(now),
+            }
+        };
+        recorded
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::SlaWarning { milestone, due } => {
+                    Some(format!("{milestone} {}", due.to_rfc3339()))
+                }
+                _ => None,
+            })
+            .map(|body| {
+                let mut item = OutboxItem::new(
+                    OutboxItem::new_id(),
+                    ticket.id.clone(),
+                    MailKind::SlaWarning,
+                    &to,
+                    &self.config.mail_domain,
+                    None,
+                    body,
+                    now,
+                );
+                item.not_before = send_at;
+                item
+            })
+            .collect()
+    }
+
     /// One pass of the SLA sweep at `now`.
     #[tracing::instrument(skip(self), err(level = "warn"))]
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, DeskError> {

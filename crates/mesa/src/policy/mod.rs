@@ -46,7 +46,7 @@ pub const INTAKE: &str = "intake.rhai";
 
 /// Mail templates every bundle must have (`templates/…`): first line `Asunto: …`, a blank
 /// line, then the body. Rendered with minijinja; an unknown variable is an error.
-pub const MAIL_TEMPLATES: [&str; 11] = [
+pub const MAIL_TEMPLATES: [&str; 12] = [
     "ack.txt",
     "ack_digest.txt",
     "reply.txt",
@@ -57,6 +57,7 @@ pub const MAIL_TEMPLATES: [&str; 11] = [
     "root_cause.txt",
     "page.txt",
     "replacement.txt",
+    "sla_warning.txt",
     "incident.txt",
 ];
 
