@@ -989,3 +989,121 @@ fn at_risk_warnings_reach_the_owner_or_the_team_within_business_hours_and_severi
         .collect();
     assert_eq!(to_customer.len(), 1, "the acknowledgement, nothing else");
 }
+
+#[test]
+fn severity_one_reports_from_three_companies_within_half_an_hour_declare_an_incident_by_themselves()
+{
+    let (dir, data) = data_dir();
+    let d = data.to_str().unwrap();
+    // Support operations turn the rule on: 3 companies within 30 minutes.
+    let rules = dir.path().join("rules");
+    let copied = std::process::Command::new("cp")
+        .args(["-r", rules_dir().to_str().unwrap(), rules.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let intake_rhai = rules.join("intake.rhai");
+    let text = std::fs::read_to_string(&intake_rhai).unwrap();
+    assert!(text.contains("critical_reports: 0,"));
+    std::fs::write(
+        &intake_rhai,
+        text.replace("critical_reports: 0,", "critical_reports: 3,"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(mesa_bin())
+            .args(args)
+            .env("MESA_RULES", &rules)
+            .env_remove("MESA_SMTP_URL")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mesa {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    // Ten subscribed companies.
+    let companies: Vec<Value> = (1..=10)
+        .map(|n| {
+            json!({"company": format!("Planta {n}"),
+                   "periods": [{"start": "2026-01-01", "end": "2099-12-31"}],
+                   "contacts": [{"email": format!("rh@planta{n}.mx")}]})
+        })
+        .collect();
+    let registry = dir.path().join("registry.json");
+    std::fs::write(&registry, Value::Array(companies).to_string()).unwrap();
+    assert!(import(&data, &registry).status.success());
+    let outage = |n: u32, minute: u32, id: &str| -> String {
+        let file = dir.path().join(format!("{id}.eml"));
+        std::fs::write(
+            &file,
+            format!(
+                "From: rh@planta{n}.mx\r\nTo: zendesk@ingressio.com\r\nSubject: No funciona nada\r\n\
+                 Message-ID: <{id}@planta{n}.mx>\r\n\r\nEl sistema está caído por completo, no opera \
+                 ningún equipo biométrico en ninguna planta y nadie puede checar.\r\n"
+            ),
+        )
+        .unwrap();
+        let at = format!("2026-12-01T16:{minute:02}:00Z");
+        let created = run(&[
+            "intake-email",
+            file.to_str().unwrap(),
+            "--data",
+            d,
+            "--received-at",
+            &at,
+        ]);
+        created["folio"].as_str().unwrap().to_string()
+    };
+    let incidents = || run(&["incidents", "list", "--data", d]);
+    let open_count = || incidents().as_array().expect("a list of incidents").len();
+
+    // The same company three times is one customer's problem, not an outage.
+    let first = outage(1, 0, "a1");
+    outage(1, 2, "a2");
+    outage(1, 4, "a3");
+    assert_eq!(show(&data, &first)["ticket"]["severity"], 1);
+    assert_eq!(open_count(), 0, "{}", incidents());
+    // A second company: still not three.
+    let second = outage(2, 10, "b1");
+    assert_eq!(open_count(), 0);
+    // A third company within the half hour: declared, by the rules.
+    let third = outage(3, 20, "c1");
+    assert_eq!(open_count(), 1, "{}", incidents());
+    let listed = incidents().to_string();
+    assert!(
+        listed.contains("\"rules\""),
+        "declared by the rules: {listed}"
+    );
+    for folio in [&first, &second, &third] {
+        assert!(
+            show(&data, folio)["ticket"]["incident"]["id"].is_string(),
+            "{folio} linked"
+        );
+    }
+    // A fourth report does not declare a second incident.
+    outage(4, 25, "d1");
+    assert_eq!(open_count(), 1);
+
+    // Every subscribed company is told once, the moment the outbox runs.
+    run(&[
+        "outbox",
+        "deliver",
+        "--data",
+        d,
+        "--now",
+        "2026-12-01T16:26:00Z",
+    ]);
+    let mut told: Vec<String> = outbox(&data)
+        .into_iter()
+        .filter(|m| m.subject.starts_with("Aviso de falla"))
+        .map(|m| m.to)
+        .collect();
+    told.sort();
+    let before = told.len();
+    told.dedup();
+    assert_eq!(before, told.len(), "nobody told twice: {told:?}");
+    assert_eq!(told.len(), 10, "{told:?}");
+}

@@ -414,6 +414,7 @@ async fn a_major_incident_is_told_to_two_hundred_customers_once_each_through_ses
                 estimated_resolution: None,
                 symptoms: vec!["no sincroniza".into()],
                 audience: mesa::model::Audience::Subscribed,
+                reports: Vec::new(),
             },
             "luisa@ingressio.com",
         )

@@ -91,6 +91,7 @@ pub async fn run(cmd: IncidentsCommand, source: &RulesSource) -> Result<()> {
                 } else {
                     Audience::Subscribed
                 },
+                reports: Vec::new(),
             };
             desk.declare_incident(declaration, &actor).await
         }

@@ -28,6 +28,8 @@ pub struct IncidentDeclaration {
     pub estimated_resolution: Option<DateTime<Utc>>,
     pub symptoms: Vec<String>,
     pub audience: Audience,
+    /// Tickets known to report it, linked whatever their words (the automatic rule's).
+    pub reports: Vec<TicketId>,
 }
 
 /// An incident and how many notices its last step queued (new ones; a repeat queues none).
@@ -83,6 +85,9 @@ impl Desk {
         }
         // The incident first: a notice always has its incident to be composed from.
         self.store.put_incident(&incident).await?;
+        for id in &d.reports {
+            self.link_ticket(&incident, id).await?;
+        }
         self.link_reports(&incident).await?;
         let notices = self.notify(&incident, "declared").await?;
         tracing::warn!(incident = %incident.id, service = %incident.service, notices, "major incident declared");
@@ -241,19 +246,90 @@ impl Desk {
             {
                 continue;
             }
-            let now = self.now();
-            self.change(&t.id, |current, _| {
-                if current.incident.is_some() {
-                    return Ok(None);
-                }
-                let kind = EventKind::IncidentLinked {
-                    incident: incident.link(),
-                };
-                Ok(Some(ChangePlan::event(Actor::System, now, kind)))
-            })
-            .await?;
+            self.link_ticket(incident, &t.id).await?;
         }
         Ok(())
+    }
+
+    /// Links one ticket to the incident, unless it is linked to one already.
+    async fn link_ticket(&self, incident: &Incident, id: &TicketId) -> Result<(), DeskError> {
+        let now = self.now();
+        self.change(id, |current, _| {
+            if current.incident.is_some() {
+                return Ok(None);
+            }
+            let kind = EventKind::IncidentLinked {
+                incident: incident.link(),
+            };
+            Ok(Some(ChangePlan::event(Actor::System, now, kind)))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The automatic rule (`automatic_incident` in `intake.rhai`): called when a
+    /// severity-1 ticket is created. If as many companies as the rule says reported a
+    /// severity-1 problem within its window, and no incident is open, one is declared (by
+    /// `rules`), linked to those reports and told to the subscribed customers.
+    pub(crate) async fn consider_automatic_incident(
+        &self,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IncidentNotices>, DeskError> {
+        let rule = &policy.settings().automatic_incident;
+        if rule.critical_reports == 0 || !self.open_incidents().await?.is_empty() {
+            return Ok(None);
+        }
+        let filter = ListFilter {
+            received_from: Some(now - chrono::Duration::minutes(i64::from(rule.within_minutes))),
+            ..ListFilter::default()
+        };
+        let mut page = PageRequest {
+            after: None,
+            limit: 200,
+        };
+        let mut companies = std::collections::BTreeSet::new();
+        let mut reports = Vec::new();
+        loop {
+            let got = self.store.list(&filter, &page).await?;
+            for t in got.items {
+                if t.severity != crate::ticket::Severity::CRITICAL || !t.stage.is_open() {
+                    continue;
+                }
+                // One company writing three times is one report, not an outage of the service.
+                let company = fold(&t.customer.company);
+                companies.insert(if company.is_empty() {
+                    address_key(&t.customer.email)
+                } else {
+                    company
+                });
+                reports.push(t.id);
+            }
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        if companies.len() < rule.critical_reports as usize {
+            return Ok(None);
+        }
+        let declared = self
+            .declare_incident(
+                IncidentDeclaration {
+                    cause: rule.cause.clone(),
+                    service: rule.service.clone(),
+                    actions: rule.actions.clone(),
+                    estimated_resolution: None,
+                    symptoms: rule.symptoms.clone(),
+                    audience: Audience::Subscribed,
+                    reports,
+                },
+                "rules",
+            )
+            .await?;
+        tracing::warn!(incident = %declared.incident.id, companies = companies.len(),
+            "major incident declared by the automatic rule");
+        Ok(Some(declared))
     }
 
     /// The notice an outbox item carries, composed from its incident as it is now.

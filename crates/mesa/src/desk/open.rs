@@ -305,6 +305,13 @@ impl Desk {
                 verified: t.verified,
             }])
             .await;
+            if t.severity == Severity::CRITICAL && t.incident.is_none() {
+                // The ticket is stored whatever happens here; a failure is logged, and the
+                // next critical report considers the rule again.
+                if let Err(e) = self.consider_automatic_incident(policy, now).await {
+                    tracing::error!(error = %e, "the automatic incident rule failed");
+                }
+            }
         }
         Ok(outcome)
     }

@@ -90,6 +90,23 @@ pub(super) fn load_settings(scripts: &Scripts) -> Result<Settings, PolicyError> 
             s.folio_prefix
         )));
     }
+    let auto = &s.automatic_incident;
+    if auto.critical_reports > 0 {
+        if auto.critical_reports < 2 || !(1..=1440).contains(&auto.within_minutes) {
+            return Err(bad(format!(
+                "automatic_incident: critical_reports must be 2 or more (0 turns it off) and within_minutes 1 to 1440, not {} and {}",
+                auto.critical_reports, auto.within_minutes
+            )));
+        }
+        if [&auto.cause, &auto.service, &auto.actions]
+            .iter()
+            .any(|t| t.trim().is_empty())
+        {
+            return Err(bad(
+                "automatic_incident: cause, service and actions are what customers are told; none may be empty".into(),
+            ));
+        }
+    }
     if !(1..=99).contains(&s.sla_warning_percent) {
         return Err(bad(format!(
             "sla_warning_percent {} must be 1 to 99",

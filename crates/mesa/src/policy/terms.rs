@@ -36,6 +36,29 @@ pub struct Settings {
     pub sent_date_max_skew_minutes: u32,
     pub reopen_closed_on_reply: bool,
     pub accept_unregistered_senders: bool,
+    /// Severity-1 reports from several companies at once declare a major incident by
+    /// themselves (off when absent or `critical_reports` is 0).
+    #[serde(default)]
+    pub automatic_incident: AutomaticIncident,
+}
+
+/// The automatic declaration of a major incident: `critical_reports` severity-1 reports
+/// from as many different companies within `within_minutes` declare one with this cause,
+/// service and actions, told to the subscribed customers like one staff declare.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomaticIncident {
+    pub critical_reports: u32,
+    pub within_minutes: u32,
+    #[serde(default)]
+    pub cause: String,
+    #[serde(default)]
+    pub service: String,
+    #[serde(default)]
+    pub actions: String,
+    /// Words that link later reports to it, as a declared incident's symptoms.
+    #[serde(default)]
+    pub symptoms: Vec<String>,
 }
 
 fn default_digest_minutes() -> u32 {
