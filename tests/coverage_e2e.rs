@@ -1069,6 +1069,13 @@ fn severity_one_reports_from_three_companies_within_half_an_hour_declare_an_inci
     // A second company: still not three.
     let second = outage(2, 10, "b1");
     assert_eq!(open_count(), 0);
+    // A sender the registry does not know is not a company of the count.
+    outage(99, 15, "x1");
+    assert_eq!(
+        open_count(),
+        0,
+        "a stranger's report does not tell every customer"
+    );
     // A third company within the half hour: declared, by the rules.
     let third = outage(3, 20, "c1");
     assert_eq!(open_count(), 1, "{}", incidents());

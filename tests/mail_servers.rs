@@ -108,6 +108,11 @@ struct Dovecot {
 
 impl Dovecot {
     fn start(dir: &Path, pki: &Pki) -> Dovecot {
+        Self::start_with(dir, pki, "")
+    }
+
+    /// With extra configuration lines (e.g. the capabilities it announces).
+    fn start_with(dir: &Path, pki: &Pki, extra: &str) -> Dovecot {
         let root = dir.join("dovecot");
         let home = root.join("home");
         std::fs::create_dir_all(&home).unwrap();
@@ -145,7 +150,7 @@ impl Dovecot {
                  disable_plaintext_auth = yes\nauth_mechanisms = plain login\n\
                  passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {r}/users\n}}\n\
                  userdb {{\n  driver = static\n  args = {owner} home={r}/home/%u\n}}\n\
-                 mail_location = maildir:~/Maildir\n\
+                 mail_location = maildir:~/Maildir\n{extra}\n\
                  service imap-login {{\n  inet_listener imap {{\n    port = 0\n  }}\n  \
                  inet_listener imaps {{\n    port = {port}\n    ssl = yes\n  }}\n}}\n",
                 cert = pki.cert.display(),
@@ -537,7 +542,12 @@ async fn a_message_leaves_the_mailbox_only_once_it_is_stored() {
     }
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
-    let dovecot = Dovecot::start(dir.path(), &pki);
+    // A server without MOVE (RFC 6851): the message is copied, flagged and expunged.
+    let dovecot = Dovecot::start_with(
+        dir.path(),
+        &pki,
+        "protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ UIDPLUS IDLE\n}",
+    );
     dovecot.deliver(
         &customer_mail(
             "ana.ramirez@bajio.com.mx",

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::Session;
+use async_imap::extensions::idle::IdleResponse;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -71,9 +72,11 @@ impl ImapConfig {
     /// implicit TLS is offered: RFC 8314 prefers it to STARTTLS for mail access, and every
     /// server small sites use has it.
     pub fn from_url(url: &str, password: &str) -> Result<Self, ImapError> {
+        // Errors name the address without any password in it (they reach the logs).
+        let shown = redacted(url);
         let bad = |why: &str| {
             ImapError::Config(format!(
-                "{url:?}: {why} (expected imaps://USER@HOST[:PORT][/FOLDER])"
+                "{shown:?}: {why} (expected imaps://USER@HOST[:PORT][/FOLDER])"
             ))
         };
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
@@ -120,6 +123,21 @@ impl ImapConfig {
 
     fn server(&self) -> String {
         format!("{}:{} ({})", self.host, self.port, self.user)
+    }
+}
+
+/// `url` with any password replaced by `***`, for error messages.
+pub(crate) fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Unparsable: it may still hold "user:secret@"; keep only what follows the '@'.
+        Err(_) => url
+            .rsplit_once('@')
+            .map_or_else(|| url.to_string(), |(_, host)| format!("…@{host}")),
     }
 }
 
@@ -300,7 +318,14 @@ impl ImapInbox {
             let Some(message) = fetched.iter().find(|m| m.uid == Some(uid)) else {
                 continue; // expunged by someone else meanwhile
             };
-            let raw = message.body().unwrap_or_default();
+            let Some(raw) = message.body() else {
+                tracing::error!(
+                    uid,
+                    "the server sent no body for the message; left in the folder"
+                );
+                report.left += 1;
+                continue;
+            };
             let received_at = message
                 .internal_date()
                 .map(|d| d.with_timezone(&Utc))
@@ -312,10 +337,7 @@ impl ImapInbox {
             match sink.take(raw, received_at, &receiver_id).await {
                 Ok(what) => {
                     tracing::info!(uid, outcome = %what, "mailbox message taken");
-                    session
-                        .uid_mv(uid.to_string(), &c.processed_folder)
-                        .await
-                        .map_err(|e| self.fail(&format!("moving UID {uid}"), e))?;
+                    self.move_to_processed(session, uid).await?;
                     report.taken += 1;
                 }
                 Err(e) => {
@@ -326,6 +348,49 @@ impl ImapInbox {
             }
         }
         Ok(report)
+    }
+
+    /// Moves a stored message out of the folder: MOVE (RFC 6851) where the server has it,
+    /// else copy, flag deleted and expunge.
+    async fn move_to_processed(
+        &self,
+        session: &mut ImapSession,
+        uid: u32,
+    ) -> Result<(), ImapError> {
+        let c = &self.config;
+        let what = || format!("moving UID {uid} to {:?}", c.processed_folder);
+        let has_move = session
+            .capabilities()
+            .await
+            .map_err(|e| self.fail("CAPABILITY", e))?
+            .has_str("MOVE");
+        if has_move {
+            return session
+                .uid_mv(uid.to_string(), &c.processed_folder)
+                .await
+                .map_err(|e| self.fail(&what(), e));
+        }
+        session
+            .uid_copy(uid.to_string(), &c.processed_folder)
+            .await
+            .map_err(|e| self.fail(&what(), e))?;
+        let flagged: Vec<_> = session
+            .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)")
+            .await
+            .map_err(|e| self.fail(&what(), e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&what(), e))?;
+        drop(flagged);
+        let expunged: Vec<_> = session
+            .expunge()
+            .await
+            .map_err(|e| self.fail(&what(), e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(&what(), e))?;
+        drop(expunged);
+        Ok(())
     }
 
     /// One connection, one pass, logout: what a cron job or a test does.
@@ -341,9 +406,14 @@ impl ImapInbox {
     pub async fn run(self, sink: Arc<dyn InboundSink>, mut stop: watch::Receiver<bool>) {
         let mut backoff = Duration::from_secs(1);
         while !*stop.borrow() {
+            let started = std::time::Instant::now();
             match self.session_loop(sink.as_ref(), &mut stop).await {
                 Ok(()) => return,
                 Err(e) => {
+                    // A session that worked for a while starts the backoff afresh.
+                    if started.elapsed() > MAX_BACKOFF {
+                        backoff = Duration::from_secs(1);
+                    }
                     tracing::error!(error = %e, retry_in_s = backoff.as_secs(), "mailbox");
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
@@ -381,9 +451,11 @@ impl ImapInbox {
                 let mut handle = session.idle();
                 handle.init().await.map_err(|e| self.fail("IDLE", e))?;
                 let woke = {
+                    // async-imap restarts its timeout on each keepalive ("* OK Still
+                    // here"); the poll interval caps the wait all the same.
                     let (wait, _interrupt) = handle.wait_with_timeout(self.config.poll);
                     tokio::select! {
-                        r = wait => Some(r),
+                        r = tokio::time::timeout(self.config.poll, wait) => Some(r.unwrap_or(Ok(IdleResponse::Timeout))),
                         _ = stop.changed() => None,
                     }
                 };
@@ -440,6 +512,10 @@ mod tests {
         ] {
             let err = ImapConfig::from_url(url, password).unwrap_err().to_string();
             assert!(err.contains(says), "{url}: {err}");
+            assert!(
+                !err.contains("secreto"),
+                "the password stays out of errors: {err}"
+            );
         }
     }
 }

@@ -93,9 +93,11 @@ pub struct SmtpMailer {
 
 impl SmtpMailer {
     pub fn from_url(url: &str, options: &SmtpOptions) -> Result<Self, MailError> {
+        // Errors name the address without any password in it (they reach the logs).
+        let shown = crate::imap::redacted(url);
         let bad = |why: &str| {
             MailError::permanent(format!(
-                "SMTP server {url:?}: {why} (expected smtp://HOST[:PORT], \
+                "SMTP server {shown:?}: {why} (expected smtp://HOST[:PORT], \
                  smtp://USER@HOST[:PORT]?tls=starttls or smtps://USER@HOST[:PORT])"
             ))
         };
@@ -209,9 +211,11 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// The whole exchange for one message (connect, TLS, login, send) takes at most this long.
-/// lettre's own timeout does not cover every read of the async transport.
-const SMTP_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The whole exchange for one message (connect, TLS, login, send) takes at most this long:
+/// well under the outbox's 60-second lease, so a hung send is given up before another
+/// worker may claim the same item. lettre's own timeout does not cover every read of the
+/// async transport.
+const SMTP_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// Replies about the login or TLS (RFC 4954: 530, 534, 535, 538; 454 is temporary anyway).
 fn login_refused(e: &lettre::transport::smtp::Error) -> bool {
@@ -304,6 +308,10 @@ mod tests {
         ] {
             let err = ok(url, password).unwrap_err().to_string();
             assert!(err.contains(says), "{url}: {err}");
+            assert!(
+                !err.contains(":x@"),
+                "the password stays out of errors: {err}"
+            );
         }
     }
 

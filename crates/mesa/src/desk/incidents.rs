@@ -268,9 +268,9 @@ impl Desk {
     }
 
     /// The automatic rule (`automatic_incident` in `intake.rhai`): called when a
-    /// severity-1 ticket is created. If as many companies as the rule says reported a
-    /// severity-1 problem within its window, and no incident is open, one is declared (by
-    /// `rules`), linked to those reports and told to the subscribed customers.
+    /// severity-1 ticket is created. If as many registered companies as the rule says
+    /// reported a severity-1 problem within its window, and no incident is open, one is
+    /// declared (by `rules`), linked to those reports and told to the subscribed customers.
     pub(crate) async fn consider_automatic_incident(
         &self,
         policy: &Policy,
@@ -293,7 +293,14 @@ impl Desk {
         loop {
             let got = self.store.list(&filter, &page).await?;
             for t in got.items {
-                if t.severity != crate::ticket::Severity::CRITICAL || !t.stage.is_open() {
+                // Counted: open critical reports from registered contacts (a stranger's
+                // address must not set off mail to every customer), not yet linked to an
+                // incident (those of one just resolved do not declare it again).
+                if t.severity != crate::ticket::Severity::CRITICAL
+                    || !t.stage.is_open()
+                    || !t.verified
+                    || t.incident.is_some()
+                {
                     continue;
                 }
                 // One company writing three times is one report, not an outage of the service.

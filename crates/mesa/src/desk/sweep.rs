@@ -61,7 +61,10 @@ impl Desk {
         recorded
             .iter()
             .filter_map(|e| match &e.kind {
-                EventKind::SlaWarning { milestone, due } => {
+                // A deadline that falls before the warning could be sent (the 15-minute
+                // acknowledgement at night, a 24x7 customer's): no warning that would
+                // arrive after it; its breach is recorded and counted as always.
+                EventKind::SlaWarning { milestone, due } if *due > send_at => {
                     Some(format!("{milestone} {}", due.to_rfc3339()))
                 }
                 _ => None,
