@@ -14,6 +14,7 @@ use aws_lambda_events::event::ses::SimpleEmailEvent;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
+use mesa::outbox::MailKind;
 use mesa::ports::{Metric, Metrics, OutboxStore, QuarantineStore, TicketStore};
 use mesa_aws::{DynamoStore, Wiring};
 use mesa_tests::emulator::*;
@@ -125,13 +126,24 @@ async fn put_raw(env: &Env, ses_id: &str, raw: &str) {
         .expect("put_object");
 }
 
+/// The ids of the mail (and pages) waiting in the outbox.
 async fn pending_outbox(env: &Env) -> Vec<String> {
+    pending_of_kind(env, |kind| kind != MailKind::Event).await
+}
+
+/// The ids of the domain events waiting in the outbox.
+async fn pending_events(env: &Env) -> Vec<String> {
+    pending_of_kind(env, |kind| kind == MailKind::Event).await
+}
+
+async fn pending_of_kind(env: &Env, wanted: impl Fn(MailKind) -> bool) -> Vec<String> {
     env.wiring
         .store
         .pending_outbox_before(Utc::now() + chrono::Duration::days(3650))
         .await
         .unwrap()
         .into_iter()
+        .filter(|o| wanted(o.kind))
         .map(|o| o.id)
         .collect()
 }
@@ -181,10 +193,16 @@ async fn an_ses_event_becomes_a_ticket_and_one_ack_however_often_it_is_delivered
 
     let pending = pending_outbox(&env).await;
     assert_eq!(pending.len(), 1);
+    // TicketCreated was written with the ticket, once.
+    assert_eq!(pending_events(&env).await.len(), 1);
     let response = outbox::handle(&env.wiring, lambda(stream_event(&pending)))
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
+    assert!(
+        pending_events(&env).await.is_empty(),
+        "published with the mail"
+    );
     // A retried batch sends nothing twice.
     outbox::handle(&env.wiring, lambda(stream_event(&pending)))
         .await
@@ -295,6 +313,12 @@ async fn the_sweep_finds_an_overdue_ticket_publishes_one_breach_and_emits_the_me
         .await
         .unwrap();
     assert_eq!(second["breaches"], 0, "{second}");
+    // The breach was written with the ticket change; the outbox function (the table's
+    // stream) publishes it.
+    assert!(env.receive_all(&queue.0).await.is_empty());
+    outbox::handle(&env.wiring, lambda(stream_event(&[])))
+        .await
+        .unwrap();
     let messages = env.receive_all(&queue.0).await;
     let response_breaches: Vec<&Value> = messages
         .iter()
@@ -304,6 +328,12 @@ async fn the_sweep_finds_an_overdue_ticket_publishes_one_breach_and_emits_the_me
     assert_eq!(
         response_breaches[0]["detail"]["due"],
         "2026-11-02T22:00:00Z"
+    );
+    assert!(
+        response_breaches[0]["detail"]["event_id"]
+            .as_str()
+            .is_some_and(|id| id.len() == 26),
+        "consumers deduplicate by event_id: {messages:?}"
     );
     let metric = env.metrics.named("SlaBreached");
     assert!(

@@ -1,14 +1,15 @@
 //! Domain events to EventBridge and metrics as CloudWatch Embedded Metric Format.
 //!
 //! Events: `source = "mesa"`; `detail-type` one of `TicketCreated`, `SlaAtRisk`,
-//! `SlaBreached`; `detail` is the JSON the desk builds (ticket_id, folio, severity, and for
-//! SLA events milestone, due, at).
+//! `SlaBreached`, `MailUndeliverable`; `detail` is the JSON the desk builds (event_id,
+//! ticket_id, folio, severity, and for SLA events milestone, due, at). Delivery is at least
+//! once: `event_id` is the same on every delivery of one event.
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use mesa::ports::{BusError, DomainEvent, EventBus, Metric, Metrics};
+use mesa::ports::{BusError, EventBus, Metric, Metrics, PublishedEvent};
 
 pub const EVENT_SOURCE: &str = "mesa";
 
@@ -28,7 +29,7 @@ impl EventBridgeBus {
 
 #[async_trait]
 impl EventBus for EventBridgeBus {
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError> {
+    async fn publish(&self, events: &[PublishedEvent]) -> Result<(), BusError> {
         // PutEvents takes at most 10 entries per call.
         for chunk in events.chunks(10) {
             let entries = chunk
@@ -37,7 +38,7 @@ impl EventBus for EventBridgeBus {
                     PutEventsRequestEntry::builder()
                         .event_bus_name(&self.bus_name)
                         .source(EVENT_SOURCE)
-                        .detail_type(e.detail_type())
+                        .detail_type(e.event.detail_type())
                         .detail(e.detail().to_string())
                         .build()
                 })

@@ -142,6 +142,7 @@ where
     due_index_returns_only_due_tickets(make().await).await;
     listing_pages_and_filters(make().await).await;
     outbox_claims_leases_and_marks(make().await).await;
+    every_outbox_kind_is_written_with_its_ticket(make().await).await;
     registry::customers_by_address_or_domain(make().await).await;
     registry::companies_periods_and_contacts(make().await).await;
     registry::equipment_by_serial_and_company(make().await).await;
@@ -529,6 +530,34 @@ pub async fn listing_pages_and_filters(store: Store) {
         .unwrap();
     let open_ids: Vec<_> = open_in_range.items.into_iter().map(|t| t.id).collect();
     assert_eq!(open_ids, vec![ids[4].clone(), ids[2].clone()]);
+}
+
+/// Every kind of outbox item (mail, a page, a domain event) is written in the ticket's own
+/// write and read back as it was.
+pub async fn every_outbox_kind_is_written_with_its_ticket(store: Store) {
+    let now = t("2026-11-10T16:00:00Z");
+    let mut new = new_ticket(sample_ticket(now, "a@b.mx"), 2026, &[], false);
+    new.outbox = MailKind::ALL
+        .into_iter()
+        .map(|kind| {
+            OutboxItem::new(
+                OutboxItem::new_id(),
+                new.opening.id.clone(),
+                kind,
+                "a@b.mx",
+                "mesa.test",
+                None,
+                format!("body of {}", kind.as_str()),
+                now,
+            )
+        })
+        .collect();
+    let written = new.outbox.clone();
+    create(&store, new).await;
+    for item in &written {
+        let read = store.outbox_item(&item.id).await.unwrap();
+        assert_eq!(read.as_ref(), Some(item), "{}", item.kind.as_str());
+    }
 }
 
 pub async fn outbox_claims_leases_and_marks(store: Store) {

@@ -15,8 +15,8 @@ use mesa::outbox::{MailKind, OutboxItem, OutboxStatus, OutgoingMail};
 use mesa::ports::{
     BlobError, BlobStore, BusError, Clock, CreateOutcome, CustomerStore, DomainEvent,
     EquipmentStore, EventBus, HeartbeatStore, IncidentStore, ListFilter, MailError, Mailer, Metric,
-    Metrics, NewTicket, OutboxStore, Page, PageRequest, QuarantineRecord, QuarantineStore,
-    StaffStore, StoreError, TicketChange, TicketStore,
+    Metrics, NewTicket, OutboxStore, Page, PageRequest, PublishedEvent, QuarantineRecord,
+    QuarantineStore, StaffStore, StoreError, TicketChange, TicketStore,
 };
 use mesa::types::address_key;
 
@@ -62,8 +62,16 @@ impl MemoryStore {
     }
 
     /// Every outbox item, in id order.
+    /// Every outbox item: mail, pages and domain events.
     pub fn outbox_items(&self) -> Vec<OutboxItem> {
         lock(&self.state).outbox.values().cloned().collect()
+    }
+
+    /// The outbox's mail and pages (no domain events).
+    pub fn mail_items(&self) -> Vec<OutboxItem> {
+        let mut items = self.outbox_items();
+        items.retain(|o| o.kind != mesa::outbox::MailKind::Event);
+        items
     }
 }
 
@@ -508,12 +516,21 @@ impl BlobStore for MemoryBlobs {
 /// An event bus that keeps what was published; it can be told to fail.
 #[derive(Default)]
 pub struct MemoryBus {
-    published: Mutex<Vec<DomainEvent>>,
+    published: Mutex<Vec<PublishedEvent>>,
     failing: Mutex<bool>,
 }
 
 impl MemoryBus {
+    /// The events published, in order (a repeat delivery appears twice).
     pub fn published(&self) -> Vec<DomainEvent> {
+        lock(&self.published)
+            .iter()
+            .map(|p| p.event.clone())
+            .collect()
+    }
+
+    /// The events published with their ids, in order.
+    pub fn deliveries(&self) -> Vec<PublishedEvent> {
         lock(&self.published).clone()
     }
 
@@ -524,7 +541,7 @@ impl MemoryBus {
 
 #[async_trait]
 impl EventBus for MemoryBus {
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError> {
+    async fn publish(&self, events: &[PublishedEvent]) -> Result<(), BusError> {
         if *lock(&self.failing) {
             return Err(BusError::new("the bus is down (test)", None));
         }

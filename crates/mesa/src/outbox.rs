@@ -320,7 +320,11 @@ pub fn compose(
         "replacement": replacement_context(ticket, item),
         "warning": warning_context(item, &local),
     });
-    let rendered = policy.render_mail(item.kind.template(), &context)?;
+    let template = item.kind.template().ok_or_else(|| PolicyError::Template {
+        file: item.kind.as_str().to_string(),
+        message: "an event is published, not mailed".into(),
+    })?;
+    let rendered = policy.render_mail(template, &context)?;
     Ok(OutgoingMail {
         outbox_id: item.id.clone(),
         message_id: item.message_id.clone(),

@@ -12,7 +12,7 @@ use crate::model::{
 };
 pub use crate::outbox::MailError;
 use crate::outbox::{OutboxItem, OutgoingMail};
-pub use crate::telemetry::{DomainEvent, Metric};
+pub use crate::telemetry::{DomainEvent, Metric, PublishedEvent};
 use crate::types::DedupeKey;
 
 /// `t`, or the last instant of year 9999 if later: stores that keep instants as RFC 3339
@@ -354,24 +354,16 @@ impl BusError {
     }
 }
 
+/// Where domain events go (EventBridge on AWS). Called by the outbox worker only: events
+/// are written with the ticket change they announce and published from the outbox.
 #[async_trait]
 pub trait EventBus: Send + Sync {
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError>;
+    async fn publish(&self, events: &[PublishedEvent]) -> Result<(), BusError>;
 }
 
 /// Operational metrics (CloudWatch EMF on AWS, logs on one machine): one count of `metric`.
 pub trait Metrics: Send + Sync {
     fn count(&self, metric: &Metric);
-}
-
-/// Events go nowhere: the one-machine default.
-pub struct NoEvents;
-
-#[async_trait]
-impl EventBus for NoEvents {
-    async fn publish(&self, _events: &[DomainEvent]) -> Result<(), BusError> {
-        Ok(())
-    }
 }
 
 /// Metrics as log lines: the one-machine default.

@@ -172,6 +172,26 @@ pub enum DomainEvent {
     },
 }
 
+/// A domain event as the bus delivers it: `id` is the same on every delivery of one event
+/// (delivery is at least once), so consumers drop repeats by it. On the wire it is the
+/// detail's `event_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedEvent {
+    pub id: String,
+    pub event: DomainEvent,
+}
+
+impl PublishedEvent {
+    /// EventBridge's `Detail`: the event's fields and its `event_id`.
+    pub fn detail(&self) -> serde_json::Value {
+        let mut detail = self.event.detail();
+        if let Some(fields) = detail.as_object_mut() {
+            fields.insert("event_id".into(), self.id.clone().into());
+        }
+        detail
+    }
+}
+
 /// A clock of a ticket at risk or breached.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlaEvent {

@@ -152,10 +152,14 @@ pub enum MailKind {
     /// A major incident's notice to a customer (declared, updated, resolved); its item's
     /// `ticket_id` is the incident's id.
     Incident,
+    /// Not mail: a domain event for other systems (EventBridge on AWS), written with the
+    /// ticket change it announces and delivered at least once through the desk's event bus.
+    /// Its body is the `seq` of the ticket's event it announces.
+    Event,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 11] = [
+    pub const ALL: [MailKind; 12] = [
         MailKind::Ack,
         MailKind::Reply,
         MailKind::Answer,
@@ -167,6 +171,7 @@ impl MailKind {
         MailKind::Replacement,
         MailKind::SlaWarning,
         MailKind::Incident,
+        MailKind::Event,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -182,6 +187,7 @@ impl MailKind {
             MailKind::Replacement => "replacement",
             MailKind::SlaWarning => "sla_warning",
             MailKind::Incident => "incident",
+            MailKind::Event => "event",
         }
     }
 
@@ -194,8 +200,15 @@ impl MailKind {
         matches!(self, MailKind::Page | MailKind::SlaWarning)
     }
 
-    pub fn template(self) -> &'static str {
-        match self {
+    /// Whether a reply to it belongs to the ticket: mail to the customer only (not staff
+    /// mail, not an event).
+    pub fn threads_replies(self) -> bool {
+        !self.to_staff() && self != MailKind::Event
+    }
+
+    /// Its mail template; none for an event.
+    pub fn template(self) -> Option<&'static str> {
+        Some(match self {
             MailKind::Ack => "ack.txt",
             MailKind::Reply => "reply.txt",
             MailKind::Answer => "answer.txt",
@@ -207,7 +220,8 @@ impl MailKind {
             MailKind::Replacement => "replacement.txt",
             MailKind::SlaWarning => "sla_warning.txt",
             MailKind::Incident => "incident.txt",
-        }
+            MailKind::Event => return None,
+        })
     }
 }
 

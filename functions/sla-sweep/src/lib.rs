@@ -1,6 +1,7 @@
 //! EventBridge schedule (every minute) → one pass of the SLA sweep: warnings and breaches
-//! recorded once each and published as `SlaAtRisk` / `SlaBreached` events with EMF metrics,
-//! unsent mail re-driven, a heartbeat metric every run.
+//! recorded once each, with EMF metrics and their `SlaAtRisk` / `SlaBreached` events written
+//! in the same transaction (the outbox function publishes them), unsent mail and events
+//! re-driven, a heartbeat metric every run.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent};

@@ -101,7 +101,7 @@ async fn robots_in_the_public_corpora_make_no_ticket_and_people_do() {
         // Each message on a desk of its own: no threading or duplicates between them.
         let h = harness();
         let out = h.desk.intake_email(&raw, h.desk.now()).await.unwrap();
-        let acks = h.store.outbox_items().len();
+        let acks = h.store.mail_items().len();
         match label.as_str() {
             "robot" => {
                 robots += 1;

@@ -90,7 +90,7 @@ async fn a_temporary_failure_is_retried_after_a_back_off() {
     h.mailer.fail_next(MailError::temporary("relay down"));
     let first = h.desk.deliver_outbox().await.unwrap();
     assert_eq!(first.failed, 1);
-    let item = &h.store.outbox_items()[0];
+    let item = &h.store.mail_items()[0];
     assert_eq!(item.status, OutboxStatus::Pending);
     assert!(item.last_error.as_deref().unwrap().contains("relay down"));
     assert_eq!(
@@ -110,7 +110,7 @@ async fn a_permanent_failure_is_kept_as_skipped_with_why() {
         .fail_next(MailError::permanent("mailbox does not exist"));
     let report = h.desk.deliver_outbox().await.unwrap();
     assert_eq!(report.skipped, 1);
-    let item = &h.store.outbox_items()[0];
+    let item = &h.store.mail_items()[0];
     assert_eq!(item.status, OutboxStatus::Skipped);
     assert!(item.last_error.as_deref().unwrap().contains("mailbox"));
 }
@@ -125,7 +125,11 @@ async fn a_claimed_item_is_not_taken_by_a_second_worker_during_its_lease() {
         .claim_outbox(now, Duration::seconds(60), 10)
         .await
         .unwrap();
-    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first.len(),
+        2,
+        "the acknowledgement and the TicketCreated event"
+    );
     assert_eq!(h.desk.deliver_outbox().await.unwrap().sent, 0);
     h.advance(Duration::seconds(61));
     assert_eq!(h.desk.deliver_outbox().await.unwrap().sent, 1);
@@ -200,6 +204,7 @@ async fn a_bounced_acknowledgement_is_announced_for_staff() {
         .record_mail_feedback(feedback("<ses-2@x>", Some(ack.id), DeliveryStatus::Bounced))
         .await
         .unwrap();
+    h.desk.deliver_outbox().await.unwrap();
     assert!(h.bus.published().iter().any(|e| matches!(
         e,
         DomainEvent::MailUndeliverable {
@@ -234,7 +239,7 @@ async fn a_page_waits_for_a_worker_with_a_pager_and_is_given_up_only_an_hour_lat
     assert_eq!(s.ticket.severity.level(), 1);
     let page = |h: &Harness| {
         h.store
-            .outbox_items()
+            .mail_items()
             .into_iter()
             .find(|o| o.kind == MailKind::Page)
             .expect("a page queued with the ticket")

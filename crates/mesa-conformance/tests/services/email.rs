@@ -37,7 +37,7 @@ async fn the_same_message_twice_is_one_ticket() {
     h.email(&raw).await;
     let again = h.email(&raw).await;
     assert_eq!(again.outcome, EmailOutcomeKind::Duplicate);
-    assert_eq!(h.store.outbox_items().len(), 1);
+    assert_eq!(h.store.mail_items().len(), 1);
 }
 
 #[tokio::test]
@@ -90,7 +90,7 @@ async fn an_auto_reply_makes_no_ticket_and_no_acknowledgement() {
     );
     let out = h.email(raw.as_bytes()).await;
     assert_eq!(out.outcome, EmailOutcomeKind::Ignored);
-    assert!(h.store.outbox_items().is_empty());
+    assert!(h.store.mail_items().is_empty());
 }
 
 #[tokio::test]
@@ -309,7 +309,7 @@ async fn an_autoresponder_answering_every_mail_cannot_make_mesa_write_without_en
     assert!(h.metrics.count_of("AckLimitReached") > 0, "staff are told");
     let tickets = h
         .store
-        .outbox_items()
+        .mail_items()
         .iter()
         .map(|o| o.ticket_id.clone())
         .collect::<std::collections::HashSet<_>>()

@@ -49,7 +49,7 @@ async fn the_same_idempotency_key_twice_is_one_ticket() {
     let again = h.desk.submit_form(&input, &[], None, "").await.unwrap();
     assert!(again.duplicate);
     assert_eq!(again.ticket.id, first.ticket.id);
-    assert_eq!(h.store.outbox_items().len(), 1, "one acknowledgement");
+    assert_eq!(h.store.mail_items().len(), 1, "one acknowledgement");
 }
 
 #[tokio::test]
@@ -99,7 +99,7 @@ async fn a_filled_honeypot_is_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, DeskError::Invalid(e) if e.contains_key("website")));
-    assert!(h.store.outbox_items().is_empty(), "nothing written");
+    assert!(h.store.mail_items().is_empty(), "nothing written");
 }
 
 #[tokio::test]
@@ -127,23 +127,47 @@ async fn a_registered_customer_is_verified_and_a_stranger_is_not() {
 }
 
 #[tokio::test]
-async fn a_new_ticket_is_announced_and_counted() {
+async fn a_new_ticket_is_announced_once_the_outbox_publishes_and_counted() {
     let h = harness();
     let s = h.submit("El portal no carga para nadie.").await;
+    assert_eq!(h.metrics.count_of("TicketCreated"), 1);
+    // Written with the ticket, published by the outbox worker (with its folio).
+    assert_eq!(h.event_items(&s.ticket).len(), 1);
+    assert!(h.bus.published().is_empty());
+    let report = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!((report.sent, report.published), (1, 1));
     let events = h.bus.published();
     assert!(
-        matches!(&events[..], [DomainEvent::TicketCreated { folio, .. }] if *folio == s.ticket.folio)
+        matches!(&events[..], [DomainEvent::TicketCreated { folio, severity, .. }]
+            if *folio == s.ticket.folio && *severity == s.ticket.severity),
+        "{events:?}"
     );
-    assert_eq!(h.metrics.count_of("TicketCreated"), 1);
 }
 
 #[tokio::test]
-async fn a_bus_outage_does_not_lose_the_ticket() {
+async fn a_bus_outage_loses_no_announcement_and_repeats_keep_their_id() {
     let h = harness();
     h.bus.set_failing(true);
     let s = h.submit("Consulta sobre el reporte de asistencias").await;
     assert!(h.store.get(&s.ticket.id).await.unwrap().is_some());
+    let down = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!((down.sent, down.published, down.failed), (1, 0, 1));
     assert_eq!(h.metrics.count_of("EventPublishErrors"), 1);
+    assert!(h.bus.published().is_empty());
+    // The bus is back: the event goes out at its retry, once.
+    h.bus.set_failing(false);
+    h.clock.advance(chrono::Duration::minutes(10));
+    let back = h.desk.deliver_outbox().await.unwrap();
+    assert_eq!(back.published, 1);
+    h.clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(h.desk.deliver_outbox().await.unwrap().published, 0);
+    let deliveries = h.bus.deliveries();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].id, h.event_items(&s.ticket)[0].id);
+    assert_eq!(
+        deliveries[0].detail()["event_id"],
+        serde_json::json!(deliveries[0].id)
+    );
 }
 
 #[tokio::test]

@@ -149,6 +149,11 @@ impl Harness {
         self.store.events(&ticket.id).await.unwrap()
     }
 
+    /// The domain events written for a ticket (published or not).
+    pub fn event_items(&self, ticket: &Ticket) -> Vec<OutboxItem> {
+        self.outbox_of(ticket, MailKind::Event)
+    }
+
     pub fn outbox_of(&self, ticket: &Ticket, kind: MailKind) -> Vec<OutboxItem> {
         self.store
             .outbox_items()

@@ -187,7 +187,7 @@ async fn an_empty_reply_is_refused() {
         .await
         .unwrap_err();
     assert!(matches!(e, DeskError::Action(ActionError::Invalid { .. })));
-    assert_eq!(h.store.outbox_items().len(), 1, "only the acknowledgement");
+    assert_eq!(h.store.mail_items().len(), 1, "only the acknowledgement");
 }
 
 #[tokio::test]

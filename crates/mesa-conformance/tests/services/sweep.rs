@@ -1,6 +1,6 @@
 use chrono::Duration;
 use mesa::model::EventKind;
-use mesa::ports::{DomainEvent, HeartbeatStore};
+use mesa::ports::{DomainEvent, HeartbeatStore, OutboxStore};
 
 use crate::harness::*;
 
@@ -44,13 +44,62 @@ async fn a_response_clock_is_warned_at_three_quarters_and_breached_after_its_due
     let events = h.events(&s.ticket).await;
     assert_eq!(count(&events, false, "response"), 1);
     assert_eq!(count(&events, true, "response"), 1);
-    let published = h.bus.published();
-    assert!(
-        published
-            .iter()
-            .any(|e| matches!(e, DomainEvent::SlaBreached(sla) if sla.milestone == "response"))
-    );
     assert!(h.metrics.count_of("SlaBreached") >= 1);
+    // Announced through the outbox (the sweep runs it when due mail is waiting; here the
+    // worker's own pass).
+    h.desk.deliver_outbox().await.unwrap();
+    let published = h.bus.published();
+    let breaches: Vec<_> = published
+        .iter()
+        .filter_map(|e| match e {
+            DomainEvent::SlaBreached(sla) => Some(sla),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(breaches.len(), 1, "{published:?}");
+    assert_eq!(breaches[0].milestone, "response");
+    assert_eq!(breaches[0].folio, s.ticket.folio);
+    assert_eq!(breaches[0].severity.level(), 1);
+    assert_eq!(breaches[0].at, t("2026-11-10T22:01:00Z"));
+}
+
+#[tokio::test]
+async fn a_breach_recorded_while_the_bus_is_down_is_announced_when_it_is_back() {
+    let h = harness();
+    let s = h.submit(OUTAGE).await;
+    h.desk.deliver_outbox().await.unwrap();
+    h.bus.set_failing(true);
+    let late = t("2026-11-10T22:01:00Z");
+    h.clock.set(late);
+    assert!(h.desk.sweep(late).await.unwrap().breaches >= 1);
+    h.desk.deliver_outbox().await.unwrap();
+    assert!(
+        !h.bus
+            .published()
+            .iter()
+            .any(|e| matches!(e, DomainEvent::SlaBreached(_)))
+    );
+    // The bus is back; the next sweeps re-drive what is still pending.
+    h.bus.set_failing(false);
+    for minute in 1..=10 {
+        let at = late + Duration::minutes(minute);
+        h.clock.set(at);
+        h.desk.sweep(at).await.unwrap();
+    }
+    let breaches = h
+        .bus
+        .published()
+        .into_iter()
+        .filter(|e| matches!(e, DomainEvent::SlaBreached(sla) if sla.folio == s.ticket.folio))
+        .count();
+    assert!(breaches >= 1, "the breach reached the bus");
+    let items = h.event_items(&s.ticket);
+    assert!(
+        items
+            .iter()
+            .all(|i| i.status == mesa::outbox::OutboxStatus::Sent),
+        "{items:?}"
+    );
 }
 
 #[tokio::test]
@@ -118,6 +167,29 @@ async fn the_sweep_leaves_a_heartbeat() {
 }
 
 #[tokio::test]
+async fn mail_held_on_purpose_is_not_re_driven_every_minute() {
+    let h = harness();
+    let s = h.submit("Consulta sobre el reporte de asistencias").await;
+    h.desk.deliver_outbox().await.unwrap();
+    // A warning held until tomorrow's opening, written an hour ago.
+    let now = h.desk.now();
+    let mut held = mesa::outbox::OutboxItem::new(
+        mesa::outbox::OutboxItem::new_id(),
+        s.ticket.id.clone(),
+        mesa::outbox::MailKind::SlaWarning,
+        "luisa@ingressio.com",
+        "mesa.test",
+        None,
+        format!("response {}", (now + Duration::hours(20)).to_rfc3339()),
+        now - Duration::hours(1),
+    );
+    held.not_before = now + Duration::hours(15);
+    h.store.enqueue_outbox(&[held]).await.unwrap();
+    let report = h.desk.sweep(now).await.unwrap();
+    assert_eq!(report.redriven, 0, "{report:?}");
+}
+
+#[tokio::test]
 async fn mail_left_unsent_is_re_driven_by_the_sweep() {
     let h = harness();
     h.submit("Consulta sobre el reporte de asistencias").await;
@@ -126,8 +198,12 @@ async fn mail_left_unsent_is_re_driven_by_the_sweep() {
         .sweep(h.desk.now() + Duration::minutes(3))
         .await
         .unwrap();
-    assert_eq!(report.redriven, 1);
+    assert_eq!(
+        report.redriven, 2,
+        "the acknowledgement and the TicketCreated event"
+    );
     assert_eq!(h.mailer.sent().len(), 1);
+    assert_eq!(h.bus.published().len(), 1);
 }
 
 #[tokio::test]

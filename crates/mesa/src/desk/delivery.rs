@@ -10,7 +10,7 @@ use super::{ChangePlan, Desk, DeskError};
 use crate::model::{DeliveryStatus, EventKind, Folio, MailDelivery, Ticket};
 use crate::outbox::{self, MailError, MailKind, MailLinks, OutboxItem, OutgoingMail};
 use crate::policy::Policy;
-use crate::ports::{DomainEvent, Metric};
+use crate::ports::Metric;
 use crate::types::{Actor, address_key};
 
 /// Most items one call of [`Desk::deliver_outbox`] handles before it returns.
@@ -21,7 +21,11 @@ const CLAIM_BATCH: usize = 100;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
+    /// Mail (and pages) the transport took.
     pub sent: usize,
+    /// Domain events the bus took.
+    #[serde(default)]
+    pub published: usize,
     pub failed: usize,
     pub skipped: usize,
 }
@@ -53,7 +57,7 @@ pub enum FeedbackOutcome {
 const PAGE_UNCLAIMED_FOR: chrono::Duration = chrono::Duration::hours(1);
 
 /// How one delivery attempt ended.
-enum Attempt {
+pub(super) enum Attempt {
     Sent,
     /// Worth trying again after a back-off.
     Retry(String),
@@ -97,6 +101,7 @@ impl Desk {
                 };
                 for mut item in batch {
                     match &attempt {
+                        Attempt::Sent if item.kind == MailKind::Event => report.published += 1,
                         Attempt::Sent => report.sent += 1,
                         Attempt::Retry(e) => {
                             report.failed += 1;
@@ -114,15 +119,17 @@ impl Desk {
                     }
                 }
             }
-            if report.sent + report.failed + report.skipped >= MAX_PER_RUN {
+            if report.sent + report.published + report.failed + report.skipped >= MAX_PER_RUN {
                 return Ok(report);
             }
         }
     }
 
     async fn deliver_one(&self, item: &OutboxItem) -> Attempt {
-        if item.kind == MailKind::Incident {
-            return self.deliver_notice(item).await;
+        match item.kind {
+            MailKind::Incident => return self.deliver_notice(item).await,
+            MailKind::Event => return self.deliver_event(item).await,
+            _ => {}
         }
         let ticket = match self.store.get(&item.ticket_id).await {
             Ok(Some(t)) => t,
@@ -374,18 +381,9 @@ impl Desk {
         });
         if delivery.status.is_failure() {
             let kind = mail_kind.map_or("unknown", MailKind::as_str);
+            // Announced as MailUndeliverable by the change that recorded it.
             tracing::warn!(folio = %ticket.folio, kind, status = delivery.status.as_str(),
                 detail = %delivery.detail, "mail did not reach the customer");
-            self.publish(vec![DomainEvent::MailUndeliverable {
-                ticket_id: ticket.id.clone(),
-                folio: ticket.folio.clone(),
-                mail_kind,
-                status: delivery.status,
-                recipients: delivery.recipients,
-                detail: delivery.detail,
-                at: delivery.at,
-            }])
-            .await;
         }
         Ok(FeedbackOutcome::Recorded(ticket.folio))
     }

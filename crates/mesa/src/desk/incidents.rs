@@ -372,7 +372,7 @@ impl Desk {
             "company_name": settings.company_name,
             "status_url": format!("{}/estado", self.config.public_url),
         });
-        let rendered = policy.render_mail(MailKind::Incident.template(), &context)?;
+        let rendered = policy.render_mail("incident.txt", &context)?;
         Ok(OutgoingMail {
             outbox_id: item.id.clone(),
             message_id: item.message_id.clone(),

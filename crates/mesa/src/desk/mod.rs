@@ -18,6 +18,7 @@
 //! Every change to an existing ticket goes through [`Desk::change`]: read, decide, write on
 //! top of the version read, and on a conflict read and decide again.
 
+mod announce;
 mod clocks;
 mod delivery;
 mod email;
@@ -57,8 +58,8 @@ use crate::model::{Event, EventKind, Ticket, TicketId};
 use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::{LiveRules, Policy, PolicyError};
 use crate::ports::{
-    BlobError, BlobStore, Clock, DomainEvent, EventBus, LogMetrics, Mailer, Metric, Metrics,
-    NoEvents, Pager, Store, StoreError, TicketChange,
+    BlobError, BlobStore, Clock, EventBus, LogMetrics, Mailer, Metric, Metrics, Pager, Store,
+    StoreError, TicketChange,
 };
 use crate::ticket::Severity;
 use crate::tokens::{Signer, TokenError};
@@ -69,7 +70,7 @@ use crate::types::Actor;
 pub(crate) fn threading_ids(outbox: &[OutboxItem]) -> Vec<String> {
     outbox
         .iter()
-        .filter(|o| !o.kind.to_staff())
+        .filter(|o| o.kind.threads_replies())
         .map(|o| o.message_id.clone())
         .collect()
 }
@@ -163,7 +164,8 @@ pub struct Desk {
     clock: Arc<dyn Clock>,
     config: DeskConfig,
     signer: Signer,
-    events: Arc<dyn EventBus>,
+    /// Where domain events go; none: they are not written at all (one machine).
+    events: Option<Arc<dyn EventBus>>,
     metrics: Arc<dyn Metrics>,
     /// Alerts the on-call staff of severity-1 reports; none: nobody is paged.
     pager: Option<Arc<dyn Pager>>,
@@ -247,16 +249,18 @@ impl Desk {
             clock,
             config,
             signer,
-            events: Arc::new(NoEvents),
+            events: None,
             metrics: Arc::new(LogMetrics),
             pager: None,
             staff_writes: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Publishes domain events (ticket created, SLA at risk, SLA breached) to `bus`.
+    /// Announces domain events (ticket created, SLA at risk, SLA breached, mail
+    /// undeliverable) on `bus`: written with the change they announce, published by the
+    /// outbox worker (see `announce.rs`).
     pub fn with_events(mut self, bus: Arc<dyn EventBus>) -> Self {
-        self.events = bus;
+        self.events = Some(bus);
         self
     }
 
@@ -376,6 +380,7 @@ impl Desk {
                 outbox.push(self.page_item(&ticket.id, now));
             }
             outbox.extend(self.warning_items(&policy, &ticket, &recorded, now));
+            outbox.extend(self.announcements(&ticket.id, &recorded, now));
             all_events.extend(recorded.iter().cloned());
             ticket.next_due = next_due(&policy, &ticket.facts(), ticket.severity, &all_events)?;
             if recorded.is_empty()
@@ -403,17 +408,5 @@ impl Desk {
             }
         }
         Err(DeskError::TooManyConflicts)
-    }
-
-    /// Publishes events; a failure is logged and counted, never fails the caller (the
-    /// events are notifications: the ticket's own events are the record).
-    pub(crate) async fn publish(&self, events: Vec<DomainEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        if let Err(e) = self.events.publish(&events).await {
-            tracing::error!(error = %e, count = events.len(), "domain events not published");
-            self.metrics.count(&Metric::EventPublishErrors);
-        }
     }
 }

@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::outbox::{MailKind, OutboxItem};
 use crate::policy::Policy;
-use crate::ports::{CreateOutcome, DomainEvent, Metric, NewTicket};
+use crate::ports::{CreateOutcome, Metric, NewTicket};
 use crate::ticket::{ClockStart, Impact, Severity, TicketFacts};
 use crate::types::{Actor, DedupeKey};
 
@@ -276,6 +276,7 @@ impl Desk {
             // once the store has given the folio).
             outbox.push(self.page_item(&id, now));
         }
+        outbox.extend(self.announcements(&id, &opening.events, now));
         let mut message_ids = super::threading_ids(&outbox);
         message_ids.extend(d.message_id);
         let local = policy.calendar().local(opening.received_at);
@@ -296,15 +297,6 @@ impl Desk {
                 severity: t.severity,
                 channel: t.channel,
             });
-            self.publish(vec![DomainEvent::TicketCreated {
-                ticket_id: t.id.clone(),
-                folio: t.folio.clone(),
-                severity: t.severity,
-                channel: t.channel,
-                received_at: t.received_at,
-                verified: t.verified,
-            }])
-            .await;
             if t.severity == Severity::CRITICAL && t.incident.is_none() {
                 // The ticket is stored whatever happens here; a failure is logged, and the
                 // next critical report considers the rule again.

@@ -10,8 +10,7 @@ use super::{ChangePlan, Desk, DeskError, PlannedEvent, clocks};
 use crate::model::{Event, EventKind, Ticket};
 use crate::outbox::OutboxItem;
 use crate::policy::Policy;
-use crate::ports::{DomainEvent, Metric};
-use crate::telemetry::SlaEvent;
+use crate::ports::Metric;
 use crate::ticket::Severity;
 use crate::types::Actor;
 use crate::types::MailKind;
@@ -93,25 +92,22 @@ impl Desk {
         for ticket in self.store.due_before(now, MAX_DUE_PER_PASS).await? {
             report.examined += 1;
             match self.sweep_ticket(&ticket, now).await {
-                Ok(published) => {
-                    for e in &published {
-                        match e {
-                            DomainEvent::SlaAtRisk(_) => report.warnings += 1,
-                            DomainEvent::SlaBreached(_) => report.breaches += 1,
-                            _ => {}
-                        }
-                    }
-                    self.publish(published).await;
+                Ok((warnings, breaches)) => {
+                    report.warnings += warnings;
+                    report.breaches += breaches;
                 }
                 Err(e) => {
                     tracing::error!(folio = %ticket.folio, error = %e, "sweep could not update ticket")
                 }
             }
         }
-        let stale = self
+        let mut stale = self
             .store
             .pending_outbox_before(now - self.config.redrive_after)
             .await?;
+        // Held on purpose (a warning until the next opening, a digest, a back-off) is not
+        // stuck: only what is due and still unsent is re-driven.
+        stale.retain(|item| item.not_before <= now);
         if !stale.is_empty() {
             report.redriven = stale.len();
             tracing::warn!(count = stale.len(), "re-driving unsent mail");
@@ -123,13 +119,13 @@ impl Desk {
     }
 
     /// Records the warnings and breaches of one ticket due at `now` (through the one
-    /// change loop, so a concurrent staff action is never overwritten) and gives the domain
-    /// events to publish for them.
+    /// change loop, so a concurrent staff action is never overwritten; the change announces
+    /// them to other systems) and gives how many of each it recorded.
     async fn sweep_ticket(
         &self,
         ticket: &Ticket,
         now: DateTime<Utc>,
-    ) -> Result<Vec<DomainEvent>, DeskError> {
+    ) -> Result<(usize, usize), DeskError> {
         let policy = self.policy();
         let share = f64::from(policy.settings().sla_warning_percent) / 100.0;
         let changed = self
@@ -167,40 +163,27 @@ impl Desk {
             })
             .await?;
         let t = &changed.ticket;
-        let mut out = Vec::new();
+        let (mut warnings, mut breaches) = (0, 0);
         for e in &changed.recorded {
             tracing::warn!(folio = %t.folio, event = e.kind.name(), "SLA");
-            let (milestone, due) = match &e.kind {
-                EventKind::SlaWarning { milestone, due }
-                | EventKind::SlaBreached { milestone, due } => (milestone.clone(), *due),
-                _ => continue,
-            };
-            let sla = SlaEvent {
-                ticket_id: t.id.clone(),
-                folio: t.folio.clone(),
-                severity: t.severity,
-                milestone: milestone.clone(),
-                due,
-                at: e.at,
-            };
-            let breached = matches!(e.kind, EventKind::SlaBreached { .. });
-            self.metrics.count(&if breached {
-                Metric::SlaBreached {
-                    severity: t.severity,
-                    milestone,
+            match &e.kind {
+                EventKind::SlaWarning { milestone, .. } => {
+                    warnings += 1;
+                    self.metrics.count(&Metric::SlaAtRisk {
+                        severity: t.severity,
+                        milestone: milestone.clone(),
+                    });
                 }
-            } else {
-                Metric::SlaAtRisk {
-                    severity: t.severity,
-                    milestone,
+                EventKind::SlaBreached { milestone, .. } => {
+                    breaches += 1;
+                    self.metrics.count(&Metric::SlaBreached {
+                        severity: t.severity,
+                        milestone: milestone.clone(),
+                    });
                 }
-            });
-            out.push(if breached {
-                DomainEvent::SlaBreached(sla)
-            } else {
-                DomainEvent::SlaAtRisk(sla)
-            });
+                _ => {}
+            }
         }
-        Ok(out)
+        Ok((warnings, breaches))
     }
 }
