@@ -189,6 +189,11 @@ pub struct ServeArgs {
     #[arg(long, env = "MESA_IMAP_POLL_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(1..=3600))]
     imap_poll_seconds: u32,
+    /// Customer submissions (form, API, uploads, surveys) a minute from one client address
+    /// before it is answered 429 with Retry-After; 0 turns the limit off (behind a proxy
+    /// every client has the proxy's address: limit there instead)
+    #[arg(long, env = "MESA_SUBMISSIONS_PER_MINUTE", default_value_t = 60)]
+    submissions_per_minute: u32,
 }
 
 /// The mailbox reader `serve` runs beside the HTTP server, if one is configured.
@@ -246,15 +251,20 @@ pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
         let sink: Arc<dyn InboundSink> = local.desk.clone();
         tokio::spawn(inbox.run(sink, stop_rx.clone()))
     });
-    let state = Arc::new(
-        mesa_http::AppState::new(local.desk.clone(), staff_token)
-            .with_panel_refresh_seconds(args.panel_refresh_seconds),
-    );
-    let app = mesa_http::router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server")?;
+    let mut state = mesa_http::AppState::new(local.desk.clone(), staff_token)
+        .with_panel_refresh_seconds(args.panel_refresh_seconds);
+    if let Some(per_minute) = std::num::NonZeroU32::new(args.submissions_per_minute) {
+        state = state.with_submission_limit(per_minute);
+    }
+    let app = mesa_http::router(Arc::new(state));
+    // The peer's address for the submission limit.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("HTTP server")?;
     // Requests are finished; let the workers end their current pass, then stop.
     let _ = stop_tx.send(true);
     let _ = outbox.await;

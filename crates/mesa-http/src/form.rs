@@ -26,13 +26,23 @@ fn response_hours(desk: &Desk) -> Vec<Value> {
         .collect()
 }
 
-fn form_context(state: &AppState, values: &FormInput, errors: &FieldErrors) -> Value {
+/// The form's page context; `token` is the one it was sent with when shown again.
+fn form_context(
+    state: &AppState,
+    values: &FormInput,
+    errors: &FieldErrors,
+    token: Option<&str>,
+) -> Value {
     let policy = state.desk.policy();
+    let form_token = match token {
+        Some(previous) => state.desk.form_token_again(previous),
+        None => state.desk.form_token(),
+    };
     json!({
         "company_name": policy.settings().company_name,
         "time_zone_label": policy.settings().time_zone_label,
         "support_types": policy.support_types(),
-        "form_token": state.desk.form_token(),
+        "form_token": form_token,
         "values": values,
         "errors": errors,
         "response_hours": response_hours(&state.desk),
@@ -42,7 +52,7 @@ fn form_context(state: &AppState, values: &FormInput, errors: &FieldErrors) -> V
 pub(super) async fn form_page(State(state): State<Shared>) -> Response {
     state.page(
         "form.html",
-        form_context(&state, &FormInput::default(), &FieldErrors::new()),
+        form_context(&state, &FormInput::default(), &FieldErrors::new(), None),
     )
 }
 
@@ -66,6 +76,12 @@ pub(super) async fn submit(State(state): State<Shared>, request: Request) -> Res
     } else if content_type.starts_with("application/json") {
         match Json::<FormInput>::from_request(request, &state).await {
             Ok(Json(input)) => submit_json(state, input).await.into_response(),
+            // Over the size limit: 413, as the limit layer promises, not a JSON error.
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({"errors": {"body": "La solicitud excede el tamaño máximo (anexos hasta 20 MB en total)."}})),
+            )
+                .into_response(),
             Err(e) => ApiError::bad_json(&e.body_text()).into_response(),
         }
     } else {
@@ -126,7 +142,10 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
                     "attachments".into(),
                     format!("No pudimos recibir el formulario completo ({}). Los anexos suman como máximo 20 MB.", e.body_text()),
                 );
-                let mut r = state.page("form.html", form_context(&state, &input, &errors));
+                let mut r = state.page(
+                    "form.html",
+                    form_context(&state, &input, &errors, Some(&token)),
+                );
                 *r.status_mut() = e.status();
                 return r;
             }
@@ -145,7 +164,10 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
                         "attachments".into(),
                         format!("No pudimos recibir «{filename}»: {}", e.body_text()),
                     );
-                    let mut r = state.page("form.html", form_context(&state, &input, &errors));
+                    let mut r = state.page(
+                        "form.html",
+                        form_context(&state, &input, &errors, Some(&token)),
+                    );
                     *r.status_mut() = e.status();
                     return r;
                 }
@@ -206,7 +228,10 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
             r
         }
         Err(DeskError::Invalid(errors)) => {
-            let mut r = state.page("form.html", form_context(&state, &input, &errors));
+            let mut r = state.page(
+                "form.html",
+                form_context(&state, &input, &errors, Some(&token)),
+            );
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             r
         }

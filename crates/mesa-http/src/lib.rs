@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 mod bodies;
 mod error;
 mod form;
+mod limits;
+use limits::SubmissionLimit;
 mod openapi;
 mod panel;
 pub mod report;
@@ -46,6 +48,8 @@ pub struct AppState {
     external: Option<Arc<dyn ExternalSignIn>>,
     /// The workspace pages' Content-Security-Policy.
     csp: axum::http::HeaderValue,
+    /// Customer submissions per client address; none: not limited here.
+    submission_limit: Option<Arc<SubmissionLimit>>,
 }
 
 impl AppState {
@@ -124,7 +128,16 @@ impl AppState {
             panel_refresh_seconds: 30,
             external: None,
             csp: panel::content_security_policy(None),
+            submission_limit: None,
         }
+    }
+
+    /// At most `per_minute` customer submissions a minute from one client address (429
+    /// with `Retry-After` beyond): one machine, where the server sees its clients'
+    /// addresses (`into_make_service_with_connect_info`).
+    pub fn with_submission_limit(mut self, per_minute: std::num::NonZeroU32) -> Self {
+        self.submission_limit = Some(SubmissionLimit::per_minute(per_minute));
+        self
     }
 
     /// Staff sign in to the workspace through `provider` (AWS: the Cognito user pool's
@@ -247,6 +260,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/staff", staff)
         .merge(panel::routes(&state))
         .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_submissions,
+        ))
         .with_state(state)
 }
 

@@ -8,6 +8,8 @@ pub const FORM_TOO_FAST: &str =
     "El formulario se envió demasiado rápido; revise sus datos y envíelo de nuevo.";
 pub const FORM_EXPIRED: &str = "El formulario expiró; recargue la página.";
 pub const FORM_INVALID: &str = "El formulario no es válido; recargue la página.";
+pub const FORM_ALREADY_SENT: &str =
+    "Este formulario ya se envió con otro reporte; recargue la página para enviar uno nuevo.";
 pub const UPLOAD_NAME: &str = "Indique el nombre del archivo (hasta 200 caracteres).";
 pub const UPLOAD_TOKEN_INVALID: &str =
     "Un archivo subido no es válido o expiró; vuelva a anexarlo.";

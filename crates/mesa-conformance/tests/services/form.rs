@@ -53,6 +53,21 @@ async fn the_same_idempotency_key_twice_is_one_ticket() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_reused_for_another_report_is_refused() {
+    let h = harness();
+    let mut input = form("Lectores sin registrar.");
+    input.idempotency_key = Some("cliente-42".into());
+    h.desk.submit_form(&input, &[], None, "").await.unwrap();
+    let mut other = form("Otro problema distinto: el portal no abre.");
+    other.idempotency_key = Some("cliente-42".into());
+    match h.desk.submit_form(&other, &[], None, "").await {
+        Err(DeskError::Invalid(errors)) => assert!(errors.contains_key("idempotency_key")),
+        other => panic!("a reused key was taken: {other:?}"),
+    }
+    assert_eq!(h.store.mail_items().len(), 1, "still one ticket");
+}
+
+#[tokio::test]
 async fn a_web_form_sent_twice_is_one_ticket() {
     let h = harness();
     let token = h.desk.form_token();

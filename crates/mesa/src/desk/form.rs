@@ -152,10 +152,24 @@ impl Desk {
         if let Some(key) = &input.idempotency_key {
             dedupe_keys.push(DedupeKey::Api(key.clone()));
         }
-        // A repeat needs no attachments stored again.
+        // A repeat needs no attachments stored again. The same token or key with another
+        // report is not a repeat but a replay (a harvested page, a reused key): refused, and
+        // the first report's details are not shown to whoever sent it.
         for key in &dedupe_keys {
             if let Some(id) = self.store.find_by_dedupe_key(key).await? {
-                return self.submitted_existing(&policy, &id).await;
+                let existing = self.submitted_existing(&policy, &id).await?;
+                if existing.ticket.customer.email != valid.customer.email
+                    || existing.ticket.description != valid.description
+                {
+                    let field = match key {
+                        DedupeKey::Form(_) => "form_token",
+                        _ => "idempotency_key",
+                    };
+                    let mut errors = FieldErrors::new();
+                    errors.insert(field.into(), messages::FORM_ALREADY_SENT.into());
+                    return Err(DeskError::Invalid(errors));
+                }
+                return Ok(existing);
             }
         }
         let id = TicketId::new();

@@ -324,6 +324,17 @@ impl Desk {
         self.signer.form_token(self.now())
     }
 
+    /// The token for the form shown again after a validation error: the one it was sent
+    /// with while that is genuine and unexpired, so the minimum fill time counts from the
+    /// form's first display (a person correcting one field is not "too fast") and a repeat
+    /// of the corrected form is still recognised as one; else a fresh one.
+    pub fn form_token_again(&self, previous: &str) -> String {
+        match self.signer.verify_form(previous, self.now()) {
+            Ok(_) | Err(TokenError::TooFast) => previous.to_string(),
+            Err(_) => self.form_token(),
+        }
+    }
+
     /// Reads the ticket and its events, asks `decide` what to record, writes it on top of
     /// the version read; on a conflict, reads again and asks again. `decide` returning
     /// `None` means nothing to do. Mail the plan sends is written in the same operation.

@@ -1,0 +1,279 @@
+//! The customer's form against abuse, through the router in-process: a replayed page token,
+//! the anti-bot fill time as a person meets it, and oversized requests.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use mesa::desk::{Desk, DeskConfig};
+use mesa::policy::{Bundle, LiveRules, Policy};
+use mesa_conformance::memory::{MemoryBlobs, MemoryMailer, MemoryStore, TestClock};
+use mesa_http::{AppState, router};
+use tower::ServiceExt as _;
+
+struct Site {
+    clock: Arc<TestClock>,
+    app: axum::Router,
+}
+
+fn site() -> Site {
+    site_with(|state| state)
+}
+
+fn site_with(configure: impl FnOnce(AppState) -> AppState) -> Site {
+    let clock = Arc::new(TestClock::at(
+        DateTime::parse_from_rfc3339("2026-11-10T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    ));
+    let desk = Arc::new(Desk::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryMailer::default()),
+        Arc::new(MemoryBlobs::default()),
+        Arc::new(LiveRules::new(
+            Policy::activate(Bundle::built_in()).unwrap(),
+        )),
+        clock.clone(),
+        DeskConfig::new(
+            "http://127.0.0.1:8080",
+            b"abuse-test-secret-0123456789abcdef",
+        ),
+    ));
+    let app = router(Arc::new(configure(AppState::new(
+        desk,
+        "staff-token".into(),
+    ))));
+    Site { clock, app }
+}
+
+async fn text(r: Response) -> String {
+    String::from_utf8(
+        axum::body::to_bytes(r.into_body(), 4 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap()
+}
+
+fn hidden_token(html: &str) -> String {
+    let at = html
+        .find("name=\"form_token\" value=\"")
+        .expect("a form token")
+        + 25;
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+/// The page's fields as a browser sends them (multipart).
+fn multipart(token: &str, email: &str, description: &str) -> (String, Vec<u8>) {
+    let boundary = "----mesa-abuse-test";
+    let fields = [
+        ("form_token", token),
+        ("website", ""),
+        ("company", "Comercializadora del Bajío"),
+        ("contact_name", "Ana Pérez Gómez"),
+        ("email", email),
+        ("phone", "442 123 4567"),
+        ("support_type", "asistencia"),
+        ("description", description),
+        ("impact_scope", "one"),
+        ("operation_continues", "si"),
+        ("workaround", "si"),
+    ];
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Site {
+    async fn send(&self, req: Request<Body>) -> Response {
+        self.app.clone().oneshot(req).await.unwrap()
+    }
+
+    async fn form_page(&self) -> String {
+        let r = self
+            .send(Request::get("/").body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        text(r).await
+    }
+
+    async fn post_form(&self, token: &str, email: &str, description: &str) -> (StatusCode, String) {
+        let (content_type, body) = multipart(token, email, description);
+        let r = self
+            .send(
+                Request::post("/tickets")
+                    .header(header::CONTENT_TYPE, content_type)
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        let status = r.status();
+        (status, text(r).await)
+    }
+}
+
+const REPORT: &str = "El reporte de asistencias no exporta a Excel desde ayer.";
+
+#[tokio::test]
+async fn a_person_correcting_one_field_after_an_error_is_not_told_the_form_was_too_fast() {
+    let site = site();
+    let page = site.form_page().await;
+    // A minute to fill in the form, with a typo in the address.
+    site.clock.advance(Duration::seconds(60));
+    let (status, page) = site
+        .post_form(&hidden_token(&page), "ana@bajio", REPORT)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    // The address fixed and sent again a second later.
+    site.clock.advance(Duration::seconds(1));
+    let (status, page) = site
+        .post_form(&hidden_token(&page), "ana@bajio.com.mx", REPORT)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    assert!(!page.contains("demasiado rápido"));
+}
+
+#[tokio::test]
+async fn a_robot_posting_the_moment_the_page_loads_is_still_refused() {
+    let site = site();
+    let page = site.form_page().await;
+    let (status, page) = site
+        .post_form(&hidden_token(&page), "ana@bajio.com.mx", REPORT)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("demasiado rápido"), "{page}");
+    // Posting the re-shown page at once again does not start a fresh clock either way.
+    let (status, _) = site
+        .post_form(&hidden_token(&page), "ana@bajio.com.mx", REPORT)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_replayed_page_token_with_another_report_is_refused_and_shows_nothing_of_the_first() {
+    let site = site();
+    let token = hidden_token(&site.form_page().await);
+    site.clock.advance(Duration::seconds(30));
+    let (status, first) = site.post_form(&token, "ana@bajio.com.mx", REPORT).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let folio_at = first.find("ING-2026-").expect("the folio is shown");
+    let folio = &first[folio_at..folio_at + 15];
+    // Sent twice (a double click, a reload): the same ticket again.
+    let (status, again) = site.post_form(&token, "ana@bajio.com.mx", REPORT).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(again.contains(folio));
+    // The same token with someone else's report: refused, the first report not shown.
+    let (status, replay) = site
+        .post_form(
+            &token,
+            "intruso@otro.mx",
+            "Quiero ver los datos de otro cliente.",
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(replay.contains("ya se envió"), "{replay}");
+    assert!(!replay.contains(folio) && !replay.contains("ana@bajio.com.mx"));
+}
+
+#[tokio::test]
+async fn a_forged_page_token_is_refused() {
+    let site = site();
+    let token = hidden_token(&site.form_page().await);
+    site.clock.advance(Duration::seconds(30));
+    let mut forged = token.clone();
+    forged.replace_range(0..1, if token.starts_with('1') { "2" } else { "1" });
+    for bad in [forged.as_str(), "", "1.abc.def"] {
+        let (status, page) = site.post_form(bad, "ana@bajio.com.mx", REPORT).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(page.contains("recargue la página"), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_submission_is_refused_with_413_without_being_read_whole() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let site = site();
+    let read = Arc::new(AtomicUsize::new(0));
+    let counter = read.clone();
+    // An endless upload, 64 KiB at a time, counting what the server takes of it.
+    let chunks = futures::stream::repeat_with(move || {
+        counter.fetch_add(64 * 1024, Ordering::Relaxed);
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b'x'; 64 * 1024]))
+    });
+    let r = site
+        .send(
+            Request::post("/tickets")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(chunks))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let taken = read.load(Ordering::Relaxed);
+    assert!(
+        taken <= 25 * 1024 * 1024,
+        "the server read {taken} bytes of an endless body"
+    );
+}
+
+/// A JSON submission from `peer`, as `mesa serve`'s listener records it.
+fn json_submission(peer: &str, n: usize) -> Request<Body> {
+    let body = serde_json::json!({
+        "company": "Comercializadora del Bajío",
+        "contact_name": "Ana Pérez Gómez",
+        "email": "ana@bajio.com.mx",
+        "phone": "442 123 4567",
+        "support_type": "asistencia",
+        "description": format!("Consulta número {n} sobre el reporte de asistencias."),
+    });
+    let mut request = Request::post("/tickets")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo::<std::net::SocketAddr>(
+            peer.parse().unwrap(),
+        ));
+    request
+}
+
+#[tokio::test]
+async fn a_client_address_sending_too_many_submissions_is_told_when_to_come_back() {
+    let site =
+        site_with(|state| state.with_submission_limit(std::num::NonZeroU32::new(3).unwrap()));
+    for n in 0..3 {
+        let r = site.send(json_submission("203.0.113.7:50000", n)).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "submission {n}");
+    }
+    let r = site.send(json_submission("203.0.113.7:50001", 3)).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = r.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(text(r).await.contains("Demasiados envíos"));
+    // Another client is not held back by the first.
+    let r = site.send(json_submission("198.51.100.2:40000", 4)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // Nor is anyone reading pages.
+    let mut page = Request::get("/").body(Body::empty()).unwrap();
+    page.extensions_mut()
+        .insert(axum::extract::ConnectInfo::<std::net::SocketAddr>(
+            "203.0.113.7:50002".parse().unwrap(),
+        ));
+    assert_eq!(site.send(page).await.status(), StatusCode::OK);
+}
