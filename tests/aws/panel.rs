@@ -136,7 +136,7 @@ async fn staff_sign_in_to_the_workspace_through_the_user_pool_and_their_actions_
 
     let (pool, captured) = fake_user_pool().await;
     let cognito = Arc::new(Cognito::new(&pool, CLIENT, ISSUER));
-    let app = http_api::app_with(env.wiring.desk.clone(), Some(cognito));
+    let app = http_api::app_with(env.wiring.desk.clone(), Some(cognito), None);
 
     // A stranger is sent to sign in, and from there to the pool's hosted sign-in with a
     // state and a PKCE challenge.

@@ -194,3 +194,153 @@ async fn publish_first_shows_what_the_bundle_would_change_in_the_tables_last_30_
         0
     );
 }
+
+/// Sends one request to the http-api function's router.
+async fn page(app: &axum::Router, path: &str) -> String {
+    use tower::ServiceExt as _;
+    let r = app
+        .clone()
+        .oneshot(
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    String::from_utf8(
+        axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_http_api_picks_up_a_newly_published_bundle_like_the_other_functions() {
+    let clients = clients().await;
+    let bucket = unique("mesa-rules");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    set_versioning(
+        &clients,
+        &bucket,
+        aws_sdk_s3::types::BucketVersioningStatus::Enabled,
+    )
+    .await;
+    let mut config = config("unused-table", "unused-blobs", "unused-inbound");
+    config.rules_bucket = Some(bucket.clone());
+    // Asks at every request rather than once a minute, so the test need not wait.
+    config.rules_refresh = std::time::Duration::ZERO;
+    let wiring = Wiring::new(config.clone(), clients.clone()).await.unwrap();
+    let app = http_api::app_with(wiring.desk.clone(), None, wiring.rules.clone());
+    assert!(page(&app, "/").await.contains("Ingressio en la Nube"));
+
+    // Support operations publish a bundle with the company's new name.
+    let work = tempfile::tempdir().unwrap();
+    let renamed = work.path().join("renamed");
+    copy_dir(&rules_dir(), &renamed);
+    let intake = std::fs::read_to_string(renamed.join("intake.rhai")).unwrap();
+    std::fs::write(
+        renamed.join("intake.rhai"),
+        intake.replace(
+            "company_name: \"Ingressio en la Nube\"",
+            "company_name: \"Ingressio Asistencia\"",
+        ),
+    )
+    .unwrap();
+    mesa_aws::s3::publish::publish(
+        &clients.s3,
+        &bucket,
+        &config.rules_key,
+        Bundle::from_dir(&renamed).unwrap(),
+    )
+    .await
+    .unwrap();
+    // The same running function, next request.
+    let form = page(&app, "/").await;
+    assert!(form.contains("Ingressio Asistencia"), "{form}");
+    assert_eq!(
+        wiring.desk.rules().current().version().as_str(),
+        Bundle::from_dir(&renamed).unwrap().version().as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_start_with_s3_out_of_reach_runs_on_the_built_in_rules_within_the_stated_wait() {
+    // A rules bucket behind an address nothing answers on (a black-holed network).
+    let unreachable = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = unreachable.local_addr().unwrap();
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://{addr}"))
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::for_tests())
+        .load()
+        .await;
+    let mut clients = clients().await;
+    clients.s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .build(),
+    );
+    let mut config = config("unused-table", "unused-blobs", "unused-inbound");
+    config.rules_bucket = Some("mesa-rules".into());
+    let started = std::time::Instant::now();
+    let wiring = Wiring::new(config, clients).await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < mesa_aws::INIT_RULES_WAIT + std::time::Duration::from_millis(500),
+        "init waited {took:?}"
+    );
+    assert_eq!(
+        wiring.desk.rules().current().version(),
+        mesa_aws::built_in_rules().unwrap().version()
+    );
+    drop(unreachable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_invocation_after_a_cold_start_does_not_fetch_the_bundle_again() {
+    let clients = clients().await;
+    let bucket = unique("mesa-rules");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    set_versioning(
+        &clients,
+        &bucket,
+        aws_sdk_s3::types::BucketVersioningStatus::Enabled,
+    )
+    .await;
+    let mut config = config("unused-table", "unused-blobs", "unused-inbound");
+    config.rules_bucket = Some(bucket.clone());
+    let wiring = Wiring::new(config.clone(), clients.clone()).await.unwrap();
+    let built_in = wiring.desk.rules().current().version().clone();
+    // Published right after the cold start: the first invocations (within the minute)
+    // keep what init read instead of asking S3 again; the next look is a minute after init.
+    let work = tempfile::tempdir().unwrap();
+    let edited = work.path().join("edited");
+    copy_dir(&rules_dir(), &edited);
+    let billing = std::fs::read_to_string(edited.join("billing.rhai")).unwrap();
+    std::fs::write(edited.join("billing.rhai"), format!("{billing}\n// v2\n")).unwrap();
+    mesa_aws::s3::publish::publish(
+        &clients.s3,
+        &bucket,
+        &config.rules_key,
+        Bundle::from_dir(&edited).unwrap(),
+    )
+    .await
+    .unwrap();
+    wiring.refresh_rules().await;
+    assert_eq!(wiring.desk.rules().current().version(), &built_in);
+}

@@ -172,3 +172,84 @@ async fn every_released_function_answers_its_fixture_under_the_cargo_lambda_emul
     // The ack of the ticket the SES fixture created went out through the emulator's SES.
     assert_eq!(mesa_tests::emulator::sent_to("luis@norte.mx").len(), 1);
 }
+
+/// What a stub of the Lambda Runtime API was told at `/2018-06-01/runtime/init/error`:
+/// (the `Lambda-Runtime-Function-Error-Type` header, the JSON body).
+type InitErrors = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+/// A Runtime API that takes init errors and has no invocation to give.
+async fn runtime_api_stub() -> (u16, InitErrors) {
+    use axum::routing::{get, post};
+    let reported: InitErrors = Default::default();
+    let seen = reported.clone();
+    let app = axum::Router::new()
+        .route(
+            "/2018-06-01/runtime/init/error",
+            post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                    let error_type = headers
+                        .get("lambda-runtime-function-error-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    seen.lock().unwrap().push((error_type, body));
+                    (axum::http::StatusCode::ACCEPTED, "{\"status\":\"OK\"}")
+                },
+            ),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/next",
+            get(std::future::pending::<&'static str>),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, reported)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_function_missing_a_setting_reports_a_typed_init_error_to_the_runtime_api() {
+    for (function, _) in FUNCTIONS {
+        let (port, reported) = runtime_api_stub().await;
+        // The template's settings but the signing key, as after a bad deployment.
+        let env: Vec<(String, String)> =
+            mesa_tests::emulator::function_env("mesa", "blobs", "inbound")
+                .into_iter()
+                .filter(|(k, _)| k != "MESA_SECRET")
+                .collect();
+        let mut child = Command::new(bootstrap(function))
+            .env_clear()
+            .envs(env)
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("{function} did not exit");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(!status.success(), "{function} exited successfully");
+        let reported = reported.lock().unwrap().clone();
+        assert_eq!(reported.len(), 1, "{function}: {reported:?}");
+        let (header, body) = &reported[0];
+        assert_eq!(header, "mesa.ConfigError", "{function}");
+        assert_eq!(body["errorType"], "mesa.ConfigError", "{function}");
+        assert!(
+            body["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("MESA_SECRET")),
+            "{function}: {body}"
+        );
+    }
+}

@@ -28,6 +28,9 @@ pub struct AwsConfig {
     /// bundle built into the function is used).
     pub rules_bucket: Option<String>,
     pub rules_key: String,
+    /// `RULES_REFRESH_SECONDS`: how often a running function asks whether a new bundle was
+    /// published (default 60).
+    pub rules_refresh: std::time::Duration,
     /// `EVENT_BUS_NAME`.
     pub event_bus: String,
     /// `SES_CONFIGURATION_SET` (optional).
@@ -81,6 +84,15 @@ impl AwsConfig {
             inbound_prefix: get("INBOUND_PREFIX").unwrap_or_default(),
             rules_bucket: get("RULES_BUCKET"),
             rules_key: get("RULES_KEY").unwrap_or_else(|| DEFAULT_RULES_KEY.into()),
+            rules_refresh: match get("RULES_REFRESH_SECONDS") {
+                None => crate::s3::RULES_REFRESH_INTERVAL,
+                Some(v) => {
+                    std::time::Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
+                        name: "RULES_REFRESH_SECONDS",
+                        problem: format!("{v:?} is not a whole number of seconds"),
+                    })?)
+                }
+            },
             event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
             configuration_set: get("SES_CONFIGURATION_SET"),
             public_url,

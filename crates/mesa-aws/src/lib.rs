@@ -4,6 +4,7 @@
 pub mod config;
 pub mod dynamo;
 pub mod events;
+mod init_error;
 pub mod s3;
 pub mod ses;
 pub mod sns;
@@ -18,7 +19,8 @@ use mesa::ports::SystemClock;
 pub use config::{AwsConfig, ConfigError};
 pub use dynamo::DynamoStore;
 pub use events::{EmfMetrics, EventBridgeBus};
-pub use s3::{S3Blobs, S3RulesSource};
+pub use init_error::report_init_error;
+pub use s3::{RefreshError, S3Blobs, S3RulesSource};
 pub use ses::SesMailer;
 pub use sns::SnsPager;
 
@@ -82,11 +84,31 @@ pub enum WiringError {
     Rules(#[from] PolicyError),
 }
 
+impl WiringError {
+    /// The `errorType` Lambda shows for a cold start that failed with it.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            WiringError::Config(_) => "mesa.ConfigError",
+            WiringError::Rules(_) => "mesa.RulesError",
+        }
+    }
+}
+
 impl Wiring {
     pub async fn from_env() -> Result<Self, WiringError> {
         let config = AwsConfig::from_env()?;
         let clients = Clients::from_env().await;
         Self::new(config, clients).await
+    }
+
+    /// [`Wiring::from_env`] for a function's `main`: a failure is also reported to the
+    /// Runtime API's init-error endpoint with its type.
+    pub async fn for_function() -> Result<Self, WiringError> {
+        let wiring = Self::from_env().await;
+        if let Err(e) = &wiring {
+            report_init_error(e.error_type(), e).await;
+        }
+        wiring
     }
 
     pub async fn new(config: AwsConfig, clients: Clients) -> Result<Self, WiringError> {
@@ -102,15 +124,29 @@ impl Wiring {
     ) -> Result<Self, WiringError> {
         let live = Arc::new(LiveRules::new(built_in_rules()?));
         let rules = config.rules_bucket.as_ref().map(|bucket| {
-            Arc::new(S3RulesSource::new(
-                clients.s3.clone(),
-                bucket.clone(),
-                config.rules_key.clone(),
-            ))
+            Arc::new(
+                S3RulesSource::new(clients.s3.clone(), bucket.clone(), config.rules_key.clone())
+                    .with_interval(config.rules_refresh),
+            )
         });
         if let Some(source) = &rules {
-            if let Err(e) = source.refresh_now(&live).await {
-                tracing::error!(error = %e, "published rules not loaded; using the built-in bundle");
+            // Bounded: a cold start never waits long on S3; on time-out the built-in bundle
+            // serves and the next look is a minute later, like any refresh.
+            match tokio::time::timeout(INIT_RULES_WAIT, source.refresh_now(&live)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(RefreshError::Unreachable(e))) => {
+                    tracing::warn!(error = %e, "published rules unreachable at start (network); the built-in bundle runs until the next look");
+                }
+                Ok(Err(RefreshError::Rejected(e))) => {
+                    tracing::error!(error = %e, "published rules rejected at start; the built-in bundle runs");
+                    metrics.count(&mesa::ports::Metric::RulesRejected);
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        wait_ms = INIT_RULES_WAIT.as_millis() as u64,
+                        "published rules did not arrive in time at start (network); the built-in bundle runs until the next look"
+                    );
+                }
             }
         }
         let store = Arc::new(DynamoStore::new(
@@ -155,9 +191,24 @@ impl Wiring {
     /// Picks up a newly published bundle (by ETag, at most once a minute).
     pub async fn refresh_rules(&self) {
         if let Some(source) = &self.rules {
-            if let Err(e) = source.refresh(self.desk.rules()).await {
-                self.desk.rules_rejected(&e);
-            }
+            refresh_rules(source, &self.desk).await;
+        }
+    }
+}
+
+/// How long a cold start waits for the published rules before it runs on the built-in
+/// bundle.
+pub const INIT_RULES_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Picks up a newly published bundle for `desk` (by ETag, at most once per the source's
+/// interval): a rejected bundle is logged and counted (the last known good rules stay); S3
+/// out of reach is logged as such and asked again at the next interval.
+pub async fn refresh_rules(source: &S3RulesSource, desk: &Desk) {
+    match source.refresh(desk.rules()).await {
+        Ok(_) => {}
+        Err(RefreshError::Rejected(e)) => desk.rules_rejected(&e),
+        Err(RefreshError::Unreachable(e)) => {
+            tracing::warn!(error = %e, "published rules unreachable (network); the running rules stay");
         }
     }
 }

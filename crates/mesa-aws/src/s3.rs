@@ -118,13 +118,30 @@ pub mod bundle_object {
     }
 }
 
+/// Why the published rules were not taken up.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// S3 could not be asked or did not answer in time (network, permissions, throttling):
+    /// nothing is known about the bundle; the running rules stay and it is asked again.
+    #[error("the published rules could not be read: {0}")]
+    Unreachable(String),
+    /// The bundle was read and failed to load or to pass its vectors: the last known good
+    /// rules stay.
+    #[error("the published rules were rejected: {0}")]
+    Rejected(String),
+}
+
+/// How often a process asks whether the bundle object changed.
+pub const RULES_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Keeps a process's rules in step with the bundle object: re-reads it only when its ETag
-/// changed, at most once a minute, and keeps the last known good rules when a new bundle
-/// fails to load or to pass its vectors.
+/// changed, at most once per interval (a minute), and keeps the last known good rules when
+/// a new bundle fails to load or to pass its vectors.
 pub struct S3RulesSource {
     client: Client,
     bucket: String,
     key: String,
+    interval: std::time::Duration,
     etag: tokio::sync::Mutex<Option<String>>,
     checked: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -135,25 +152,34 @@ impl S3RulesSource {
             client,
             bucket: bucket.into(),
             key: key.into(),
+            interval: RULES_REFRESH_INTERVAL,
             etag: tokio::sync::Mutex::new(None),
             checked: tokio::sync::Mutex::new(None),
         }
     }
 
-    /// Refreshes `live` if the object changed; gives the version now in force. Errors are
-    /// reported and leave the running rules in place.
-    pub async fn refresh(&self, live: &LiveRules) -> Result<RulesVersion, String> {
+    /// Asks every `interval` instead of every minute (tests).
+    pub fn with_interval(mut self, interval: std::time::Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Refreshes `live` if the object changed and the interval has passed since the last
+    /// look (at cold start included); gives the version now in force. Errors leave the
+    /// running rules in place.
+    pub async fn refresh(&self, live: &LiveRules) -> Result<RulesVersion, RefreshError> {
         {
-            let mut checked = self.checked.lock().await;
-            if checked.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(60)) {
+            let checked = self.checked.lock().await;
+            if checked.is_some_and(|at| at.elapsed() < self.interval) {
                 return Ok(live.current().version().clone());
             }
-            *checked = Some(std::time::Instant::now());
         }
         self.refresh_now(live).await
     }
 
-    pub async fn refresh_now(&self, live: &LiveRules) -> Result<RulesVersion, String> {
+    /// Looks at the object now, whatever the interval.
+    pub async fn refresh_now(&self, live: &LiveRules) -> Result<RulesVersion, RefreshError> {
+        *self.checked.lock().await = Some(std::time::Instant::now());
         let mut etag = self.etag.lock().await;
         let mut req = self.client.get_object().bucket(&self.bucket).key(&self.key);
         if let Some(e) = etag.as_ref() {
@@ -169,12 +195,12 @@ impl S3RulesSource {
                 return Ok(live.current().version().clone());
             }
             Err(e) => {
-                return Err(format!(
+                return Err(RefreshError::Unreachable(format!(
                     "s3://{}/{}: {}",
                     self.bucket,
                     self.key,
                     DisplayErrorContext(e)
-                ));
+                )));
             }
         };
         let new_etag = out.e_tag().map(str::to_string);
@@ -182,10 +208,12 @@ impl S3RulesSource {
             .body
             .collect()
             .await
-            .map_err(|e| format!("reading the rules object: {e}"))?
+            .map_err(|e| RefreshError::Unreachable(format!("reading the rules object: {e}")))?
             .into_bytes();
-        let bundle: Bundle = bundle_object::decode(&bytes)?;
-        let version = live.try_replace(bundle).map_err(|e| e.to_string())?;
+        let bundle: Bundle = bundle_object::decode(&bytes).map_err(RefreshError::Rejected)?;
+        let version = live
+            .try_replace(bundle)
+            .map_err(|e| RefreshError::Rejected(e.to_string()))?;
         *etag = new_etag;
         Ok(version)
     }

@@ -11,25 +11,42 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use lambda_http::request::RequestContext;
 use mesa::desk::Desk;
+use mesa_aws::S3RulesSource;
 
 /// The header mesa-http records as the acting staff member.
 const ACTOR_HEADER: &str = "x-mesa-actor";
 
 /// The Router the function serves, without workspace sign-in.
 pub fn app(desk: Arc<Desk>) -> axum::Router {
-    app_with(desk, None)
+    app_with(desk, None, None)
 }
 
-/// The Router the function serves, the workspace signing people in through `sign_in`.
+/// The Router the function serves, the workspace signing people in through `sign_in`; with
+/// `rules`, a newly published bundle is picked up like the other functions do (looked for
+/// before a request, at most once per the source's interval).
 pub fn app_with(
     desk: Arc<Desk>,
     sign_in: Option<Arc<dyn mesa_http::ExternalSignIn>>,
+    rules: Option<Arc<S3RulesSource>>,
 ) -> axum::Router {
-    let mut state = mesa_http::AppState::behind_gateway(desk);
+    let mut state = mesa_http::AppState::behind_gateway(desk.clone());
     if let Some(provider) = sign_in {
         state = state.with_external_sign_in(provider);
     }
-    mesa_http::router(Arc::new(state)).layer(axum::middleware::map_request(staff_from_jwt))
+    let router =
+        mesa_http::router(Arc::new(state)).layer(axum::middleware::map_request(staff_from_jwt));
+    match rules {
+        Some(source) => router.layer(axum::middleware::from_fn(
+            move |request: Request, next: axum::middleware::Next| {
+                let (source, desk) = (source.clone(), desk.clone());
+                async move {
+                    mesa_aws::refresh_rules(&source, &desk).await;
+                    next.run(request).await
+                }
+            },
+        )),
+        None => router,
+    }
 }
 
 /// Who acts is who the gateway's authorizer verified, never what the client says: a

@@ -3,7 +3,7 @@ use lambda_runtime::{Error, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     mesa_aws::init_tracing();
-    let wiring = mesa_aws::Wiring::from_env().await?;
+    let wiring = mesa_aws::Wiring::for_function().await?;
     let wiring = &wiring;
     lambda_runtime::run(service_fn(move |event| outbox::handle(wiring, event))).await
 }
