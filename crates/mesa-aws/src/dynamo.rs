@@ -317,6 +317,11 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .set_index_name(index.map(str::to_string))
+                // On the table itself (one partition: a ticket's events, a company's
+                // contacts) read what was just written: a ticket change decides on its events,
+                // and the outbox composes an event from them a second after the write. (An
+                // index cannot be read consistently; its readers tolerate the lag.)
+                .consistent_read(index.is_none())
                 .key_condition_expression(condition)
                 .scan_index_forward(forward)
                 .limit(((max - items.len()).min(1000)) as i32)

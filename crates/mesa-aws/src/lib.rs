@@ -204,11 +204,17 @@ pub const INIT_RULES_WAIT: std::time::Duration = std::time::Duration::from_secs(
 /// interval): a rejected bundle is logged and counted (the last known good rules stay); S3
 /// out of reach is logged as such and asked again at the next interval.
 pub async fn refresh_rules(source: &S3RulesSource, desk: &Desk) {
-    match source.refresh(desk.rules()).await {
-        Ok(_) => {}
-        Err(RefreshError::Rejected(e)) => desk.rules_rejected(&e),
-        Err(RefreshError::Unreachable(e)) => {
+    // Bounded like the cold start: a request or an event never waits long on S3.
+    match tokio::time::timeout(INIT_RULES_WAIT, source.refresh(desk.rules())).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(RefreshError::Rejected(e))) => desk.rules_rejected(&e),
+        Ok(Err(RefreshError::Unreachable(e))) => {
             tracing::warn!(error = %e, "published rules unreachable (network); the running rules stay");
+        }
+        Err(_) => {
+            tracing::warn!(
+                "published rules did not arrive in time (network); the running rules stay"
+            );
         }
     }
 }

@@ -228,10 +228,12 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
             r
         }
         Err(DeskError::Invalid(errors)) => {
-            let mut r = state.page(
-                "form.html",
-                form_context(&state, &input, &errors, Some(&token)),
-            );
+            // A token already used for another report is done: the page gets a fresh one.
+            let used = errors
+                .get("form_token")
+                .is_some_and(|m| m == mesa::messages::FORM_ALREADY_SENT);
+            let keep = (!used).then_some(token.as_str());
+            let mut r = state.page("form.html", form_context(&state, &input, &errors, keep));
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             r
         }

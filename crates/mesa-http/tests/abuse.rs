@@ -184,6 +184,19 @@ async fn a_replayed_page_token_with_another_report_is_refused_and_shows_nothing_
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(replay.contains("ya se envió"), "{replay}");
     assert!(!replay.contains(folio) && !replay.contains("ana@bajio.com.mx"));
+    // The page shown again carries a fresh token, so the other report can be sent with it.
+    let fresh = hidden_token(&replay);
+    assert_ne!(fresh, token);
+    site.clock.advance(Duration::seconds(20));
+    let (status, page) = site
+        .post_form(
+            &fresh,
+            "intruso@otro.mx",
+            "Quiero ver los datos de otro cliente.",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    assert!(!page.contains(folio));
 }
 
 #[tokio::test]

@@ -138,6 +138,11 @@ impl Desk {
             Err(e) => return Attempt::Retry(e.to_string()),
         };
         let Some(event) = domain_event(&ticket, &events, seq) else {
+            // Written but not read back yet (a store whose reads lag): try again later.
+            if seq <= ticket.version && !events.iter().any(|e| e.seq == seq) {
+                return Attempt::Retry(format!("event {seq} of {} not readable yet", ticket.folio));
+            }
+            self.metrics.count(&Metric::EventPublishErrors);
             return Attempt::GiveUp(format!("event {seq} of {} announces nothing", ticket.folio));
         };
         let published = PublishedEvent {

@@ -155,21 +155,15 @@ impl Desk {
         // A repeat needs no attachments stored again. The same token or key with another
         // report is not a repeat but a replay (a harvested page, a reused key): refused, and
         // the first report's details are not shown to whoever sent it.
+        // What a repeat must match (the draft takes the form over).
+        let claim = Claim {
+            email: valid.customer.email.clone(),
+            description: valid.description.clone(),
+            by_page: dedupe_keys.iter().any(|k| matches!(k, DedupeKey::Form(_))),
+        };
         for key in &dedupe_keys {
             if let Some(id) = self.store.find_by_dedupe_key(key).await? {
-                let existing = self.submitted_existing(&policy, &id).await?;
-                if existing.ticket.customer.email != valid.customer.email
-                    || existing.ticket.description != valid.description
-                {
-                    let field = match key {
-                        DedupeKey::Form(_) => "form_token",
-                        _ => "idempotency_key",
-                    };
-                    let mut errors = FieldErrors::new();
-                    errors.insert(field.into(), messages::FORM_ALREADY_SENT.into());
-                    return Err(DeskError::Invalid(errors));
-                }
-                return Ok(existing);
+                return self.repeat_of(&policy, &id, &claim).await;
             }
         }
         let id = TicketId::new();
@@ -201,8 +195,34 @@ impl Desk {
                     plan,
                 })
             }
-            CreateOutcome::Duplicate(existing) => self.submitted_existing(&policy, &existing).await,
+            // Another submission with the same key was written first (at the same moment).
+            CreateOutcome::Duplicate(existing) => self.repeat_of(&policy, &existing, &claim).await,
         }
+    }
+
+    /// The ticket a repeated submission (same page token or idempotency key) already made;
+    /// the same key with another report is not a repeat but a replay (a harvested page, a
+    /// reused key): refused, and nothing of the first report is shown to whoever sent it.
+    async fn repeat_of(
+        &self,
+        policy: &Policy,
+        id: &TicketId,
+        claim: &Claim,
+    ) -> Result<Submitted, DeskError> {
+        let existing = self.submitted_existing(policy, id).await?;
+        if existing.ticket.customer.email == claim.email
+            && existing.ticket.description == claim.description
+        {
+            return Ok(existing);
+        }
+        let field = if claim.by_page {
+            "form_token"
+        } else {
+            "idempotency_key"
+        };
+        let mut errors = FieldErrors::new();
+        errors.insert(field.into(), messages::FORM_ALREADY_SENT.into());
+        Err(DeskError::Invalid(errors))
     }
 
     async fn submitted_existing(
@@ -222,6 +242,14 @@ impl Desk {
             plan,
         })
     }
+}
+
+/// What a submission says, to tell a repeat of it from a replay of its key.
+struct Claim {
+    email: String,
+    description: String,
+    /// Keyed by the web page's token (else by the API's idempotency key).
+    by_page: bool,
 }
 
 /// The subject of a form ticket: the first line of its description, cut at a word
