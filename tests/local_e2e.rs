@@ -1,7 +1,7 @@
 //! The whole help desk on one machine, end to end: the real `mesa serve` over HTTP, the
 //! real CLI, SQLite on disk and the outbox maildir.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mesa_tests::*;
 use serde_json::{Value, json};
@@ -1187,4 +1187,183 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// Hundreds of customers submitting at once, each retrying with its idempotency key until
+/// answered (as a client that lost its connection should), while `mesa serve` is killed
+/// (SIGKILL, no shutdown) in the middle of the load and started again on the same data:
+/// every submission is answered, each is exactly one ticket (an answer given before the
+/// kill survived it), and every ticket is acknowledged once.
+#[test]
+fn killed_under_load_it_loses_nothing_duplicates_nothing_and_acknowledges_every_ticket() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, RwLock};
+    const CLIENTS: usize = 300;
+    let (_dir, data) = data_dir();
+    // One address for every client here: the per-address limit is not what is tested.
+    let env = [("MESA_SUBMISSIONS_PER_MINUTE", "0")];
+    let first = Server::start_with_env(&data, &env);
+    let base = Arc::new(RwLock::new(first.base.clone()));
+    let retries = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (base, retries) = (base.clone(), retries.clone());
+            std::thread::spawn(move || {
+                // Spread over about a second, so the kill falls in the middle.
+                std::thread::sleep(Duration::from_millis(3 * i as u64));
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(5)))
+                    .build()
+                    .into();
+                let body = api_ticket(&format!("c{i}@norte.mx"), &format!("kill-{i}")).to_string();
+                let started = Instant::now();
+                loop {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(60),
+                        "client {i} never answered"
+                    );
+                    let url = format!("{}/tickets", base.read().unwrap());
+                    let answer = agent
+                        .post(&url)
+                        .header("Content-Type", "application/json")
+                        .send(body.as_str());
+                    if let Ok(mut r) = answer {
+                        let status = r.status().as_u16();
+                        let text = r.body_mut().read_to_string().unwrap_or_default();
+                        if status == 201 || status == 200 {
+                            let v: Value = serde_json::from_str(&text).unwrap();
+                            return v["folio"].as_str().unwrap().to_string();
+                        }
+                        assert!(status >= 500, "client {i}: {status} {text}");
+                    }
+                    retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    first.crash();
+    let second = Server::start_with_env(&data, &env);
+    *base.write().unwrap() = second.base.clone();
+    let mut folios: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(
+        retries.load(Ordering::Relaxed) > 0,
+        "the kill fell after the load: nothing was tested"
+    );
+    // Each client's answer is its own ticket; no submission made two.
+    folios.sort();
+    folios.dedup();
+    assert_eq!(folios.len(), CLIENTS, "two clients were given one folio");
+    let stored: Vec<String> = tickets(&data)
+        .iter()
+        .map(|t| t["folio"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stored.len(), CLIENTS, "tickets stored");
+    let mut stored_sorted = stored.clone();
+    stored_sorted.sort();
+    assert_eq!(
+        stored_sorted, folios,
+        "every answered folio survived the kill"
+    );
+    // Every ticket acknowledged, each once (the maildir keeps one file per outbox item).
+    let acks = wait_for_outbox(&data, "every acknowledgement", |m| m.len() >= CLIENTS);
+    let mut acknowledged: Vec<&str> = folios
+        .iter()
+        .filter(|f| acks.iter().any(|m| m.subject.contains(f.as_str())))
+        .map(String::as_str)
+        .collect();
+    acknowledged.dedup();
+    assert_eq!(acknowledged.len(), CLIENTS, "tickets acknowledged");
+    assert_eq!(acks.len(), CLIENTS, "one acknowledgement each");
+    drop(second);
+}
+
+/// Secrets never reach the logs: a whole run at the most verbose log level (a form with a
+/// phone number, an e-mail signed with one, staff work through the API with the token, a
+/// closing and its survey, a bad token and a bad password) leaves no staff token, no
+/// signing key and no customer phone number in what `mesa serve` wrote.
+#[test]
+fn a_whole_run_at_debug_level_logs_no_token_no_key_and_no_phone_number() {
+    let (_dir, data) = data_dir();
+    let server = Server::start_with_env(&data, &[("MESA_LOG", "debug")]);
+    let token = server.form_token();
+    std::thread::sleep(Duration::from_millis(3100));
+    let (status, _) = server.post_form(&form_fields(&token, "ana@bajio.com.mx"), &[]);
+    assert_eq!(status, 201);
+    let raw = "From: Luis Gómez <luis@norte.mx>\r\nTo: soporte@ingressio.com\r\n\
+               Subject: Lectores sin registrar\r\nMessage-ID: <firma-1@norte.mx>\r\n\r\n\
+               No registran los lectores de la planta.\r\n--\r\nLuis Gómez\r\nTel. 81 5555 0199\r\n";
+    let (status, _) = server.post_raw(
+        "/staff/inbound-email",
+        "message/rfc822",
+        raw.as_bytes().to_vec(),
+        &[("Authorization", &format!("Bearer {STAFF_TOKEN}"))],
+    );
+    assert_eq!(status, 200);
+    let (_, created) = server.post_json("/tickets", &api_ticket("c1@norte.mx", "logs-1"));
+    let folio = created["folio"].as_str().unwrap().to_string();
+    for step in [
+        json!({"action": "diagnose", "summary": "Falla del servicio", "cause": "software_defect"}),
+        json!({"action": "answer", "message": "Reiniciamos el servicio; llámenos al 81 1234 5678."}),
+        json!({"action": "close"}),
+    ] {
+        let (status, body) = server.staff(
+            "POST",
+            &format!("/tickets/{folio}/actions"),
+            Some(&step.to_string()),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let mails = wait_for_outbox(&data, "the survey", |m| {
+        m.iter().any(|m| m.subject.contains("satisfecho"))
+    });
+    let survey = mails
+        .iter()
+        .find(|m| m.subject.contains("satisfecho"))
+        .unwrap();
+    let start = survey.text.find("/csat/").unwrap();
+    let path: String = survey.text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _) = server.post_raw(
+        &path,
+        "application/x-www-form-urlencoded",
+        b"satisfied=si".to_vec(),
+        &[],
+    );
+    assert_eq!(status, 200);
+    // Refused attempts are logged too; their secrets must not be.
+    let (status, _) = server.post_raw(
+        "/staff/inbound-email",
+        "message/rfc822",
+        raw.as_bytes().to_vec(),
+        &[("Authorization", "Bearer not-the-token-but-close")],
+    );
+    assert_eq!(status, 401);
+    drop(server);
+
+    let log = std::fs::read_to_string(data.with_extension("serve.log")).unwrap();
+    assert!(
+        log.len() > 1000,
+        "the debug log is there: {} bytes",
+        log.len()
+    );
+    let key = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    let survey_token = path.trim_start_matches("/csat/");
+    for (what, secret) in [
+        ("the staff token", STAFF_TOKEN),
+        ("a wrong bearer token", "not-the-token-but-close"),
+        ("the signing key", key.trim()),
+        ("a survey link's token", survey_token),
+        ("a page's form token", token.as_str()),
+        ("the form's phone number", "442 123 4567"),
+        ("the API's phone number", "81 1234 5678"),
+        ("the e-mail signature's phone number", "81 5555 0199"),
+    ] {
+        assert!(!log.contains(secret), "{what} is in the log");
+    }
 }
