@@ -243,3 +243,88 @@ fn scripts_cannot_reach_outside_the_bundle() {
     assert!(err.to_string().contains("/etc/passwd"), "{err}");
     assert!(err.to_string().to_lowercase().contains("module"), "{err}");
 }
+
+/// The stack a request or an event is handled on: tokio's worker threads (2 MiB) in
+/// `mesa serve` and in every Lambda function.
+const WORKER_STACK: usize = 2 * 1024 * 1024;
+
+#[test]
+fn the_sandbox_holds_on_the_stack_the_server_and_the_functions_run_on() {
+    let deep = format!("{}1{}", "(".repeat(20_000), ")".repeat(20_000));
+    let hostile: Vec<(&str, String)> = vec![
+        ("endless loop", "fn calendar() { loop { } }".into()),
+        (
+            "deep recursion",
+            "fn calendar() { f(0) }\nfn f(x) { f(x + 1) }".into(),
+        ),
+        ("deep expression", format!("fn calendar() {{ {deep} }}")),
+        (
+            "huge string",
+            r#"fn calendar() { let s = "x"; loop { s += s; } }"#.into(),
+        ),
+        (
+            "huge array",
+            "fn calendar() { let a = []; loop { a.push(a.len()); } }".into(),
+        ),
+        (
+            "huge map",
+            "fn calendar() { let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; } }".into(),
+        ),
+        ("eval", r#"fn calendar() { eval("calendar()") }"#.into()),
+        (
+            "import from outside the bundle",
+            "import \"/etc/passwd\" as p;\nfn calendar() { p::x() }".into(),
+        ),
+    ];
+    let worker = std::thread::Builder::new()
+        .stack_size(WORKER_STACK)
+        .spawn(move || {
+            for (what, script) in hostile {
+                let started = Instant::now();
+                let bundle = with_file(
+                    "business_hours.rhai",
+                    &format!("{script}\nfn holidays(year) {{ [] }}\n"),
+                );
+                let err = Policy::compile(bundle).expect_err(what);
+                assert!(
+                    err.to_string().contains("business_hours.rhai"),
+                    "{what}: {err}"
+                );
+                assert!(
+                    started.elapsed() < StdDuration::from_secs(2),
+                    "{what} took {:?}",
+                    started.elapsed()
+                );
+            }
+            // And the shipped rules on the longest description intake takes (a pasted log,
+            // in the widest characters UTF-8 has).
+            let policy = Policy::activate(shipped()).unwrap();
+            let longest: String = "El lector 🔴 marca error 0x1F — no registra ⚠️. "
+                .chars()
+                .cycle()
+                .take(mesa::intake::MAX_DESCRIPTION_CHARS)
+                .collect();
+            for description in [longest, "𝄞".repeat(mesa::intake::MAX_DESCRIPTION_CHARS)] {
+                let facts = TicketFacts {
+                    subject: description.chars().take(120).collect(),
+                    description,
+                    channel: "form".into(),
+                    ..TicketFacts::default()
+                };
+                let class = policy.classify(&facts).unwrap();
+                assert!((1..=4).contains(&class.severity.level()));
+                for severity in 1..=4 {
+                    policy
+                        .plan(
+                            &facts,
+                            t("2026-11-10T16:00:00Z"),
+                            Severity::new(severity).unwrap(),
+                        )
+                        .unwrap();
+                }
+            }
+        })
+        .unwrap();
+    // A stack overflow would abort the whole test process, not fail this join.
+    worker.join().unwrap();
+}

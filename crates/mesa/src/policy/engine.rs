@@ -23,7 +23,10 @@ pub const MAX_OPERATIONS: u64 = 2_000_000;
 pub const MAX_CALL_LEVELS: usize = 32;
 pub const MAX_EXPR_DEPTH: usize = 64;
 pub const MAX_FN_EXPR_DEPTH: usize = 32;
-pub const MAX_STRING_SIZE: usize = 64 * 1024;
+/// In bytes: room for the longest text intake takes (`MAX_DESCRIPTION_CHARS` characters, up
+/// to four bytes each) joined with its subject and rewritten by the scripts, with margin; a
+/// runaway string stops here within a few doublings.
+pub const MAX_STRING_SIZE: usize = 1024 * 1024;
 pub const MAX_ARRAY_SIZE: usize = 10_000;
 pub const MAX_MAP_SIZE: usize = 10_000;
 pub const MAX_MODULES: usize = 16;

@@ -63,7 +63,7 @@ impl PhraseSet {
             .collect();
         let ends_word = patterns.iter().map(|p| must_end_word(p)).collect();
         // Building only fails past limits far beyond a script's (Rhai caps arrays at 10 000
-        // strings of 64 KiB); such lists then match nothing rather than failing the ticket.
+        // strings of 1 MiB); such lists then match nothing rather than failing the ticket.
         let automaton = if patterns.is_empty() {
             None
         } else {
