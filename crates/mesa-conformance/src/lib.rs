@@ -2,6 +2,7 @@
 //! way against SQLite and DynamoDB. Adapters call [`run_all`] from their tests with a
 //! factory that gives a fresh, empty store.
 
+pub mod fuzz;
 pub mod memory;
 mod registry;
 mod staff;

@@ -61,8 +61,12 @@ impl MemoryStore {
         *lock(&self.conflicts_to_inject) = n;
     }
 
-    /// Every outbox item, in id order.
-    /// Every outbox item: mail, pages and domain events.
+    /// How many tickets are stored.
+    pub fn ticket_count(&self) -> usize {
+        lock(&self.state).tickets.len()
+    }
+
+    /// Every outbox item (mail, pages and domain events), in id order.
     pub fn outbox_items(&self) -> Vec<OutboxItem> {
         lock(&self.state).outbox.values().cloned().collect()
     }
