@@ -513,6 +513,23 @@ fn staff_take_a_ticket_from_received_to_closed_and_the_survey_is_recorded() {
     assert_eq!(detail["ticket"]["stage"], "closed");
 }
 
+/// The path of the survey link in the satisfaction mail, once it is sent.
+fn survey_path(data: &std::path::Path) -> String {
+    let mails = wait_for_outbox(data, "the survey", |m| {
+        m.iter().any(|m| m.subject.contains("satisfecho"))
+    });
+    let survey = mails
+        .iter()
+        .find(|m| m.subject.contains("satisfecho"))
+        .unwrap();
+    let start = survey.text.find("/csat/").unwrap();
+    survey.text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn an_unhappy_customer_reopens_the_ticket() {
     let (_dir, data) = data_dir();
@@ -531,19 +548,7 @@ fn an_unhappy_customer_reopens_the_ticket() {
         );
         assert_eq!(status, 200, "{body}");
     }
-    let mails = wait_for_outbox(&data, "the survey", |m| {
-        m.iter().any(|m| m.subject.contains("satisfecho"))
-    });
-    let survey = mails
-        .iter()
-        .find(|m| m.subject.contains("satisfecho"))
-        .unwrap();
-    let start = survey.text.find("/csat/").unwrap();
-    let path: String = survey.text[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let path = survey_path(&data);
     let (status, _) = server.post_raw(
         &path,
         "application/x-www-form-urlencoded",
@@ -1316,19 +1321,7 @@ fn a_whole_run_at_debug_level_logs_no_token_no_key_and_no_phone_number() {
         );
         assert_eq!(status, 200, "{body}");
     }
-    let mails = wait_for_outbox(&data, "the survey", |m| {
-        m.iter().any(|m| m.subject.contains("satisfecho"))
-    });
-    let survey = mails
-        .iter()
-        .find(|m| m.subject.contains("satisfecho"))
-        .unwrap();
-    let start = survey.text.find("/csat/").unwrap();
-    let path: String = survey.text[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let path = survey_path(&data);
     let (status, _) = server.post_raw(
         &path,
         "application/x-www-form-urlencoded",

@@ -195,6 +195,25 @@ async fn publish_first_shows_what_the_bundle_would_change_in_the_tables_last_30_
     );
 }
 
+/// A fresh rules bucket that keeps versions, as the stack's is.
+async fn versioned_rules_bucket(clients: &mesa_aws::Clients) -> String {
+    let bucket = unique("mesa-rules");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    set_versioning(
+        clients,
+        &bucket,
+        aws_sdk_s3::types::BucketVersioningStatus::Enabled,
+    )
+    .await;
+    bucket
+}
+
 /// Sends one request to the http-api function's router.
 async fn page(app: &axum::Router, path: &str) -> String {
     use tower::ServiceExt as _;
@@ -220,20 +239,7 @@ async fn page(app: &axum::Router, path: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_http_api_picks_up_a_newly_published_bundle_like_the_other_functions() {
     let clients = clients().await;
-    let bucket = unique("mesa-rules");
-    clients
-        .s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    set_versioning(
-        &clients,
-        &bucket,
-        aws_sdk_s3::types::BucketVersioningStatus::Enabled,
-    )
-    .await;
+    let bucket = versioned_rules_bucket(&clients).await;
     let mut config = config("unused-table", "unused-blobs", "unused-inbound");
     config.rules_bucket = Some(bucket.clone());
     // Asks at every request rather than once a minute, so the test need not wait.
@@ -308,20 +314,7 @@ async fn a_cold_start_with_s3_out_of_reach_runs_on_the_built_in_rules_within_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_invocation_after_a_cold_start_does_not_fetch_the_bundle_again() {
     let clients = clients().await;
-    let bucket = unique("mesa-rules");
-    clients
-        .s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    set_versioning(
-        &clients,
-        &bucket,
-        aws_sdk_s3::types::BucketVersioningStatus::Enabled,
-    )
-    .await;
+    let bucket = versioned_rules_bucket(&clients).await;
     let mut config = config("unused-table", "unused-blobs", "unused-inbound");
     config.rules_bucket = Some(bucket.clone());
     let wiring = Wiring::new(config.clone(), clients.clone()).await.unwrap();
