@@ -2,11 +2,13 @@
 //! way against SQLite and DynamoDB. Adapters call [`run_all`] from their tests with a
 //! factory that gives a fresh, empty store.
 
+pub mod faults;
 pub mod fuzz;
 pub mod memory;
 mod registry;
 mod staff;
 mod stats;
+pub mod under_faults;
 
 pub use staff::staff_accounts;
 pub use stats::statistics_of_a_month;

@@ -162,13 +162,18 @@ impl Desk {
             Err(e @ MailError::Temporary { .. }) => return Attempt::Retry(e.to_string()),
             Err(e @ MailError::Permanent { .. }) => return Attempt::GiveUp(e.to_string()),
         };
+        // Recorded on the ticket before the item is marked sent: a failure between the two
+        // sends the mail again (a repeat the customer can ignore) rather than leave an
+        // acknowledgement that went out unrecorded, its clock counted as breached.
         let now = self.now();
+        if let Err(e) = self.record_sent(&ticket, item, provider_id, now).await {
+            return Attempt::Retry(e);
+        }
         let mut sent = item.clone();
         sent.sent(now);
         if let Err(e) = self.store.save_outbox(&sent).await {
             return Attempt::Retry(e.to_string());
         }
-        self.record_sent(&ticket, item, provider_id, now).await;
         self.metrics.count(&Metric::MailSent { kind: item.kind });
         tracing::info!(folio = %ticket.folio, kind = item.kind.as_str(), to = %item.to, "mail sent");
         Attempt::Sent
@@ -224,13 +229,18 @@ impl Desk {
         };
         let now = self.now();
         for (ticket, item) in &tickets {
+            // Recorded before marked sent, as in `deliver_one`.
+            if let Err(e) = self
+                .record_sent(ticket, item, provider_id.clone(), now)
+                .await
+            {
+                return Attempt::Retry(e);
+            }
             let mut sent = item.clone();
             sent.sent(now);
             if let Err(e) = self.store.save_outbox(&sent).await {
                 return Attempt::Retry(e.to_string());
             }
-            self.record_sent(ticket, item, provider_id.clone(), now)
-                .await;
         }
         self.metrics.count(&Metric::MailSent {
             kind: MailKind::Ack,
@@ -240,18 +250,19 @@ impl Desk {
     }
 
     /// An acknowledgement that went out stops the acknowledgement clock; a transport's own
-    /// Message-ID (SES assigns one) threads replies back like ours does.
+    /// Message-ID (SES assigns one) threads replies back like ours does. The error says why
+    /// it could not be recorded (the mail went out).
     async fn record_sent(
         &self,
         ticket: &Ticket,
         item: &OutboxItem,
         provider_id: Option<String>,
         now: DateTime<Utc>,
-    ) {
+    ) -> Result<(), String> {
         let is_ack = item.kind == MailKind::Ack;
         // Mail to staff threads nothing back: a reply to it is not the customer's.
         if item.kind.to_staff() || (!is_ack && provider_id.is_none()) {
-            return;
+            return Ok(());
         }
         let recorded = self
             .change(&ticket.id, |t, _| {
@@ -283,11 +294,12 @@ impl Desk {
                 self.metrics.count(&Metric::AcknowledgementLatency {
                     seconds: (now - changed.ticket.arrived()).num_seconds(),
                 });
+                Ok(())
             }
-            Ok(_) => {}
-            // The mail went out; the ack clock will show it as late rather than lose it.
+            Ok(_) => Ok(()),
             Err(e) => {
-                tracing::error!(folio = %ticket.folio, error = %e, "mail sent but not recorded on the ticket");
+                tracing::error!(folio = %ticket.folio, error = %e, "mail sent but not recorded on the ticket; it will be sent again");
+                Err(format!("sent, but not recorded on the ticket: {e}"))
             }
         }
     }
