@@ -52,11 +52,14 @@ pub enum Metric {
     CustomerTermsRejected,
     /// A severity-1 page was given up: the worker that took it has no pager.
     PageNotSent,
+    /// The live rules failed on one ticket at run time; it was opened under the last known
+    /// good bundle or the built-in contract.
+    RulesFallback,
 }
 
 impl Metric {
     /// Every metric name mesa emits (the SAM template's alarms may use only these).
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "TicketCreated",
         "MailSent",
         "MailQuarantined",
@@ -71,6 +74,7 @@ impl Metric {
         "AcknowledgementLatency",
         "CustomerTermsRejected",
         "PageNotSent",
+        "RulesFallback",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -89,6 +93,7 @@ impl Metric {
             Metric::AcknowledgementLatency { .. } => "AcknowledgementLatency",
             Metric::CustomerTermsRejected => "CustomerTermsRejected",
             Metric::PageNotSent => "PageNotSent",
+            Metric::RulesFallback => "RulesFallback",
         }
     }
 
@@ -139,7 +144,8 @@ impl Metric {
             | Metric::AckLimitReached
             | Metric::AcknowledgementLatency { .. }
             | Metric::CustomerTermsRejected
-            | Metric::PageNotSent => Vec::new(),
+            | Metric::PageNotSent
+            | Metric::RulesFallback => Vec::new(),
         }
     }
 }

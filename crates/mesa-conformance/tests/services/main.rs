@@ -9,5 +9,6 @@ mod email;
 mod form;
 mod harness;
 mod people;
+mod rules_fallback;
 mod staff;
 mod sweep;

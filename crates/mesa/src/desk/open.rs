@@ -16,6 +16,7 @@ use crate::ticket::{ClockStart, Impact, Severity, TicketFacts};
 use crate::types::{Actor, DedupeKey};
 
 /// Data of a ticket about to be opened, from either channel.
+#[derive(Clone)]
 pub(super) struct Draft {
     pub channel: Channel,
     pub customer: Customer,
@@ -163,7 +164,39 @@ impl Desk {
 
     /// Classifies, computes the clocks and writes ticket + first events + acknowledgement
     /// atomically. The acknowledgement is capped per address and hour (a loop breaker).
+    ///
+    /// A bundle that passed its vectors can still fail on one ticket's text at run time:
+    /// that ticket is then opened under the last known good bundle, or failing that the
+    /// built-in contract (its `rules_version` says which), logged and counted, rather than
+    /// refused. Nothing is written before the rules have run, so trying again is safe.
     pub(super) async fn open_ticket(
+        &self,
+        policy: &Policy,
+        id: TicketId,
+        d: Draft,
+    ) -> Result<CreateOutcome, DeskError> {
+        let error = match self.open_ticket_under(policy, id.clone(), d.clone()).await {
+            Err(DeskError::Policy(e)) => e,
+            done => return done,
+        };
+        self.metrics.count(&Metric::RulesFallback);
+        for fallback in self.rules.fallbacks(policy) {
+            tracing::error!(error = %error, failed = %policy.version(), fallback = %fallback.version(),
+                "the rules failed on this ticket; opening it under an earlier bundle");
+            match self
+                .open_ticket_under(&fallback, id.clone(), d.clone())
+                .await
+            {
+                Err(DeskError::Policy(e)) => {
+                    tracing::error!(error = %e, bundle = %fallback.version(), "the earlier bundle failed too")
+                }
+                done => return done,
+            }
+        }
+        Err(DeskError::Policy(error))
+    }
+
+    async fn open_ticket_under(
         &self,
         policy: &Policy,
         id: TicketId,
