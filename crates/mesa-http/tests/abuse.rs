@@ -1,5 +1,6 @@
-//! The customer's form against abuse, through the router in-process: a replayed page token,
-//! the anti-bot fill time as a person meets it, and oversized requests.
+//! The customer's pages against abuse, through the router in-process: a replayed page token,
+//! the anti-bot fill time as a person meets it, oversized requests, and one customer's data
+//! on another customer's pages.
 
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ use tower::ServiceExt as _;
 struct Site {
     clock: Arc<TestClock>,
     app: axum::Router,
+    desk: Arc<Desk>,
+    mailer: Arc<MemoryMailer>,
 }
 
 fn site() -> Site {
@@ -28,9 +31,10 @@ fn site_with(configure: impl FnOnce(AppState) -> AppState) -> Site {
             .unwrap()
             .with_timezone(&Utc),
     ));
+    let mailer = Arc::new(MemoryMailer::default());
     let desk = Arc::new(Desk::new(
         Arc::new(MemoryStore::new()),
-        Arc::new(MemoryMailer::default()),
+        mailer.clone(),
         Arc::new(MemoryBlobs::default()),
         Arc::new(LiveRules::new(
             Policy::activate(Bundle::built_in()).unwrap(),
@@ -42,10 +46,15 @@ fn site_with(configure: impl FnOnce(AppState) -> AppState) -> Site {
         ),
     ));
     let app = router(Arc::new(configure(AppState::new(
-        desk,
+        desk.clone(),
         "staff-token".into(),
     ))));
-    Site { clock, app }
+    Site {
+        clock,
+        app,
+        desk,
+        mailer,
+    }
 }
 
 async fn text(r: Response) -> String {
@@ -66,16 +75,40 @@ fn hidden_token(html: &str) -> String {
     html[at..at + html[at..].find('"').unwrap()].to_string()
 }
 
+/// One customer as the form knows them.
+struct Person {
+    company: &'static str,
+    name: &'static str,
+    email: &'static str,
+    phone: &'static str,
+    report: &'static str,
+}
+
 /// The page's fields as a browser sends them (multipart).
 fn multipart(token: &str, email: &str, description: &str) -> (String, Vec<u8>) {
+    multipart_of(
+        token,
+        &Person {
+            company: "Comercializadora del Bajío",
+            name: "Ana Pérez Gómez",
+            email: "",
+            phone: "442 123 4567",
+            report: "",
+        },
+        email,
+        description,
+    )
+}
+
+fn multipart_of(token: &str, who: &Person, email: &str, description: &str) -> (String, Vec<u8>) {
     let boundary = "----mesa-abuse-test";
     let fields = [
         ("form_token", token),
         ("website", ""),
-        ("company", "Comercializadora del Bajío"),
-        ("contact_name", "Ana Pérez Gómez"),
+        ("company", who.company),
+        ("contact_name", who.name),
         ("email", email),
-        ("phone", "442 123 4567"),
+        ("phone", who.phone),
         ("support_type", "asistencia"),
         ("description", description),
         ("impact_scope", "one"),
@@ -109,7 +142,10 @@ impl Site {
     }
 
     async fn post_form(&self, token: &str, email: &str, description: &str) -> (StatusCode, String) {
-        let (content_type, body) = multipart(token, email, description);
+        self.post(multipart(token, email, description)).await
+    }
+
+    async fn post(&self, (content_type, body): (String, Vec<u8>)) -> (StatusCode, String) {
         let r = self
             .send(
                 Request::post("/tickets")
@@ -124,6 +160,120 @@ impl Site {
 }
 
 const REPORT: &str = "El reporte de asistencias no exporta a Excel desde ayer.";
+
+const ANA: Person = Person {
+    company: "Tortillería La Esperanza",
+    name: "Ana Pérez Gómez",
+    email: "ana@bajio.com.mx",
+    phone: "442 123 4567",
+    report: "El lector de la entrada norte no enciende desde la mañana.",
+};
+
+const ROBERTO: Person = Person {
+    company: "Ferretería León",
+    name: "Roberto Ruiz Salas",
+    email: "roberto@ferreterialeon.mx",
+    phone: "477 765 4321",
+    report: "No podemos descargar el reporte de retardos de octubre.",
+};
+
+impl Person {
+    /// Everything of this customer that another customer must never see.
+    fn data(&self) -> [&'static str; 5] {
+        [self.company, self.name, self.email, self.phone, self.report]
+    }
+}
+
+fn assert_shows_nothing_of(page: &str, other: &Person, other_folio: &str, what: &str) {
+    for private in other.data().iter().chain([&other_folio]) {
+        assert!(
+            !page.contains(private),
+            "{what} shows {private:?} of another customer:\n{page}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_customer_page_shows_another_customers_data() {
+    let site = site();
+    let mut folios = Vec::new();
+    let mut pages = Vec::new();
+    for who in [&ANA, &ROBERTO] {
+        let token = hidden_token(&site.form_page().await);
+        site.clock.advance(Duration::seconds(40));
+        let (status, page) = site
+            .post(multipart_of(&token, who, who.email, who.report))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{page}");
+        let at = page.find("ING-2026-").expect("the folio is shown");
+        folios.push(page[at..at + 15].to_string());
+        pages.push(page);
+    }
+    // The form for the next customer is blank.
+    let blank = site.form_page().await;
+    assert_shows_nothing_of(&blank, &ANA, &folios[0], "the form");
+    assert_shows_nothing_of(&blank, &ROBERTO, &folios[1], "the form");
+    assert_shows_nothing_of(&pages[0], &ROBERTO, &folios[1], "Ana's confirmation");
+    assert_shows_nothing_of(&pages[1], &ANA, &folios[0], "Roberto's confirmation");
+
+    // Each ticket solved and closed: each customer's survey page is about their ticket only.
+    let staff = mesa::model::Actor::staff("luisa");
+    for folio in &folios {
+        for action in [
+            mesa::lifecycle::Action::Diagnose {
+                summary: "Revisado".into(),
+                cause: "software_defect".into(),
+                vendor: None,
+                under_warranty: None,
+                replicated: None,
+                serial: None,
+            },
+            mesa::lifecycle::Action::Answer {
+                message: "Quedó corregido.".into(),
+            },
+            mesa::lifecycle::Action::Close {
+                note: String::new(),
+            },
+        ] {
+            site.desk.act(folio, &staff, &action).await.unwrap();
+        }
+    }
+    site.desk.deliver_outbox().await.unwrap();
+    let survey_of = |who: &Person| {
+        let sent = site.mailer.sent();
+        let text = sent
+            .iter()
+            .rev()
+            .find(|m| m.to == who.email && m.text.contains("/csat/"))
+            .map(|m| m.text.clone())
+            .expect("a survey mail");
+        let at = text.find("/csat/").unwrap();
+        text[at..]
+            .split(|c: char| c.is_whitespace() || c == '>')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let surveys = [survey_of(&ANA), survey_of(&ROBERTO)];
+    assert_ne!(surveys[0], surveys[1]);
+    for (i, (path, other)) in surveys.iter().zip([&ROBERTO, &ANA]).enumerate() {
+        let r = site
+            .send(Request::get(path.as_str()).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = text(r).await;
+        assert!(page.contains(&folios[i]), "{page}");
+        assert_shows_nothing_of(&page, other, &folios[1 - i], "a survey page");
+    }
+
+    // The public status page names no customer.
+    let r = site
+        .send(Request::get("/estado").body(Body::empty()).unwrap())
+        .await;
+    let page = text(r).await;
+    assert_shows_nothing_of(&page, &ANA, &folios[0], "the status page");
+    assert_shows_nothing_of(&page, &ROBERTO, &folios[1], "the status page");
+}
 
 #[tokio::test]
 async fn a_person_correcting_one_field_after_an_error_is_not_told_the_form_was_too_fast() {
