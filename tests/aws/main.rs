@@ -3,6 +3,7 @@
 
 mod coverage;
 mod panel;
+mod refusals;
 mod rules_publish;
 mod watch;
 

@@ -94,7 +94,8 @@ struct DynamoError {
 }
 
 /// An SDK error as a store error, keeping the SDK error as the source: throttling,
-/// timeouts and unreachable endpoints are `Busy` (worth another try), the rest `Backend`.
+/// timeouts and unreachable endpoints are `Busy` (worth another try), a request the table
+/// refuses as it is (an item too large) `Rejected` (never worth another), the rest `Backend`.
 fn sdk<E, R>(what: &str) -> impl FnOnce(SdkError<E, R>) -> StoreError + '_
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
@@ -111,12 +112,20 @@ where
                         | "InternalServerError"
                 )
             });
+        let rejected = e.code().is_some_and(|c| {
+            matches!(
+                c,
+                "ValidationException" | "ItemCollectionSizeLimitExceededException"
+            )
+        });
         let err = DynamoError {
             context: format!("DynamoDB {what}: {}", DisplayErrorContext(&e)),
             source: Box::new(e),
         };
         if busy {
             StoreError::busy(err)
+        } else if rejected {
+            StoreError::rejected(err)
         } else {
             StoreError::backend(err)
         }
@@ -225,6 +234,30 @@ fn pointer(pk: String, sk: &str, ticket: &TicketId) -> Item {
 enum TxOutcome {
     Done,
     Cancelled(Vec<String>),
+}
+
+/// A cancelled transaction as a store error, by DynamoDB's cancellation reasons: a write the
+/// table can never take as it is (an item over 400 KB, an item collection over its limit) is
+/// `Rejected`; a throttle, a conflict with another transaction or a condition that another
+/// writer made false is `Busy` (the same call may succeed later); anything else `Backend`.
+/// Nothing of a cancelled transaction was written.
+fn cancelled(what: &str, reasons: &[String]) -> StoreError {
+    let any = |codes: &[&str]| reasons.iter().any(|r| codes.contains(&r.as_str()));
+    let err = std::io::Error::other(format!(
+        "DynamoDB {what}: transaction cancelled: {reasons:?}"
+    ));
+    if any(&["ValidationError", "ItemCollectionSizeLimitExceeded"]) {
+        StoreError::rejected(err)
+    } else if any(&[
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "TransactionConflict",
+        "ConditionalCheckFailed",
+    ]) {
+        StoreError::busy(err)
+    } else {
+        StoreError::backend(err)
+    }
 }
 
 impl DynamoStore {
@@ -448,26 +481,23 @@ impl TicketStore for DynamoStore {
                         }
                     }
                     // The counter moved (0), or another writer took this folio first (its
-                    // FOLIO item exists): read the counter again and retry.
+                    // FOLIO item exists), or the table was busy: read the counter again and
+                    // retry.
+                    let error = cancelled("creating a ticket", &reasons);
                     let retryable = failed(0)
                         || failed(dedupe_end)
-                        || reasons
-                            .iter()
-                            .any(|c| c == "TransactionConflict" || c == "ThrottlingError");
+                        || (matches!(error, StoreError::Busy(_))
+                            && !reasons.iter().any(|c| c == "ConditionalCheckFailed"));
                     if !retryable {
-                        return Err(backend_msg(
-                            "creating a ticket",
-                            format!("transaction cancelled: {reasons:?}"),
-                        ));
+                        return Err(error);
                     }
                     backoff(attempt).await;
                 }
             }
         }
-        Err(backend_msg(
-            "creating a ticket",
-            "the folio counter stayed contended; try again",
-        ))
+        Err(StoreError::busy(std::io::Error::other(
+            "DynamoDB creating a ticket: the folio counter or the table stayed busy; try again",
+        )))
     }
 
     async fn apply_change(&self, change: TicketChange) -> Result<(), StoreError> {
@@ -513,10 +543,7 @@ impl TicketStore for DynamoStore {
                 {
                     return Err(StoreError::Conflict(id));
                 }
-                Err(backend_msg(
-                    "changing a ticket",
-                    format!("transaction cancelled: {reasons:?}"),
-                ))
+                Err(cancelled("changing a ticket", &reasons))
             }
         }
     }
@@ -725,7 +752,7 @@ impl OutboxStore for DynamoStore {
         }
         match self.transact(items).await? {
             TxOutcome::Done => Ok(()),
-            TxOutcome::Cancelled(r) => Err(backend_msg("saving an outbox item", format!("{r:?}"))),
+            TxOutcome::Cancelled(r) => Err(cancelled("saving an outbox item", &r)),
         }
     }
 
@@ -814,9 +841,7 @@ impl CustomerStore for DynamoStore {
         }
         match self.transact(items).await? {
             TxOutcome::Done => Ok(()),
-            TxOutcome::Cancelled(reasons) => Err(StoreError::busy(std::io::Error::other(format!(
-                "writing a customer was cancelled: {reasons:?}"
-            )))),
+            TxOutcome::Cancelled(reasons) => Err(cancelled("writing a customer", &reasons)),
         }
     }
 

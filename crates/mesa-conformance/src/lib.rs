@@ -98,7 +98,9 @@ fn dedupe_key(k: &str) -> DedupeKey {
     }
 }
 
-fn new_ticket(ticket: Opening, year: i32, keys: &[&str], with_ack: bool) -> NewTicket {
+/// A new ticket of `ticket` numbered in `year`, with `keys` (`form:…`, `msgid:…`, …) and, if
+/// `with_ack`, its acknowledgement.
+pub fn new_ticket(ticket: Opening, year: i32, keys: &[&str], with_ack: bool) -> NewTicket {
     let outbox = if with_ack {
         vec![OutboxItem::new(
             OutboxItem::new_id(),

@@ -41,6 +41,10 @@ pub enum StoreError {
     /// The store itself failed; the cause is kept.
     #[error("store failure: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store refused this write as it is (an item too large, a value it cannot hold):
+    /// the same call will fail the same way, so it must not be retried.
+    #[error("store refused the write: {0}")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {
@@ -52,8 +56,13 @@ impl StoreError {
         StoreError::Busy(Box::new(e))
     }
 
+    pub fn rejected(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Rejected(Box::new(e))
+    }
+
     /// Whether the same call may succeed if tried again (a conflict, a throttle, a
-    /// timeout), as opposed to one that never will.
+    /// timeout, a failure of the store itself), as opposed to one that never will (no such
+    /// ticket, a write the store refuses as it is).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use mesa::model::{CompanyRecord, Equipment};
 use mesa::ports::{EquipmentStore, StoreError};
 
-use super::{DynamoStore, TxOutcome, backend_msg, data, json, key, s};
+use super::{DynamoStore, TxOutcome, backend_msg, cancelled, data, json, key, s};
 
 fn lookup_pk(serial: &str) -> String {
     format!("EQUIPMENT#{}", Equipment::key_of(serial))
@@ -46,9 +46,7 @@ impl EquipmentStore for DynamoStore {
         }
         match self.transact(items).await? {
             TxOutcome::Done => Ok(()),
-            TxOutcome::Cancelled(reasons) => Err(StoreError::busy(std::io::Error::other(format!(
-                "writing a device was cancelled: {reasons:?}"
-            )))),
+            TxOutcome::Cancelled(reasons) => Err(cancelled("writing a device", &reasons)),
         }
     }
 
