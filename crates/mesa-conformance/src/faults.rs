@@ -72,6 +72,8 @@ impl std::error::Error for Injected {}
 
 struct Schedule {
     rng: u64,
+    /// Every call gets this fault, instead of a drawn one.
+    fixed: Option<Fault>,
     /// Chance of a fault on each call, in thousandths.
     per_mille: u64,
     on: bool,
@@ -86,7 +88,19 @@ impl Faults {
     pub fn seeded(seed: u64, per_mille: u64) -> Arc<Self> {
         Arc::new(Self(Mutex::new(Schedule {
             rng: seed,
+            fixed: None,
             per_mille,
+            on: true,
+            injected: Vec::new(),
+        })))
+    }
+
+    /// Every call meets `fault` (until [`Faults::stop`]): an outage.
+    pub fn every_call(fault: Fault) -> Arc<Self> {
+        Arc::new(Self(Mutex::new(Schedule {
+            rng: 0,
+            fixed: Some(fault),
+            per_mille: 1000,
             on: true,
             injected: Vec::new(),
         })))
@@ -116,13 +130,13 @@ impl Faults {
         if roll % 1000 >= s.per_mille {
             return None;
         }
-        let fault = match (roll / 1000) % 4 {
+        let fault = s.fixed.unwrap_or(match (roll / 1000) % 4 {
             0 | 1 => Fault::Refuse,
             2 => Fault::TimeOut {
                 applied: (roll / 4000) % 2 == 0,
             },
             _ => Fault::AppliedThenFailed,
-        };
+        });
         s.injected.push(InjectedFault {
             port,
             call,

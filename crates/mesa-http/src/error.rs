@@ -78,6 +78,16 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"error": e.to_string()}),
             ),
+            // Throttled or timed out: the same request may go through in a moment.
+            DeskError::Store(StoreError::Busy(_)) => {
+                tracing::warn!(error = %e, "store busy");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "2")],
+                    Json(json!({"error": "the help desk is busy; try again in a moment"})),
+                )
+                    .into_response();
+            }
             _ => {
                 tracing::error!(error = %e, "request failed");
                 (

@@ -26,6 +26,13 @@ fn site() -> Site {
 }
 
 fn site_with(configure: impl FnOnce(AppState) -> AppState) -> Site {
+    site_on(Arc::new(MemoryStore::new()), configure)
+}
+
+fn site_on(
+    store: Arc<dyn mesa::ports::Store>,
+    configure: impl FnOnce(AppState) -> AppState,
+) -> Site {
     let clock = Arc::new(TestClock::at(
         DateTime::parse_from_rfc3339("2026-11-10T16:00:00Z")
             .unwrap()
@@ -33,7 +40,7 @@ fn site_with(configure: impl FnOnce(AppState) -> AppState) -> Site {
     ));
     let mailer = Arc::new(MemoryMailer::default());
     let desk = Arc::new(Desk::new(
-        Arc::new(MemoryStore::new()),
+        store,
         mailer.clone(),
         Arc::new(MemoryBlobs::default()),
         Arc::new(LiveRules::new(
@@ -439,4 +446,47 @@ async fn a_client_address_sending_too_many_submissions_is_told_when_to_come_back
             "203.0.113.7:50002".parse().unwrap(),
         ));
     assert_eq!(site.send(page).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_throttled_store_answers_503_with_retry_after_and_the_retry_makes_one_ticket() {
+    use mesa_conformance::faults::{Fault, Faults, FaultyStore};
+    let memory = Arc::new(MemoryStore::new());
+    let outage = Faults::every_call(Fault::Refuse);
+    let site = site_on(
+        Arc::new(FaultyStore::new(memory.clone(), outage.clone())),
+        |state| state,
+    );
+    let submission = || {
+        let body = serde_json::json!({
+            "company": "Comercializadora del Bajío",
+            "contact_name": "Ana Pérez Gómez",
+            "email": "ana@bajio.com.mx",
+            "phone": "442 123 4567",
+            "support_type": "asistencia",
+            "description": "Ningún lector registra las entradas desde las 8.",
+            "idempotency_key": "reintento-1",
+        });
+        Request::post("/tickets")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, headers, body) = {
+        let r = site.send(submission()).await;
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, headers, text(r).await)
+    };
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    outage.stop();
+    let r = site.send(submission()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = site.send(submission()).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the same key again is the same ticket"
+    );
+    assert_eq!(memory.ticket_count(), 1);
 }
