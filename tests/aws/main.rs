@@ -261,10 +261,60 @@ async fn a_missing_raw_object_is_a_retryable_error() {
     let err = intake_email::handle(&env.wiring, lambda(ses_event(&unique("not-there"), "PASS")))
         .await
         .unwrap_err();
+    // Lambda's errorType names the class; the message says what is missing.
+    let reported = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(reported.error_type, "mesa.BlobStoreFailure");
     assert!(
-        err.to_string().contains("retryable") && err.to_string().contains("not there yet"),
-        "{err}"
+        reported.error_message.contains("not there yet"),
+        "{reported:?}"
     );
+}
+
+/// Events that can never succeed are answered (so Lambda does not retry them) and kept with
+/// the quarantined mail for a person: one in a shape SES never sends, and a message SES dated
+/// outside the calendar's years.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_events_that_can_never_succeed_are_set_aside_not_retried() {
+    let env = env().await;
+    let out = intake_email::handle_raw(
+        &env.wiring,
+        lambda(json!({"Records": [{"eventSource": "aws:ses", "ses": "not an object"}]})),
+    )
+    .await
+    .expect("answered, not retried");
+    assert_eq!(out["outcomes"][0]["outcome"], "quarantined", "{out}");
+
+    let (_, ses_id) = customer_writes(&env, "Algunos lectores no registran.").await;
+    let mut event = fixture("ses-receipt.json");
+    event["Records"][0]["ses"]["mail"]["messageId"] = json!(ses_id);
+    event["Records"][0]["ses"]["mail"]["timestamp"] = json!("2150-01-01T00:00:00.000Z");
+    let out = intake_email::handle_raw(&env.wiring, lambda(event))
+        .await
+        .expect("answered, not retried");
+    assert_eq!(out["outcomes"][0]["outcome"], "quarantined", "{out}");
+    assert!(
+        out["outcomes"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("outside the calendar"),
+        "{out}"
+    );
+
+    let set_aside = env.wiring.store.list_quarantine().await.unwrap();
+    let reasons: Vec<&str> = set_aside.iter().map(|r| r.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("not an SES receipt")),
+        "{reasons:?}"
+    );
+    assert!(reasons.len() >= 2, "{reasons:?}");
+    // The unreadable event itself is kept, to be looked at.
+    let kept = env
+        .wiring
+        .desk
+        .set_aside_original(&set_aside[0].id)
+        .await
+        .unwrap();
+    assert!(kept.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod dynamo;
 pub mod events;
+mod function_error;
 mod init_error;
 pub mod s3;
 pub mod ses;
@@ -19,6 +20,7 @@ use mesa::ports::SystemClock;
 pub use config::{AwsConfig, ConfigError};
 pub use dynamo::DynamoStore;
 pub use events::{EmfMetrics, EventBridgeBus};
+pub use function_error::FunctionError;
 pub use init_error::report_init_error;
 pub use s3::{RefreshError, S3Blobs, S3RulesSource};
 pub use ses::SesMailer;

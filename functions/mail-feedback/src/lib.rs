@@ -3,10 +3,10 @@
 //! delivery is proven rather than assumed, and a bounce is seen by the team.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use mesa::desk::FeedbackOutcome;
-use mesa_aws::Wiring;
 use mesa_aws::ses::events::feedback;
+use mesa_aws::{FunctionError, Wiring};
 use serde_json::{Value, json};
 
 /// Records one SES event. An event that is not SES's (or is malformed) is an error, so it
@@ -16,14 +16,16 @@ use serde_json::{Value, json};
 pub async fn handle(
     w: &Wiring,
     event: LambdaEvent<EventBridgeEvent<Value>>,
-) -> Result<Value, Error> {
+) -> Result<Value, FunctionError> {
     w.refresh_rules().await;
     let region = event
         .payload
         .region
         .clone()
         .unwrap_or_else(|| w.config.region.clone());
-    let Some(report) = feedback(&event.payload.detail, &region)? else {
+    let Some(report) = feedback(&event.payload.detail, &region)
+        .map_err(|e| FunctionError::new(FunctionError::MALFORMED_EVENT, e.to_string()))?
+    else {
         return Ok(json!({"recorded": false, "reason": "not a delivery event"}));
     };
     let outcome = w.desk.record_mail_feedback(report).await?;

@@ -165,6 +165,25 @@ impl Desk {
         }
     }
 
+    /// Keeps what the mail receiver handed over but is not a message mesa can read (an
+    /// event in a shape it does not know) with the quarantined mail, `why` as the reason:
+    /// trying it again cannot help, and it must not be lost either.
+    pub async fn set_aside_unreadable(
+        &self,
+        bytes: &[u8],
+        why: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<EmailOutcome, DeskError> {
+        let digest: String = Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let key = format!("inbound/unreadable/{}.json", &digest[..32]);
+        self.blobs.put(&key, bytes, "application/json").await?;
+        self.set_aside(why.to_string(), key, received_at, false)
+            .await
+    }
+
     /// Keeps a message that makes no ticket where staff can find it: quarantined (it could
     /// not be taken in) or ignored (a robot's, an unregistered sender's).
     async fn set_aside(
