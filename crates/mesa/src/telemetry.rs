@@ -265,6 +265,7 @@ mod tests {
             Metric::AcknowledgementLatency { seconds: 300 },
             Metric::CustomerTermsRejected,
             Metric::PageNotSent,
+            Metric::RulesFallback,
         ];
         let names: Vec<_> = all.iter().map(Metric::name).collect();
         assert_eq!(names, Metric::NAMES);
