@@ -37,6 +37,9 @@ pub const MISSING_PHONE: &str = "Teléfono del contacto";
 pub const MISSING_SUPPORT_TYPE: &str = "Tipo de soporte";
 pub const MISSING_DESCRIPTION: &str = "Descripción del problema";
 
+/// How a staff member's mail about a ticket starts in its timeline, as their note.
+pub const NOTE_BY_MAIL: &str = "(por correo) ";
+
 /// Timeline notes of what the customer's mail did.
 pub const CUSTOMER_REPLIED: &str = "El cliente respondió.";
 pub const REOPENED_BY_REPLY: &str = "El cliente respondió a un ticket cerrado.";

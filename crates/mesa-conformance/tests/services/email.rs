@@ -602,3 +602,70 @@ async fn quarantined_mail_cannot_be_released_and_the_lead_is_told_why() {
         .unwrap_err();
     assert!(e.to_string().contains("no set-aside mail"), "{e}");
 }
+
+/// A support agent answers the "response at risk" warning mesa sent the team: their words are
+/// kept on the ticket as their internal note. Before, they opened a new ticket in the
+/// agent's name, acknowledged to the agent.
+#[tokio::test]
+async fn a_staff_reply_to_a_warning_is_their_note_on_the_ticket_not_a_new_ticket() {
+    let h = harness();
+    h.desk
+        .add_staff(
+            "luisa@ingressio.com",
+            "Luisa Méndez",
+            mesa::model::StaffRole::Agent,
+            None,
+        )
+        .await
+        .unwrap();
+    let s = h
+        .submit("El sistema está caído por completo, no opera ningún equipo biométrico.")
+        .await;
+    // Hers: the warning goes to her.
+    h.act(
+        s.ticket.folio.as_str(),
+        mesa::lifecycle::Action::Assign {
+            to: Some("luisa@ingressio.com".into()),
+        },
+    )
+    .await;
+    h.desk.deliver_outbox().await.unwrap();
+    h.desk
+        .sweep(crate::harness::t("2026-11-10T20:31:00Z"))
+        .await
+        .unwrap();
+    let warning = h
+        .outbox_of(&s.ticket, MailKind::SlaWarning)
+        .into_iter()
+        .next()
+        .expect("a warning to the team");
+    let raw = reply_to(
+        "Luisa@Ingressio.com",
+        "<r1@ingressio.com>",
+        &warning.message_id,
+        &format!("Re: [{}] Respuesta por vencer", s.ticket.folio),
+        "Ya hablé con el cliente por teléfono; el lector de la entrada se reinició.",
+    );
+    let out = h.email(&raw).await;
+    assert_eq!(out.outcome, EmailOutcomeKind::Appended, "{out:?}");
+    assert_eq!(out.folio, Some(s.ticket.folio.clone()));
+    assert_eq!(h.store.ticket_count(), 1, "no ticket in the agent's name");
+    let events = h.events(&s.ticket).await;
+    let note = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::NoteAdded { text } => Some((e.actor.clone(), text.clone())),
+            _ => None,
+        })
+        .expect("the agent's note");
+    assert_eq!(note.0, mesa::model::Actor::staff("luisa@ingressio.com"));
+    assert!(
+        note.1.contains("lector de la entrada se reinició"),
+        "{note:?}"
+    );
+    // Nothing goes to the customer, and the same mail again changes nothing.
+    assert!(h.outbox_of(&s.ticket, MailKind::Reply).is_empty());
+    let again = h.email(&raw).await;
+    assert_eq!(again.outcome, EmailOutcomeKind::Duplicate);
+    assert_eq!(h.events(&s.ticket).await.len(), events.len());
+}

@@ -15,7 +15,7 @@ use crate::model::{Channel, Customer, EventKind, Folio, Stage, Ticket, TicketId}
 use crate::policy::Policy;
 use crate::ports::{CreateOutcome, Metric, QuarantineRecord};
 use crate::ticket::ClockStart;
-use crate::types::{Actor, DedupeKey};
+use crate::types::{Actor, DedupeKey, address_key};
 
 /// What the mail receiver already knows about an inbound message.
 #[derive(Debug, Clone, Default)]
@@ -70,6 +70,9 @@ fn sent_at(
         Duration::minutes(i64::from(settings.sent_date_max_skew_minutes)),
     )
 }
+
+/// The longest staff note taken from a mail (the form's description limit).
+const MAX_NOTE_CHARS: usize = 20_000;
 
 /// Where the raw copy of a message is kept: by receipt month and content digest.
 fn raw_key(received_at: DateTime<Utc>, digest: &str) -> String {
@@ -134,6 +137,13 @@ impl Desk {
         if let Some(ticket) = self.thread_of(&policy, &mail).await? {
             if ticket.sender_matches(&mail.from_address) {
                 return self.append_reply(&policy, ticket, &mail, received_at).await;
+            }
+            // A staff member answering mesa's mail about a ticket (a warning, a page, a copy
+            // of an acknowledgement): their words are the team's, not a new report.
+            if let Some(member) = self.store.staff(&address_key(&mail.from_address)).await? {
+                return self
+                    .append_staff_note(ticket, &member.email, &mail, received_at)
+                    .await;
             }
             note = Some(format!(
                 "refers to {} but {} is not its contact nor of the same company: opened as a new ticket",
@@ -396,6 +406,35 @@ impl Desk {
 }
 
 impl Desk {
+    /// A staff member's mail about a ticket, kept on it as their internal note (never sent
+    /// to the customer, stopping no clock); its Message-ID makes a redelivery a duplicate.
+    async fn append_staff_note(
+        &self,
+        ticket: Ticket,
+        staff: &str,
+        mail: &InboundMail,
+        received_at: DateTime<Utc>,
+    ) -> Result<EmailOutcome, DeskError> {
+        let text: String = mail.text.chars().take(MAX_NOTE_CHARS).collect();
+        let mut plan = ChangePlan::event(
+            Actor::staff(staff),
+            received_at,
+            EventKind::NoteAdded {
+                text: format!("{}{text}", messages::NOTE_BY_MAIL),
+            },
+        );
+        plan.message_ids.extend(mail.message_id.clone());
+        self.change(&ticket.id, |_, _| Ok(Some(plan.clone())))
+            .await?;
+        Ok(EmailOutcome {
+            outcome: EmailOutcomeKind::Appended,
+            folio: Some(ticket.folio),
+            reason: Some(format!(
+                "{staff} is staff: kept as their internal note, not sent to the customer"
+            )),
+        })
+    }
+
     /// The raw message of a set-aside record, as received.
     pub async fn set_aside_original(
         &self,
