@@ -603,3 +603,94 @@ async fn a_message_leaves_the_mailbox_only_once_it_is_stored() {
         .unwrap_err();
     assert!(err.to_string().contains("TLS"), "{err}");
 }
+
+/// Stands in for a desk, and cuts the server off (through `stall`) once it has the message.
+struct StallingSink {
+    stall: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl InboundSink for StallingSink {
+    async fn take(&self, _raw: &[u8], _at: DateTime<Utc>, _id: &str) -> Result<String, String> {
+        self.stall.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok("stored".into())
+    }
+}
+
+/// Forwards TCP to `upstream`, withholding everything the server says once `stall` is set
+/// (the connection stays open): a server, or a NAT on the way, that stops answering.
+async fn stalling_proxy(
+    upstream: u16,
+    stall: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(("127.0.0.1", upstream))
+                .await
+                .unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            let stall = stall.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match server_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if stall.load(std::sync::atomic::Ordering::SeqCst) {
+                        // Silence, with the connection held open.
+                        std::future::pending::<()>().await;
+                    }
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_after_login_is_a_clear_error_not_a_hang() {
+    if !servers_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::make(dir.path());
+    let dovecot = Dovecot::start(dir.path(), &pki);
+    dovecot.deliver(
+        &customer_mail(
+            "ana.ramirez@bajio.com.mx",
+            "calla-1@bajio.com.mx",
+            "sigue sin registrar",
+            "El reloj sigue igual.",
+        ),
+        "ana.ramirez@bajio.com.mx",
+    );
+    let stall = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = stalling_proxy(dovecot.port, stall.clone()).await;
+    let url = format!("imaps://{MAILBOX_USER}@localhost:{port}/INBOX");
+    let mut config = ImapConfig::from_url(&url, MAILBOX_PASSWORD).unwrap();
+    config.extra_roots_pem = Some(std::fs::read(&pki.ca).unwrap());
+    config.command_timeout = Duration::from_secs(1);
+    let sink = StallingSink { stall };
+    // The message is handed over, then the server goes silent before it is moved.
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(20),
+        ImapInbox::new(config).unwrap().take_waiting(&sink),
+    )
+    .await
+    .expect("a stalled server must not hang intake");
+    let err = outcome.unwrap_err();
+    assert!(err.to_string().contains("no answer within"), "{err}");
+    // Left in the folder: the next session takes it again (as a duplicate of what was stored).
+    assert_eq!(dovecot.count("INBOX"), 1);
+}

@@ -27,6 +27,11 @@ type ImapSession = Session<TlsStream<TcpStream>>;
 
 /// How long connecting, the TLS handshake and the login may take before the pass gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A server that has not answered one command in this long is taken for gone: the session is
+/// dropped and a new one made later. Without it a connection that stalls after login (a
+/// dropped NAT mapping, a hung server) would stop intake without a word. Two minutes leaves
+/// room for fetching a large message over a slow link.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// The longest wait before reconnecting after a failure (doubling from one second).
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -53,6 +58,8 @@ pub struct ImapConfig {
     pub poll: Duration,
     /// A certificate authority to trust besides the system's (PEM), for a site's own CA.
     pub extra_roots_pem: Option<Vec<u8>>,
+    /// How long one command may go unanswered before the session is given up.
+    pub command_timeout: Duration,
 }
 
 impl std::fmt::Debug for ImapConfig {
@@ -118,6 +125,7 @@ impl ImapConfig {
             processed_folder: "mesa-processed".into(),
             poll: Duration::from_secs(60),
             extra_roots_pem: None,
+            command_timeout: COMMAND_TIMEOUT,
         })
     }
 
@@ -242,6 +250,20 @@ impl ImapInbox {
         }
     }
 
+    /// One command (or a command and the responses it streams), given up after the
+    /// configured command timeout.
+    async fn within<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        command: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, ImapError> {
+        let limit = self.config.command_timeout;
+        match tokio::time::timeout(limit, command).await {
+            Ok(answer) => answer.map_err(|e| self.fail(what, e)),
+            Err(_) => Err(self.fail(what, format!("no answer within {} s", limit.as_secs_f32()))),
+        }
+    }
+
     /// Connects, logs in, makes sure the processed folder exists and selects the folder.
     /// Returns the session and the folder's UIDVALIDITY.
     async fn connect(&self) -> Result<(ImapSession, u32), ImapError> {
@@ -271,23 +293,28 @@ impl ImapInbox {
         let mut session = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .map_err(|_| self.fail("connecting", "no answer within 30 s"))??;
-        let existing: Vec<_> = session
-            .list(None, Some(&c.processed_folder))
-            .await
-            .map_err(|e| self.fail("LIST", e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail("LIST", e))?;
+        let existing: Vec<_> = self
+            .within("LIST", async {
+                session
+                    .list(None, Some(&c.processed_folder))
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
         if existing.is_empty() {
-            session
-                .create(&c.processed_folder)
-                .await
-                .map_err(|e| self.fail(&format!("creating {:?}", c.processed_folder), e))?;
+            self.within(
+                &format!("creating {:?}", c.processed_folder),
+                session.create(&c.processed_folder),
+            )
+            .await?;
         }
-        let mailbox = session
-            .select(&c.folder)
-            .await
-            .map_err(|e| self.fail(&format!("selecting {:?}", c.folder), e))?;
+        let mailbox = self
+            .within(
+                &format!("selecting {:?}", c.folder),
+                session.select(&c.folder),
+            )
+            .await?;
         Ok((session, mailbox.uid_validity.unwrap_or(0)))
     }
 
@@ -299,22 +326,23 @@ impl ImapInbox {
         sink: &dyn InboundSink,
     ) -> Result<PassReport, ImapError> {
         let c = &self.config;
-        let mut uids: Vec<u32> = session
-            .uid_search("ALL")
-            .await
-            .map_err(|e| self.fail("SEARCH", e))?
+        let mut uids: Vec<u32> = self
+            .within("SEARCH", session.uid_search("ALL"))
+            .await?
             .into_iter()
             .collect();
         uids.sort_unstable();
         let mut report = PassReport::default();
         for uid in uids {
-            let fetched: Vec<_> = session
-                .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
-                .await
-                .map_err(|e| self.fail("FETCH", e))?
-                .try_collect()
-                .await
-                .map_err(|e| self.fail("FETCH", e))?;
+            let fetched: Vec<_> = self
+                .within("FETCH", async {
+                    session
+                        .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await?;
             let Some(message) = fetched.iter().find(|m| m.uid == Some(uid)) else {
                 continue; // expunged by someone else meanwhile
             };
@@ -359,37 +387,35 @@ impl ImapInbox {
     ) -> Result<(), ImapError> {
         let c = &self.config;
         let what = || format!("moving UID {uid} to {:?}", c.processed_folder);
-        let has_move = session
-            .capabilities()
-            .await
-            .map_err(|e| self.fail("CAPABILITY", e))?
+        let has_move = self
+            .within("CAPABILITY", session.capabilities())
+            .await?
             .has_str("MOVE");
         if has_move {
-            return session
-                .uid_mv(uid.to_string(), &c.processed_folder)
-                .await
-                .map_err(|e| self.fail(&what(), e));
+            return self
+                .within(
+                    &what(),
+                    session.uid_mv(uid.to_string(), &c.processed_folder),
+                )
+                .await;
         }
-        session
-            .uid_copy(uid.to_string(), &c.processed_folder)
-            .await
-            .map_err(|e| self.fail(&what(), e))?;
-        let flagged: Vec<_> = session
-            .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)")
-            .await
-            .map_err(|e| self.fail(&what(), e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(&what(), e))?;
-        drop(flagged);
-        let expunged: Vec<_> = session
-            .expunge()
-            .await
-            .map_err(|e| self.fail(&what(), e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(&what(), e))?;
-        drop(expunged);
+        self.within(
+            &what(),
+            session.uid_copy(uid.to_string(), &c.processed_folder),
+        )
+        .await?;
+        self.within(&what(), async {
+            session
+                .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        self.within(&what(), async {
+            session.expunge().await?.try_collect::<Vec<_>>().await
+        })
+        .await?;
         Ok(())
     }
 
@@ -397,7 +423,7 @@ impl ImapInbox {
     pub async fn take_waiting(&self, sink: &dyn InboundSink) -> Result<PassReport, ImapError> {
         let (mut session, validity) = self.connect().await?;
         let report = self.pass(&mut session, validity, sink).await;
-        let _ = session.logout().await;
+        let _ = self.within("LOGOUT", session.logout()).await;
         report
     }
 
@@ -431,10 +457,9 @@ impl ImapInbox {
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), ImapError> {
         let (mut session, validity) = self.connect().await?;
-        let idle = session
-            .capabilities()
-            .await
-            .map_err(|e| self.fail("CAPABILITY", e))?
+        let idle = self
+            .within("CAPABILITY", session.capabilities())
+            .await?
             .has_str("IDLE");
         tracing::info!(server = %self.config.server(), folder = %self.config.folder, idle, "mailbox connected");
         loop {
@@ -444,12 +469,12 @@ impl ImapInbox {
                 return Err(self.fail("storing", format!("{} message(s) left", report.left)));
             }
             if *stop.borrow() {
-                let _ = session.logout().await;
+                let _ = self.within("LOGOUT", session.logout()).await;
                 return Ok(());
             }
             if idle {
                 let mut handle = session.idle();
-                handle.init().await.map_err(|e| self.fail("IDLE", e))?;
+                self.within("IDLE", handle.init()).await?;
                 let woke = {
                     // async-imap restarts its timeout on each keepalive ("* OK Still
                     // here"); the poll interval caps the wait all the same.
@@ -464,16 +489,16 @@ impl ImapInbox {
                     Some(Ok(_)) => false, // new data, a keepalive or the poll interval
                     Some(Err(e)) => return Err(self.fail("IDLE", e)),
                 };
-                session = handle.done().await.map_err(|e| self.fail("DONE", e))?;
+                session = self.within("DONE", handle.done()).await?;
                 if stopped {
-                    let _ = session.logout().await;
+                    let _ = self.within("LOGOUT", session.logout()).await;
                     return Ok(());
                 }
             } else {
                 tokio::select! {
                     _ = tokio::time::sleep(self.config.poll) => {}
                     _ = stop.changed() => {
-                        let _ = session.logout().await;
+                        let _ = self.within("LOGOUT", session.logout()).await;
                         return Ok(());
                     }
                 }
