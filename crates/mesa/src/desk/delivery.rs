@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::{ChangePlan, Desk, DeskError};
@@ -28,6 +29,15 @@ pub struct DeliveryReport {
     pub published: usize,
     pub failed: usize,
     pub skipped: usize,
+}
+
+impl DeliveryReport {
+    fn add(&mut self, other: &DeliveryReport) {
+        self.sent += other.sent;
+        self.published += other.published;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
 }
 
 /// A report of the mail transport about one message we sent.
@@ -93,36 +103,63 @@ impl Desk {
                     .push(item);
             }
             batches.extend(by_address.into_values());
-            for batch in batches {
-                let attempt = if batch.len() == 1 && !batch[0].digest {
-                    self.deliver_one(&batch[0]).await
-                } else {
-                    self.deliver_digest(&batch).await
-                };
-                for mut item in batch {
-                    match &attempt {
-                        Attempt::Sent if item.kind == MailKind::Event => report.published += 1,
-                        Attempt::Sent => report.sent += 1,
-                        Attempt::Retry(e) => {
-                            report.failed += 1;
-                            // From the end of the attempt: a slow server must not make the retry due at once.
-                            let retry_at = item.failed(e, self.now());
-                            tracing::warn!(outbox = %item.id, error = %e, %retry_at, "mail not sent; will retry");
-                            self.store.save_outbox(&item).await?;
-                        }
-                        Attempt::GiveUp(e) => {
-                            report.skipped += 1;
-                            tracing::error!(outbox = %item.id, error = %e, "mail given up");
-                            item.skipped(e);
-                            self.store.save_outbox(&item).await?;
-                        }
+            // Several at a time: a send waits mostly on the mail server (SES answers in tens
+            // of milliseconds), so one at a time would cap delivery far below intake. Each
+            // item is leased to this worker, and a ticket written by two at once is re-read
+            // and written again (optimistic concurrency).
+            let done: Vec<Result<DeliveryReport, DeskError>> = stream::iter(batches)
+                .map(|batch| self.deliver_batch(batch))
+                .buffer_unordered(self.config.delivery_concurrency.max(1))
+                .collect()
+                .await;
+            let mut failure = None;
+            for part in done {
+                match part {
+                    Ok(part) => report.add(&part),
+                    // The others are recorded first; the worker's next pass retries.
+                    Err(e) => {
+                        failure.get_or_insert(e);
                     }
                 }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             if report.sent + report.published + report.failed + report.skipped >= MAX_PER_RUN {
                 return Ok(report);
             }
         }
+    }
+
+    /// Sends one message (one item, or one address's digest of acknowledgements) and
+    /// records how it went on each of its items.
+    async fn deliver_batch(&self, batch: Vec<OutboxItem>) -> Result<DeliveryReport, DeskError> {
+        let mut report = DeliveryReport::default();
+        let attempt = if batch.len() == 1 && !batch[0].digest {
+            self.deliver_one(&batch[0]).await
+        } else {
+            self.deliver_digest(&batch).await
+        };
+        for mut item in batch {
+            match &attempt {
+                Attempt::Sent if item.kind == MailKind::Event => report.published += 1,
+                Attempt::Sent => report.sent += 1,
+                Attempt::Retry(e) => {
+                    report.failed += 1;
+                    // From the end of the attempt: a slow server must not make the retry due at once.
+                    let retry_at = item.failed(e, self.now());
+                    tracing::warn!(outbox = %item.id, error = %e, %retry_at, "mail not sent; will retry");
+                    self.store.save_outbox(&item).await?;
+                }
+                Attempt::GiveUp(e) => {
+                    report.skipped += 1;
+                    tracing::error!(outbox = %item.id, error = %e, "mail given up");
+                    item.skipped(e);
+                    self.store.save_outbox(&item).await?;
+                }
+            }
+        }
+        Ok(report)
     }
 
     async fn deliver_one(&self, item: &OutboxItem) -> Attempt {

@@ -91,6 +91,8 @@ pub struct DeskConfig {
     pub secret: Vec<u8>,
     /// How long a claimed outbox item is reserved for the worker that claimed it.
     pub outbox_lease: Duration,
+    /// Messages one worker sends at the same time (at least 1).
+    pub delivery_concurrency: usize,
     /// Pending mail older than this is re-driven by the sweep.
     pub redrive_after: Duration,
     /// Where at-risk warnings of a ticket without an owner go (the team's list); none: only
@@ -105,6 +107,7 @@ impl DeskConfig {
             public_url: public_url.trim_end_matches('/').to_string(),
             secret: secret.to_vec(),
             outbox_lease: Duration::seconds(60),
+            delivery_concurrency: 8,
             redrive_after: Duration::minutes(2),
             team_address: None,
         }
