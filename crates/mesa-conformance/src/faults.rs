@@ -149,7 +149,7 @@ impl Faults {
 
 /// splitmix64: a well-mixed sequence from any seed, and repeatable (written here because the
 /// schedule must not depend on a crate's choice of generator staying the same).
-fn next(state: &mut u64) -> u64 {
+pub(crate) fn next(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -28,6 +28,19 @@ use mesa::ports::{
     CreateOutcome, ListFilter, NewTicket, PageRequest, QuarantineRecord, StoreError, TicketChange,
 };
 
+/// The shipped rules, compiled and checked once per test binary (activating them runs every
+/// vector, about 10 ms).
+pub fn shipped_rules() -> Arc<mesa::policy::LiveRules> {
+    static RULES: std::sync::OnceLock<Arc<mesa::policy::LiveRules>> = std::sync::OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            let policy = mesa::policy::Policy::activate(mesa::policy::Bundle::built_in())
+                .expect("the shipped rules activate");
+            Arc::new(mesa::policy::LiveRules::new(policy))
+        })
+        .clone()
+}
+
 /// A store under test: every capability of one adapter.
 pub type Store = Arc<dyn mesa::ports::Store>;
 

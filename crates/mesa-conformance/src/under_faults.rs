@@ -25,10 +25,9 @@ use mesa::intake::FormInput;
 use mesa::lifecycle::Action;
 use mesa::model::{Actor, CustomerRecord, Event, EventKind, Stage, Ticket};
 use mesa::outbox::MailKind;
-use mesa::policy::{Bundle, LiveRules, Policy};
 use mesa::ports::{DomainEvent, ListFilter, PageRequest, Store};
 
-use crate::faults::{Faults, FaultyBlobs, FaultyBus, FaultyMailer, FaultyStore};
+use crate::faults::{Faults, FaultyBlobs, FaultyBus, FaultyMailer, FaultyStore, next};
 use crate::memory::{MemoryBlobs, MemoryBus, MemoryMailer, TestClock};
 
 /// How a case went, for the test's report.
@@ -67,24 +66,6 @@ pub fn seeds(default_cases: u64) -> Vec<u64> {
         .and_then(|n| n.parse().ok())
         .unwrap_or(default_cases);
     (0..cases).collect()
-}
-
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn shipped_rules() -> Arc<LiveRules> {
-    static RULES: std::sync::OnceLock<Arc<LiveRules>> = std::sync::OnceLock::new();
-    RULES
-        .get_or_init(|| {
-            let policy = Policy::activate(Bundle::built_in()).expect("the shipped rules activate");
-            Arc::new(LiveRules::new(policy))
-        })
-        .clone()
 }
 
 /// One customer's submission and what its client was told.
@@ -203,7 +184,7 @@ pub async fn run_case(store: Arc<dyn Store>, seed: u64) -> Result<CaseSummary, S
             Arc::new(MemoryBlobs::default()),
             faults.clone(),
         )),
-        shipped_rules(),
+        crate::shipped_rules(),
         clock.clone(),
         DeskConfig::new("https://soporte.test", b"fault-test-secret-0123456789abcd"),
     )

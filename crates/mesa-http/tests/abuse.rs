@@ -399,7 +399,12 @@ async fn an_oversized_submission_is_refused_with_413_without_being_read_whole() 
 
 /// A JSON submission from `peer`, as `mesa serve`'s listener records it.
 fn json_submission(peer: &str, n: usize) -> Request<Body> {
-    let body = serde_json::json!({
+    json_submission_keyed(peer, n, None)
+}
+
+/// [`json_submission`] with the client's idempotency key.
+fn json_submission_keyed(peer: &str, n: usize, idempotency_key: Option<&str>) -> Request<Body> {
+    let mut body = serde_json::json!({
         "company": "Comercializadora del Bajío",
         "contact_name": "Ana Pérez Gómez",
         "email": "ana@bajio.com.mx",
@@ -407,6 +412,9 @@ fn json_submission(peer: &str, n: usize) -> Request<Body> {
         "support_type": "asistencia",
         "description": format!("Consulta número {n} sobre el reporte de asistencias."),
     });
+    if let Some(key) = idempotency_key {
+        body["idempotency_key"] = key.into();
+    }
     let mut request = Request::post("/tickets")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
@@ -457,21 +465,7 @@ async fn a_throttled_store_answers_503_with_retry_after_and_the_retry_makes_one_
         Arc::new(FaultyStore::new(memory.clone(), outage.clone())),
         |state| state,
     );
-    let submission = || {
-        let body = serde_json::json!({
-            "company": "Comercializadora del Bajío",
-            "contact_name": "Ana Pérez Gómez",
-            "email": "ana@bajio.com.mx",
-            "phone": "442 123 4567",
-            "support_type": "asistencia",
-            "description": "Ningún lector registra las entradas desde las 8.",
-            "idempotency_key": "reintento-1",
-        });
-        Request::post("/tickets")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap()
-    };
+    let submission = || json_submission_keyed("192.0.2.7:50000", 1, Some("reintento-1"));
     let (status, headers, body) = {
         let r = site.send(submission()).await;
         let (status, headers) = (r.status(), r.headers().clone());

@@ -8,11 +8,11 @@ use mesa::intake::FormInput;
 use mesa::lifecycle::Action;
 use mesa::model::{Actor, CustomerRecord, Event, Ticket};
 use mesa::outbox::{MailKind, OutboxItem};
-use mesa::policy::{Bundle, LiveRules, Policy};
 use mesa::ports::{CustomerStore, TicketStore};
 use mesa_conformance::memory::{
     MemoryBlobs, MemoryBus, MemoryMailer, MemoryMetrics, MemoryStore, TestClock,
 };
+use mesa_conformance::shipped_rules;
 
 pub fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -29,17 +29,6 @@ pub struct Harness {
     pub bus: Arc<MemoryBus>,
     pub metrics: Arc<MemoryMetrics>,
     pub clock: Arc<TestClock>,
-}
-
-/// The shipped rules, compiled and checked once for all the tests of this binary.
-fn shipped_rules() -> Arc<LiveRules> {
-    static RULES: std::sync::OnceLock<Arc<LiveRules>> = std::sync::OnceLock::new();
-    RULES
-        .get_or_init(|| {
-            let policy = Policy::activate(Bundle::built_in()).expect("the shipped rules activate");
-            Arc::new(LiveRules::new(policy))
-        })
-        .clone()
 }
 
 pub fn harness() -> Harness {
