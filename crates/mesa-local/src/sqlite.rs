@@ -1,9 +1,12 @@
-//! The ticket store on one SQLite file (WAL). Every multi-row change is one IMMEDIATE
-//! transaction, so a folio is never skipped or reused and a ticket never exists without
-//! its first events and its acknowledgement in the outbox.
+//! The ticket store on one SQLite file (WAL). Every change is atomic (its own savepoint in
+//! the writer's transaction, see `writer`), so a folio is never skipped or reused and a
+//! ticket never exists without its first events and its acknowledgement in the outbox.
+//! Changes are group-committed by one writer thread; reads run on a small pool of
+//! read-only connections beside it, as WAL allows.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
@@ -31,10 +34,21 @@ const COMPANY_KEYS: usize = 3;
 mod equipment;
 mod incidents;
 mod staff;
+mod writer;
+
+/// Read connections: enough that the few reads of an intake (dedupe key, customer,
+/// acknowledgement count) and the panel's pages do not queue behind one another.
+const READERS: usize = 4;
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: mpsc::Sender<writer::Job>,
+    readers: Arc<Readers>,
+}
+
+struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -56,39 +70,98 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(path).map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(backend)?;
+        let mut conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
-        // FULL: a ticket acknowledged to the customer survives a power cut too.
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(backend)?;
         migrate(&mut conn)?;
+        let conns = (0..READERS)
+            .map(|_| {
+                let reader = connect(path)?;
+                reader
+                    .pragma_update(None, "query_only", "ON")
+                    .map_err(backend)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let (writer, jobs) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("mesa-sqlite-writer".into())
+            .spawn(move || writer::run(conn, jobs))
+            .map_err(backend)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer,
+            readers: Arc::new(Readers {
+                conns,
+                next: AtomicUsize::new(0),
+            }),
         })
     }
 
-    /// Runs `f` on the connection in the blocking pool.
-    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs the change `f` in the writer's next batch; answers once that batch is
+    /// committed (on disk), or with the error that kept it out.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = match conn.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            f(&mut guard)
-        })
-        .await
-        .map_err(backend)?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || StoreError::backend(std::io::Error::other("the store's writer stopped"));
+        self.writer
+            .send(writer::job(f, reply))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
+
+    /// Runs the lookup `f` (by key, on an index: microseconds) on a read connection, on
+    /// the caller's thread. Handing each of an intake's few lookups to the blocking pool
+    /// cost more in thread wake-ups than the lookups themselves (see docs/performance.md);
+    /// a WAL reader never waits for the writer, so this does not stall the runtime.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError>,
+    {
+        self.readers.with(f)
+    }
+
+    /// Runs the query `f`, which may read many rows, on a read connection in the
+    /// blocking pool.
+    async fn scan<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(backend)?
+    }
+}
+
+impl Readers {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        let guard = match self.conns[i].lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&guard)
+    }
+}
+
+/// One connection with the store's settings.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(backend)?;
+    // FULL: a ticket acknowledged to the customer survives a power cut too.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(backend)?;
+    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -111,7 +184,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Gives each contact written before migration 3 its company's key, and its company a
 /// record.
-fn backfill_company_keys(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+fn backfill_company_keys(tx: &Connection) -> Result<(), StoreError> {
     let rows: Vec<(String, String, String)> = {
         let mut stmt = tx
             .prepare("SELECT email, domain, data FROM customers")
@@ -143,11 +216,7 @@ fn backfill_company_keys(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreErro
     Ok(())
 }
 
-fn insert_events(
-    tx: &rusqlite::Transaction<'_>,
-    id: &TicketId,
-    events: &[Event],
-) -> Result<(), StoreError> {
+fn insert_events(tx: &Connection, id: &TicketId, events: &[Event]) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO events (ticket_id, seq, at, data) VALUES (?1, ?2, ?3, ?4)")
         .map_err(backend)?;
@@ -158,7 +227,7 @@ fn insert_events(
     Ok(())
 }
 
-fn insert_outbox(tx: &rusqlite::Transaction<'_>, items: &[OutboxItem]) -> Result<(), StoreError> {
+fn insert_outbox(tx: &Connection, items: &[OutboxItem]) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO outbox (id, ticket_id, kind, recipient, status, not_before, created_at, data)
@@ -181,11 +250,7 @@ fn insert_outbox(tx: &rusqlite::Transaction<'_>, items: &[OutboxItem]) -> Result
     Ok(())
 }
 
-fn insert_message_ids(
-    tx: &rusqlite::Transaction<'_>,
-    id: &TicketId,
-    ids: &[String],
-) -> Result<(), StoreError> {
+fn insert_message_ids(tx: &Connection, id: &TicketId, ids: &[String]) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare_cached("INSERT OR IGNORE INTO message_ids (message_id, ticket_id) VALUES (?1, ?2)")
         .map_err(backend)?;
@@ -196,7 +261,7 @@ fn insert_message_ids(
 }
 
 fn write_ticket_row(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     t: &Ticket,
     expected_version: Option<u64>,
 ) -> Result<usize, StoreError> {
@@ -266,10 +331,7 @@ fn tickets_from(rows: Vec<String>) -> Result<Vec<Ticket>, StoreError> {
 #[async_trait]
 impl TicketStore for SqliteStore {
     async fn create_ticket(&self, new: NewTicket) -> Result<CreateOutcome, StoreError> {
-        self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        self.write(move |tx| {
             for key in &new.dedupe_keys {
                 let existing: Option<String> = tx
                     .query_row(
@@ -295,8 +357,8 @@ impl TicketStore for SqliteStore {
                 )
                 .map_err(backend)?;
             let ticket = new.numbered(number as u64);
-            write_ticket_row(&tx, &ticket, None)?;
-            insert_events(&tx, &ticket.id, new.events())?;
+            write_ticket_row(tx, &ticket, None)?;
+            insert_events(tx, &ticket.id, new.events())?;
             for key in &new.dedupe_keys {
                 tx.execute(
                     "INSERT INTO dedupe_keys (key, ticket_id) VALUES (?1, ?2)",
@@ -304,21 +366,17 @@ impl TicketStore for SqliteStore {
                 )
                 .map_err(backend)?;
             }
-            insert_message_ids(&tx, &ticket.id, &new.message_ids)?;
-            insert_outbox(&tx, &new.outbox)?;
-            tx.commit().map_err(backend)?;
+            insert_message_ids(tx, &ticket.id, &new.message_ids)?;
+            insert_outbox(tx, &new.outbox)?;
             Ok(CreateOutcome::Created(Box::new(ticket)))
         })
         .await
     }
 
     async fn apply_change(&self, change: TicketChange) -> Result<(), StoreError> {
-        self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        self.write(move |tx| {
             let id = change.ticket.id.clone();
-            if write_ticket_row(&tx, &change.ticket, Some(change.expected_version))? == 0 {
+            if write_ticket_row(tx, &change.ticket, Some(change.expected_version))? == 0 {
                 let exists: bool = tx
                     .query_row("SELECT 1 FROM tickets WHERE id = ?1", [id.as_str()], |_| {
                         Ok(true)
@@ -332,17 +390,16 @@ impl TicketStore for SqliteStore {
                     StoreError::NotFound(id.to_string())
                 });
             }
-            insert_events(&tx, &id, &change.events)?;
-            insert_message_ids(&tx, &id, &change.message_ids)?;
-            insert_outbox(&tx, &change.outbox)?;
-            tx.commit().map_err(backend)
+            insert_events(tx, &id, &change.events)?;
+            insert_message_ids(tx, &id, &change.message_ids)?;
+            insert_outbox(tx, &change.outbox)
         })
         .await
     }
 
     async fn get(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
         let id = id.to_string();
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row("SELECT data FROM tickets WHERE id = ?1", [id], |r| {
                 r.get::<_, String>(0)
             })
@@ -356,7 +413,7 @@ impl TicketStore for SqliteStore {
 
     async fn get_by_folio(&self, folio: &Folio) -> Result<Option<Ticket>, StoreError> {
         let folio = folio.to_string();
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row("SELECT data FROM tickets WHERE folio = ?1", [folio], |r| {
                 r.get::<_, String>(0)
             })
@@ -370,7 +427,7 @@ impl TicketStore for SqliteStore {
 
     async fn events(&self, id: &TicketId) -> Result<Vec<Event>, StoreError> {
         let id = id.to_string();
-        self.with(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT data FROM events WHERE ticket_id = ?1 ORDER BY seq")
                 .map_err(backend)?;
@@ -386,7 +443,7 @@ impl TicketStore for SqliteStore {
 
     async fn find_by_message_id(&self, message_id: &str) -> Result<Option<TicketId>, StoreError> {
         let mid = message_id.to_string();
-        self.with(move |conn| {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT ticket_id FROM message_ids WHERE message_id = ?1",
@@ -402,7 +459,7 @@ impl TicketStore for SqliteStore {
 
     async fn find_by_dedupe_key(&self, key: &DedupeKey) -> Result<Option<TicketId>, StoreError> {
         let key = key.as_key();
-        self.with(move |conn| {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT ticket_id FROM dedupe_keys WHERE key = ?1",
@@ -417,7 +474,7 @@ impl TicketStore for SqliteStore {
     }
 
     async fn due_before(&self, t: DateTime<Utc>, limit: usize) -> Result<Vec<Ticket>, StoreError> {
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT data FROM tickets WHERE next_due IS NOT NULL AND next_due <= ?1
@@ -444,7 +501,7 @@ impl TicketStore for SqliteStore {
     ) -> Result<Page<Ticket>, StoreError> {
         let filter = filter.clone();
         let page = page.clone();
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let limit = page.limit.clamp(1, 500);
             // Cursor: "<received_at>|<id>" of the last item of the previous page.
             let (after_at, after_id) = match page.after.as_deref().and_then(|c| c.split_once('|')) {
@@ -510,10 +567,7 @@ impl OutboxStore for SqliteStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        self.write(move |tx| {
             let rows: Vec<String> = {
                 let mut stmt = tx
                     .prepare_cached(
@@ -530,10 +584,9 @@ impl OutboxStore for SqliteStore {
             for row in rows {
                 let mut item: OutboxItem = from_json(&row)?;
                 item.claim(now, lease);
-                update_outbox(&tx, &item)?;
+                update_outbox(tx, &item)?;
                 items.push(item);
             }
-            tx.commit().map_err(backend)?;
             Ok(items)
         })
         .await
@@ -541,7 +594,7 @@ impl OutboxStore for SqliteStore {
 
     async fn save_outbox(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let item = item.clone();
-        self.with(move |conn| {
+        self.write(move |conn| {
             if read_outbox(conn, &item.id)?.is_none() {
                 return Err(StoreError::NotFound(item.id.clone()));
             }
@@ -552,11 +605,11 @@ impl OutboxStore for SqliteStore {
 
     async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
         let id = id.to_string();
-        self.with(move |conn| read_outbox(conn, &id)).await
+        self.read(move |conn| read_outbox(conn, &id)).await
     }
 
     async fn pending_outbox_before(&self, t: DateTime<Utc>) -> Result<Vec<OutboxItem>, StoreError> {
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT data FROM outbox WHERE status = 'pending' AND created_at <= ?1 ORDER BY created_at")
                 .map_err(backend)?;
@@ -572,7 +625,7 @@ impl OutboxStore for SqliteStore {
 
     async fn acks_to_since(&self, to: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
         let to = address_key(to);
-        self.with(move |conn| {
+        self.read(move |conn| {
             let n: i64 = conn
                 .query_row(
                     "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2 AND status != 'skipped'",
@@ -587,7 +640,7 @@ impl OutboxStore for SqliteStore {
 
     async fn enqueue_outbox(&self, items: &[OutboxItem]) -> Result<usize, StoreError> {
         let items = items.to_vec();
-        self.with(move |conn| incidents::enqueue(conn, &items))
+        self.write(move |conn| incidents::enqueue(conn, &items))
             .await
     }
 }
@@ -596,7 +649,7 @@ impl OutboxStore for SqliteStore {
 impl CustomerStore for SqliteStore {
     async fn upsert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError> {
         let c = customer.clone();
-        self.with(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO customers (email, domain, data, company_key) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (email, domain)
@@ -616,7 +669,7 @@ impl CustomerStore for SqliteStore {
 
     async fn find_customer(&self, address: &str) -> Result<Option<CustomerRecord>, StoreError> {
         let address = address_key(address);
-        self.with(move |conn| {
+        self.read(move |conn| {
             let by_email: Option<String> = conn
                 .query_row(
                     "SELECT data FROM customers WHERE email = ?1 LIMIT 1",
@@ -646,7 +699,7 @@ impl CustomerStore for SqliteStore {
 
     async fn contacts_of(&self, company: &str) -> Result<Vec<CustomerRecord>, StoreError> {
         let key = CompanyRecord::key_of(company);
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT data FROM customers WHERE company_key = ?1 ORDER BY email, domain",
@@ -662,7 +715,7 @@ impl CustomerStore for SqliteStore {
 
     async fn upsert_company(&self, company: &CompanyRecord) -> Result<(), StoreError> {
         let c = company.clone();
-        self.with(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO companies (key, data) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET data = excluded.data",
@@ -676,7 +729,7 @@ impl CustomerStore for SqliteStore {
 
     async fn company(&self, name: &str) -> Result<Option<CompanyRecord>, StoreError> {
         let key = CompanyRecord::key_of(name);
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row("SELECT data FROM companies WHERE key = ?1", [key], |r| {
                 r.get::<_, String>(0)
             })
@@ -689,7 +742,7 @@ impl CustomerStore for SqliteStore {
     }
 
     async fn list_companies(&self) -> Result<Vec<CompanyRecord>, StoreError> {
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT data FROM companies ORDER BY key")
                 .map_err(backend)?;
@@ -706,7 +759,7 @@ impl CustomerStore for SqliteStore {
 impl QuarantineStore for SqliteStore {
     async fn quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError> {
         let r = record.clone();
-        self.with(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO quarantine (id, received_at, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data",
@@ -719,7 +772,7 @@ impl QuarantineStore for SqliteStore {
     }
 
     async fn list_quarantine(&self) -> Result<Vec<QuarantineRecord>, StoreError> {
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT data FROM quarantine ORDER BY received_at, id")
                 .map_err(backend)?;
@@ -738,7 +791,7 @@ impl QuarantineStore for SqliteStore {
 impl HeartbeatStore for SqliteStore {
     async fn record_heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let name = name.to_string();
-        self.with(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO heartbeats (name, at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET at = excluded.at",
                 params![name, ts(at)],
@@ -751,7 +804,7 @@ impl HeartbeatStore for SqliteStore {
 
     async fn last_heartbeat(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let name = name.to_string();
-        self.with(move |conn| {
+        self.read(move |conn| {
             let at: Option<String> = conn
                 .query_row("SELECT at FROM heartbeats WHERE name = ?1", [name], |r| {
                     r.get(0)

@@ -12,7 +12,7 @@ impl EquipmentStore for SqliteStore {
     async fn upsert_equipment(&self, equipment: &Equipment) -> Result<(), StoreError> {
         let mut e = equipment.clone();
         e.serial = e.key();
-        self.with(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO equipment (serial, company_key, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (serial)
@@ -27,7 +27,7 @@ impl EquipmentStore for SqliteStore {
 
     async fn equipment(&self, serial: &str) -> Result<Option<Equipment>, StoreError> {
         let key = Equipment::key_of(serial);
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row("SELECT data FROM equipment WHERE serial = ?1", [key], |r| {
                 r.get::<_, String>(0)
             })
@@ -41,7 +41,7 @@ impl EquipmentStore for SqliteStore {
 
     async fn equipment_of(&self, company: &str) -> Result<Vec<Equipment>, StoreError> {
         let key = CompanyRecord::key_of(company);
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT data FROM equipment WHERE company_key = ?1 ORDER BY serial")
                 .map_err(backend)?;

@@ -5,15 +5,12 @@ use mesa::model::Incident;
 use mesa::outbox::OutboxItem;
 use mesa::ports::{IncidentStore, StoreError};
 use mesa::types::address_key;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, backend, from_json, to_json, ts};
 
-/// Writes each item unless one with its id exists; one transaction. How many were new.
-pub(super) fn enqueue(conn: &mut Connection, items: &[OutboxItem]) -> Result<usize, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)?;
+/// Writes each item unless one with its id exists; one change. How many were new.
+pub(super) fn enqueue(tx: &Connection, items: &[OutboxItem]) -> Result<usize, StoreError> {
     let mut written = 0;
     {
         let mut stmt = tx
@@ -37,7 +34,6 @@ pub(super) fn enqueue(conn: &mut Connection, items: &[OutboxItem]) -> Result<usi
                 .map_err(backend)?;
         }
     }
-    tx.commit().map_err(backend)?;
     Ok(written)
 }
 
@@ -45,7 +41,7 @@ pub(super) fn enqueue(conn: &mut Connection, items: &[OutboxItem]) -> Result<usi
 impl IncidentStore for SqliteStore {
     async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
         let i = incident.clone();
-        self.with(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO incidents (id, declared_at, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data",
@@ -59,7 +55,7 @@ impl IncidentStore for SqliteStore {
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
         let id = id.to_string();
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row("SELECT data FROM incidents WHERE id = ?1", [id], |r| {
                 r.get::<_, String>(0)
             })
@@ -72,7 +68,7 @@ impl IncidentStore for SqliteStore {
     }
 
     async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT data FROM incidents ORDER BY declared_at DESC, id DESC")
                 .map_err(backend)?;

@@ -12,7 +12,7 @@ use super::{SqliteStore, backend, from_json, to_json};
 impl StaffStore for SqliteStore {
     async fn create_staff(&self, member: &StaffMember) -> Result<bool, StoreError> {
         let m = member.clone();
-        self.with(move |conn| {
+        self.write(move |conn| {
             let written = conn
                 .execute(
                     "INSERT INTO staff (email, data) VALUES (?1, ?2) ON CONFLICT (email) DO NOTHING",
@@ -26,7 +26,7 @@ impl StaffStore for SqliteStore {
 
     async fn put_staff(&self, member: &StaffMember) -> Result<(), StoreError> {
         let m = member.clone();
-        self.with(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO staff (email, data) VALUES (?1, ?2)
                  ON CONFLICT (email) DO UPDATE SET data = excluded.data",
@@ -40,7 +40,7 @@ impl StaffStore for SqliteStore {
 
     async fn staff(&self, email: &str) -> Result<Option<StaffMember>, StoreError> {
         let email = address_key(email);
-        self.with(move |conn| {
+        self.read(move |conn| {
             let data: Option<String> = conn
                 .query_row("SELECT data FROM staff WHERE email = ?1", [email], |r| {
                     r.get(0)
@@ -53,7 +53,7 @@ impl StaffStore for SqliteStore {
     }
 
     async fn list_staff(&self) -> Result<Vec<StaffMember>, StoreError> {
-        self.with(move |conn| {
+        self.scan(move |conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT data FROM staff ORDER BY email")
                 .map_err(backend)?;
