@@ -19,7 +19,7 @@ fn response_hours(desk: &Desk) -> Vec<Value> {
             let hours = mesa::Severity::new(level)
                 .ok()
                 .and_then(|s| policy.milestones(&mesa::TicketFacts::default(), s).ok())
-                .and_then(|defs| defs.into_iter().find(|d| d.name == "response"))
+                .and_then(|defs| defs.iter().find(|d| d.name == "response").cloned())
                 .map(|d| d.target.duration(policy.calendar()).num_hours());
             json!(hours)
         }))

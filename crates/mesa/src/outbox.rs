@@ -266,7 +266,7 @@ pub fn compose(
             let hours = Severity::new(level)
                 .ok()
                 .and_then(|s| policy.milestones(&facts, s).ok())
-                .and_then(|defs| defs.into_iter().find(|d| d.name == "response"))
+                .and_then(|defs| defs.iter().find(|d| d.name == "response").cloned())
                 .map(|d| d.target.duration(policy.calendar()).num_hours());
             json!(hours)
         }))

@@ -141,7 +141,7 @@ fn deadlines_agree_with_a_minute_by_minute_walk() {
         for severity in 1..=4 {
             let sev = Severity::new(severity).unwrap();
             let defs = policy.milestones(&TicketFacts::default(), sev).unwrap();
-            for d in defs {
+            for d in defs.iter() {
                 let due = policy.due(from, d.target).unwrap();
                 let expected = match d.target {
                     mesa::Target::CalendarMinutes(m) => from + Duration::minutes(m),
@@ -327,4 +327,46 @@ fn the_sandbox_holds_on_the_stack_the_server_and_the_functions_run_on() {
         .unwrap();
     // A stack overflow would abort the whole test process, not fail this join.
     worker.join().unwrap();
+}
+
+/// Planning reuses milestone definitions across tickets with the same facts, so they must
+/// be a function of those facts alone: a rule that tried to give December tickets longer
+/// targets from `received_at` sees `()` (the README says so), and one that read the clock
+/// is refused. Two plans of the same facts in different months use the same targets.
+#[test]
+fn milestones_cannot_depend_on_the_time_the_ticket_came_in() {
+    let severity = std::fs::read_to_string(rules_dir().join("severity.rhai")).unwrap();
+    let by_month = severity.replacen(
+        "fn milestones(ticket) {",
+        "fn milestones(ticket) {\n    if ticket.received_at != () { throw \"received_at is visible\"; }",
+        1,
+    );
+    let policy = Policy::compile(with_file("severity.rhai", &by_month)).unwrap();
+    let sev = Severity::new(2).unwrap();
+    let november = policy
+        .plan(&TicketFacts::default(), t("2026-11-23T15:00:00Z"), sev)
+        .unwrap();
+    let december = policy
+        .plan(&TicketFacts::default(), t("2026-12-07T15:00:00Z"), sev)
+        .unwrap();
+    assert_eq!(
+        november
+            .milestones
+            .iter()
+            .map(|m| &m.name)
+            .collect::<Vec<_>>(),
+        december
+            .milestones
+            .iter()
+            .map(|m| &m.name)
+            .collect::<Vec<_>>()
+    );
+
+    let clocked = severity.replacen(
+        "fn milestones(ticket) {",
+        "fn milestones(ticket) {\n    let now = timestamp();",
+        1,
+    );
+    let err = Policy::compile(with_file("severity.rhai", &clocked)).unwrap_err();
+    assert!(err.to_string().contains("no clock"), "{err}");
 }

@@ -123,6 +123,33 @@ pub struct Policy {
     replies: replies::CannedReplies,
     version: RulesVersion,
     bundle: Bundle,
+    /// Milestone definitions already computed, by the facts the script was given (see
+    /// [`Policy::milestones`]).
+    milestone_memo: MilestoneMemo,
+}
+
+/// Milestone definitions by their exact input (the facts as JSON, severity included):
+/// the scripts are pure functions of their input (no clock, no I/O in the sandbox), so a
+/// hit is the script's own answer, and planning a ticket becomes calendar arithmetic.
+/// Bounded: emptied when full, as tickets' facts are mostly distinct.
+#[derive(Default)]
+struct MilestoneMemo(std::sync::Mutex<HashMap<String, Arc<[MilestoneDef]>>>);
+
+impl MilestoneMemo {
+    const MAX_ENTRIES: usize = 1024;
+
+    fn get(&self, key: &str) -> Option<Arc<[MilestoneDef]>> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: String, defs: Arc<[MilestoneDef]>) {
+        if let Ok(mut memo) = self.0.lock() {
+            if memo.len() >= Self::MAX_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(key, defs);
+        }
+    }
 }
 
 impl std::fmt::Debug for Policy {
@@ -233,6 +260,7 @@ impl Policy {
             replies,
             version: bundle.version(),
             bundle,
+            milestone_memo: MilestoneMemo::default(),
         };
         policy.smoke_test()?;
         Ok(policy)
@@ -376,12 +404,27 @@ impl Policy {
         &self,
         ticket: &TicketFacts,
         severity: Severity,
-    ) -> Result<Vec<MilestoneDef>, PolicyError> {
+    ) -> Result<Arc<[MilestoneDef]>, PolicyError> {
         let mut facts = ticket.clone();
         facts.severity = Some(severity);
+        // Deadlines are the calendar's arithmetic from the clock's start: the definitions
+        // do not depend on when the ticket came in (rules/README.md, 2.2), which is what
+        // lets one computation serve every ticket with the same facts.
+        facts.received_at = None;
+        let key =
+            serde_json::to_string(&facts).map_err(|e| PolicyError::BadInput(e.to_string()))?;
+        if let Some(defs) = self.milestone_memo.get(&key) {
+            return Ok(defs);
+        }
+        let defs: Arc<[MilestoneDef]> = self.compute_milestones(&facts)?.into();
+        self.milestone_memo.put(key, defs.clone());
+        Ok(defs)
+    }
+
+    fn compute_milestones(&self, facts: &TicketFacts) -> Result<Vec<MilestoneDef>, PolicyError> {
         let raw: Vec<RawMilestone> =
             self.scripts
-                .call(SEVERITY, "milestones", (Self::to_map(&facts)?,))?;
+                .call(SEVERITY, "milestones", (Self::to_map(facts)?,))?;
         let bad = |m: String| bad_output(SEVERITY, "milestones", m);
         let signals = |name: &str, list: Vec<String>| -> Result<Vec<ClockSignal>, PolicyError> {
             list.iter()
@@ -472,7 +515,7 @@ impl Policy {
         facts.received_at = Some(sent);
         let defs = self.milestones(&facts, severity)?;
         let mut milestones = Vec::with_capacity(defs.len());
-        for d in defs {
+        for d in defs.iter() {
             let start = if d.start_on == ClockSignal::Arrived {
                 arrived
             } else {
@@ -480,7 +523,7 @@ impl Policy {
             };
             let due = self.due(start, d.target)?;
             milestones.push(PlannedMilestone {
-                name: d.name,
+                name: d.name.clone(),
                 due: format_utc(due),
                 due_local: self.format_local(due),
             });

@@ -134,7 +134,7 @@ fn evaluate(policy: &Policy, call: &str, args: &Value) -> Result<Value, PolicyEr
         "classify" => to_json(&policy.classify(&ticket()?)?),
         "milestones" => {
             let severity: Severity = arg(args, "severity")?;
-            to_json(&policy.milestones(&ticket()?, severity)?)
+            to_json(&policy.milestones(&ticket()?, severity)?.to_vec())
         }
         "plan" => {
             let received: DateTime<Utc> = arg(args, "received")?;
