@@ -298,11 +298,20 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Sends pending mail every second (acks go out within seconds of the ticket).
+/// Sends pending mail every second (acks go out within seconds of the ticket), and at once
+/// again while a pass leaves items due: after a burst, a pause between passes of a thousand
+/// would cap delivery far below intake.
 async fn outbox_loop(desk: Arc<Desk>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        if let Err(e) = desk.deliver_outbox().await {
-            tracing::error!(error = %e, "outbox pass failed");
+        match desk.deliver_outbox().await {
+            Ok(report) if report.more_due => {
+                if *stop.borrow() {
+                    return;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "outbox pass failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(StdDuration::from_secs(1)) => {},

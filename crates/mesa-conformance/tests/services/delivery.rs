@@ -255,3 +255,33 @@ async fn a_page_waits_for_a_worker_with_a_pager_and_is_given_up_only_an_hour_lat
     assert_eq!(page(&h).status, OutboxStatus::Skipped);
     assert_eq!(h.metrics.count_of("PageNotSent"), 1);
 }
+
+/// After a burst bigger than one delivery pass, the pass says more is due (the worker goes
+/// again at once instead of pausing between passes, which had capped delivery far below
+/// intake), and the next pass sends the rest: every customer gets their acknowledgement.
+#[tokio::test]
+async fn a_burst_bigger_than_one_pass_is_sent_in_back_to_back_passes() {
+    let h = harness();
+    const TICKETS: usize = 1100;
+    for i in 0..TICKETS {
+        let mut f = form("El reporte de asistencias no exporta a Excel.");
+        f.email = format!("contacto{i}@bajio.com.mx");
+        h.desk.submit_form(&f, &[], None, "").await.expect("taken");
+    }
+    let first = h.desk.deliver_outbox().await.unwrap();
+    assert!(first.more_due, "{first:?}");
+    assert!(first.sent < TICKETS);
+    let mut passes = vec![first];
+    while passes.last().is_some_and(|p| p.more_due) {
+        assert!(passes.len() < 10, "delivery never finished");
+        passes.push(h.desk.deliver_outbox().await.unwrap());
+    }
+    assert_eq!(passes.iter().map(|p| p.sent).sum::<usize>(), TICKETS);
+    let acknowledged: std::collections::BTreeSet<String> =
+        h.mailer.sent().into_iter().map(|m| m.to).collect();
+    assert_eq!(
+        acknowledged.len(),
+        TICKETS,
+        "one acknowledgement to each customer"
+    );
+}

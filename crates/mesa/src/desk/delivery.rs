@@ -29,6 +29,10 @@ pub struct DeliveryReport {
     pub published: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// The pass stopped at its limit with items still due: the caller should go again at
+    /// once rather than wait for its next round.
+    #[serde(default)]
+    pub more_due: bool,
 }
 
 impl DeliveryReport {
@@ -126,6 +130,7 @@ impl Desk {
                 return Err(e);
             }
             if report.sent + report.published + report.failed + report.skipped >= MAX_PER_RUN {
+                report.more_due = true;
                 return Ok(report);
             }
         }
