@@ -51,6 +51,30 @@ struct Readers {
     next: AtomicUsize,
 }
 
+/// `execute` and `query_row` with the statement kept prepared: on the hot paths, preparing
+/// each statement anew cost more than running it.
+trait Cached {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -161,6 +185,8 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         .map_err(backend)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(backend)?;
+    // Room for every statement the store runs (about 40), so none is prepared twice.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 
@@ -200,14 +226,14 @@ fn backfill_company_keys(tx: &Connection) -> Result<(), StoreError> {
             company: record.company.clone(),
             ..CompanyRecord::default()
         };
-        tx.execute(
+        tx.exec_cached(
             "UPDATE customers SET company_key = ?1 WHERE email = ?2 AND domain = ?3",
             params![company.key(), email, domain],
         )
         .map_err(backend)?;
         // Registered before periods were kept: a company without periods (taken as
         // subscribed), so it has its page.
-        tx.execute(
+        tx.exec_cached(
             "INSERT OR IGNORE INTO companies (key, data) VALUES (?1, ?2)",
             params![company.key(), to_json(&company)?],
         )
@@ -269,7 +295,7 @@ fn write_ticket_row(
     let next_due = t.next_due.map(ts);
     match expected_version {
         None => tx
-            .execute(
+            .exec_cached(
                 "INSERT INTO tickets (id, folio, version, stage, received_at, next_due, data)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
@@ -284,7 +310,7 @@ fn write_ticket_row(
             )
             .map_err(backend),
         Some(v) => tx
-            .execute(
+            .exec_cached(
                 "UPDATE tickets SET version = ?2, stage = ?3, next_due = ?4, data = ?5
                  WHERE id = ?1 AND version = ?6",
                 params![
@@ -301,7 +327,7 @@ fn write_ticket_row(
 }
 
 fn read_outbox(conn: &Connection, id: &str) -> Result<Option<OutboxItem>, StoreError> {
-    conn.query_row("SELECT data FROM outbox WHERE id = ?1", [id], |r| {
+    conn.row_cached("SELECT data FROM outbox WHERE id = ?1", [id], |r| {
         r.get::<_, String>(0)
     })
     .optional()
@@ -311,7 +337,7 @@ fn read_outbox(conn: &Connection, id: &str) -> Result<Option<OutboxItem>, StoreE
 }
 
 fn update_outbox(conn: &Connection, item: &OutboxItem) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE outbox SET status = ?2, not_before = ?3, data = ?4 WHERE id = ?1",
         params![
             item.id,
@@ -334,7 +360,7 @@ impl TicketStore for SqliteStore {
         self.write(move |tx| {
             for key in &new.dedupe_keys {
                 let existing: Option<String> = tx
-                    .query_row(
+                    .row_cached(
                         "SELECT ticket_id FROM dedupe_keys WHERE key = ?1",
                         [key.as_key()],
                         |r| r.get(0),
@@ -348,7 +374,7 @@ impl TicketStore for SqliteStore {
                 }
             }
             let number: i64 = tx
-                .query_row(
+                .row_cached(
                     "INSERT INTO folio_counters (prefix, year, last) VALUES (?1, ?2, 1)
                      ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
                      RETURNING last",
@@ -360,7 +386,7 @@ impl TicketStore for SqliteStore {
             write_ticket_row(tx, &ticket, None)?;
             insert_events(tx, &ticket.id, new.events())?;
             for key in &new.dedupe_keys {
-                tx.execute(
+                tx.exec_cached(
                     "INSERT INTO dedupe_keys (key, ticket_id) VALUES (?1, ?2)",
                     params![key.as_key(), ticket.id.as_str()],
                 )
@@ -378,7 +404,7 @@ impl TicketStore for SqliteStore {
             let id = change.ticket.id.clone();
             if write_ticket_row(tx, &change.ticket, Some(change.expected_version))? == 0 {
                 let exists: bool = tx
-                    .query_row("SELECT 1 FROM tickets WHERE id = ?1", [id.as_str()], |_| {
+                    .row_cached("SELECT 1 FROM tickets WHERE id = ?1", [id.as_str()], |_| {
                         Ok(true)
                     })
                     .optional()
@@ -400,7 +426,7 @@ impl TicketStore for SqliteStore {
     async fn get(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
         let id = id.to_string();
         self.read(move |conn| {
-            conn.query_row("SELECT data FROM tickets WHERE id = ?1", [id], |r| {
+            conn.row_cached("SELECT data FROM tickets WHERE id = ?1", [id], |r| {
                 r.get::<_, String>(0)
             })
             .optional()
@@ -414,7 +440,7 @@ impl TicketStore for SqliteStore {
     async fn get_by_folio(&self, folio: &Folio) -> Result<Option<Ticket>, StoreError> {
         let folio = folio.to_string();
         self.read(move |conn| {
-            conn.query_row("SELECT data FROM tickets WHERE folio = ?1", [folio], |r| {
+            conn.row_cached("SELECT data FROM tickets WHERE folio = ?1", [folio], |r| {
                 r.get::<_, String>(0)
             })
             .optional()
@@ -445,7 +471,7 @@ impl TicketStore for SqliteStore {
         let mid = message_id.to_string();
         self.read(move |conn| {
             Ok(conn
-                .query_row(
+                .row_cached(
                     "SELECT ticket_id FROM message_ids WHERE message_id = ?1",
                     [mid],
                     |r| r.get::<_, String>(0),
@@ -461,7 +487,7 @@ impl TicketStore for SqliteStore {
         let key = key.as_key();
         self.read(move |conn| {
             Ok(conn
-                .query_row(
+                .row_cached(
                     "SELECT ticket_id FROM dedupe_keys WHERE key = ?1",
                     [key],
                     |r| r.get::<_, String>(0),
@@ -627,7 +653,7 @@ impl OutboxStore for SqliteStore {
         let to = address_key(to);
         self.read(move |conn| {
             let n: i64 = conn
-                .query_row(
+                .row_cached(
                     "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2 AND status != 'skipped'",
                     params![to, ts(since)],
                     |r| r.get(0),
@@ -650,7 +676,7 @@ impl CustomerStore for SqliteStore {
     async fn upsert_customer(&self, customer: &CustomerRecord) -> Result<(), StoreError> {
         let c = customer.clone();
         self.write(move |conn| {
-            conn.execute(
+            conn.exec_cached(
                 "INSERT INTO customers (email, domain, data, company_key) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (email, domain)
                  DO UPDATE SET data = excluded.data, company_key = excluded.company_key",
@@ -671,7 +697,7 @@ impl CustomerStore for SqliteStore {
         let address = address_key(address);
         self.read(move |conn| {
             let by_email: Option<String> = conn
-                .query_row(
+                .row_cached(
                     "SELECT data FROM customers WHERE email = ?1 LIMIT 1",
                     [&address],
                     |r| r.get(0),
@@ -682,7 +708,7 @@ impl CustomerStore for SqliteStore {
                 Some(d) => Some(d),
                 None => match mesa::model::domain_of(&address) {
                     Some(domain) => conn
-                        .query_row(
+                        .row_cached(
                             "SELECT data FROM customers WHERE email = '' AND domain = ?1 LIMIT 1",
                             [domain],
                             |r| r.get(0),
@@ -716,7 +742,7 @@ impl CustomerStore for SqliteStore {
     async fn upsert_company(&self, company: &CompanyRecord) -> Result<(), StoreError> {
         let c = company.clone();
         self.write(move |conn| {
-            conn.execute(
+            conn.exec_cached(
                 "INSERT INTO companies (key, data) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET data = excluded.data",
                 params![c.key(), to_json(&c)?],
@@ -730,7 +756,7 @@ impl CustomerStore for SqliteStore {
     async fn company(&self, name: &str) -> Result<Option<CompanyRecord>, StoreError> {
         let key = CompanyRecord::key_of(name);
         self.read(move |conn| {
-            conn.query_row("SELECT data FROM companies WHERE key = ?1", [key], |r| {
+            conn.row_cached("SELECT data FROM companies WHERE key = ?1", [key], |r| {
                 r.get::<_, String>(0)
             })
             .optional()
@@ -760,7 +786,7 @@ impl QuarantineStore for SqliteStore {
     async fn quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError> {
         let r = record.clone();
         self.write(move |conn| {
-            conn.execute(
+            conn.exec_cached(
                 "INSERT INTO quarantine (id, received_at, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data",
                 params![r.id, ts(r.received_at), to_json(&r)?],
@@ -792,7 +818,7 @@ impl HeartbeatStore for SqliteStore {
     async fn record_heartbeat(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let name = name.to_string();
         self.write(move |conn| {
-            conn.execute(
+            conn.exec_cached(
                 "INSERT INTO heartbeats (name, at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET at = excluded.at",
                 params![name, ts(at)],
             )
@@ -806,7 +832,7 @@ impl HeartbeatStore for SqliteStore {
         let name = name.to_string();
         self.read(move |conn| {
             let at: Option<String> = conn
-                .query_row("SELECT at FROM heartbeats WHERE name = ?1", [name], |r| {
+                .row_cached("SELECT at FROM heartbeats WHERE name = ?1", [name], |r| {
                     r.get(0)
                 })
                 .optional()

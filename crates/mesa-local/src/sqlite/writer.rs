@@ -110,7 +110,7 @@ pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         let e = classify(e);
         for job in batch {
             // Not run: each caller is told the store could not start its change.
@@ -125,7 +125,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
             job.refuse(copy_of(e));
             continue;
         }
-        if let Err(e) = conn.execute_batch("SAVEPOINT change") {
+        if let Err(e) = run_cached(conn, "SAVEPOINT change") {
             let e = classify(e);
             job.refuse(copy_of(&e));
             broken = Some(e);
@@ -133,9 +133,9 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
         }
         let ran = job.run(conn);
         let undo = if ran.kept {
-            conn.execute_batch("RELEASE change")
+            run_cached(conn, "RELEASE change")
         } else {
-            conn.execute_batch("ROLLBACK TO change; RELEASE change")
+            run_cached(conn, "ROLLBACK TO change").and_then(|_| run_cached(conn, "RELEASE change"))
         };
         if let Err(e) = undo {
             // The transaction is no longer sound (disk full, I/O error): nothing in it
@@ -149,7 +149,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
             let _ = conn.execute_batch("ROLLBACK");
             Some(e)
         }
-        None => match conn.execute_batch("COMMIT") {
+        None => match run_cached(conn, "COMMIT") {
             Ok(()) => None,
             Err(e) => {
                 // A failed COMMIT may leave the transaction open; end it so the next
@@ -162,6 +162,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
     for answer in answers {
         answer(outcome.as_ref().map(copy_of));
     }
+}
+
+/// One statement, kept prepared: these run around every change.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// StoreError is not Clone (it keeps its cause); each caller gets its own copy.
