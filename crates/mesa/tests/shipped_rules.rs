@@ -329,22 +329,27 @@ fn the_sandbox_holds_on_the_stack_the_server_and_the_functions_run_on() {
     worker.join().unwrap();
 }
 
-/// Planning reuses milestone definitions across tickets with the same facts, so they must
-/// be a function of those facts alone: a rule that tried to give December tickets longer
-/// targets from `received_at` sees `()` (the README says so), and one that read the clock
-/// is refused. Two plans of the same facts in different months use the same targets.
+/// Planning reuses milestone definitions across tickets of the same kind, so they must be a
+/// function of what they are given alone: a rule that tried to give December tickets longer
+/// targets from `received_at`, or one customer shorter ones from their address, sees `()`
+/// and empty text (the README says so), and one that read the clock is refused.
 #[test]
 fn milestones_cannot_depend_on_the_time_the_ticket_came_in() {
     let severity = std::fs::read_to_string(rules_dir().join("severity.rhai")).unwrap();
     let by_month = severity.replacen(
         "fn milestones(ticket) {",
-        "fn milestones(ticket) {\n    if ticket.received_at != () { throw \"received_at is visible\"; }",
+        "fn milestones(ticket) {\n    if ticket.received_at != () || ticket.description != \"\" || ticket.email != \"\" { throw \"the time or the customer's text is visible\"; }",
         1,
     );
     let policy = Policy::compile(with_file("severity.rhai", &by_month)).unwrap();
     let sev = Severity::new(2).unwrap();
+    let written = TicketFacts {
+        email: "ana@bajio.com.mx".into(),
+        description: "Ningún lector registra desde diciembre".into(),
+        ..TicketFacts::default()
+    };
     let november = policy
-        .plan(&TicketFacts::default(), t("2026-11-23T15:00:00Z"), sev)
+        .plan(&written, t("2026-11-23T15:00:00Z"), sev)
         .unwrap();
     let december = policy
         .plan(&TicketFacts::default(), t("2026-12-07T15:00:00Z"), sev)

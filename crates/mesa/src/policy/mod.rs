@@ -6,6 +6,7 @@ mod bundle;
 pub mod engine;
 mod live;
 mod load;
+mod milestones;
 mod phrases;
 mod replies;
 pub mod terms;
@@ -35,7 +36,7 @@ pub use vectors::{VectorOutcome, VectorReport};
 use crate::calendar::{
     BusinessCalendar, CalendarError, DEFAULT_YEARS, OpenInterval, WEEKDAY_KEYS, WeeklyHours,
 };
-use crate::sla::{MilestoneDef, Target};
+use crate::sla::Target;
 use crate::ticket::{ClockSignal, Severity, TicketFacts};
 
 pub const BUSINESS_HOURS: &str = "business_hours.rhai";
@@ -125,31 +126,7 @@ pub struct Policy {
     bundle: Bundle,
     /// Milestone definitions already computed, by the facts the script was given (see
     /// [`Policy::milestones`]).
-    milestone_memo: MilestoneMemo,
-}
-
-/// Milestone definitions by their exact input (the facts as JSON, severity included):
-/// the scripts are pure functions of their input (no clock, no I/O in the sandbox), so a
-/// hit is the script's own answer, and planning a ticket becomes calendar arithmetic.
-/// Bounded: emptied when full, as tickets' facts are mostly distinct.
-#[derive(Default)]
-struct MilestoneMemo(std::sync::Mutex<HashMap<String, Arc<[MilestoneDef]>>>);
-
-impl MilestoneMemo {
-    const MAX_ENTRIES: usize = 1024;
-
-    fn get(&self, key: &str) -> Option<Arc<[MilestoneDef]>> {
-        self.0.lock().ok()?.get(key).cloned()
-    }
-
-    fn put(&self, key: String, defs: Arc<[MilestoneDef]>) {
-        if let Ok(mut memo) = self.0.lock() {
-            if memo.len() >= Self::MAX_ENTRIES {
-                memo.clear();
-            }
-            memo.insert(key, defs);
-        }
-    }
+    milestone_memo: milestones::MilestoneMemo,
 }
 
 impl std::fmt::Debug for Policy {
@@ -184,27 +161,6 @@ struct RawClassification {
     /// 0–100; a script that gives none is taken as sure of itself.
     #[serde(default)]
     confidence: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMilestone {
-    name: String,
-    #[serde(default)]
-    calendar_minutes: Option<i64>,
-    #[serde(default)]
-    business_hours: Option<i64>,
-    #[serde(default)]
-    business_days: Option<i64>,
-    #[serde(default)]
-    start_on: Option<String>,
-    stop_on: Vec<String>,
-    #[serde(default)]
-    pause_on: Vec<String>,
-    #[serde(default)]
-    resume_on: Vec<String>,
-    #[serde(default)]
-    reopen_on: Vec<String>,
 }
 
 impl Policy {
@@ -260,7 +216,7 @@ impl Policy {
             replies,
             version: bundle.version(),
             bundle,
-            milestone_memo: MilestoneMemo::default(),
+            milestone_memo: milestones::MilestoneMemo::default(),
         };
         policy.smoke_test()?;
         Ok(policy)
@@ -399,98 +355,6 @@ impl Policy {
         })
     }
 
-    /// The SLA clocks of a ticket of `severity`.
-    pub fn milestones(
-        &self,
-        ticket: &TicketFacts,
-        severity: Severity,
-    ) -> Result<Arc<[MilestoneDef]>, PolicyError> {
-        let mut facts = ticket.clone();
-        facts.severity = Some(severity);
-        // Deadlines are the calendar's arithmetic from the clock's start: the definitions
-        // do not depend on when the ticket came in (rules/README.md, 2.2), which is what
-        // lets one computation serve every ticket with the same facts.
-        facts.received_at = None;
-        let key =
-            serde_json::to_string(&facts).map_err(|e| PolicyError::BadInput(e.to_string()))?;
-        if let Some(defs) = self.milestone_memo.get(&key) {
-            return Ok(defs);
-        }
-        let defs: Arc<[MilestoneDef]> = self.compute_milestones(&facts)?.into();
-        self.milestone_memo.put(key, defs.clone());
-        Ok(defs)
-    }
-
-    fn compute_milestones(&self, facts: &TicketFacts) -> Result<Vec<MilestoneDef>, PolicyError> {
-        let raw: Vec<RawMilestone> =
-            self.scripts
-                .call(SEVERITY, "milestones", (Self::to_map(facts)?,))?;
-        let bad = |m: String| bad_output(SEVERITY, "milestones", m);
-        let signals = |name: &str, list: Vec<String>| -> Result<Vec<ClockSignal>, PolicyError> {
-            list.iter()
-                .map(|s| {
-                    ClockSignal::parse(s).ok_or_else(|| {
-                        bad(format!(
-                            "milestone {name:?}: unknown event {s:?} (known: {})",
-                            signal_names()
-                        ))
-                    })
-                })
-                .collect()
-        };
-        let mut seen = BTreeSet::new();
-        let mut defs = Vec::with_capacity(raw.len());
-        for m in raw {
-            let name = m.name;
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                return Err(bad(format!(
-                    "milestone name {name:?} must be lower_snake_case"
-                )));
-            }
-            if !seen.insert(name.clone()) {
-                return Err(bad(format!("milestone {name:?} appears twice")));
-            }
-            let target = match (m.calendar_minutes, m.business_hours, m.business_days) {
-                (Some(v), None, None) => Target::CalendarMinutes(v),
-                (None, Some(v), None) => Target::BusinessHours(v),
-                (None, None, Some(v)) => Target::BusinessDays(v),
-                _ => {
-                    return Err(bad(format!(
-                        "milestone {name:?} needs exactly one of calendar_minutes, business_hours, business_days"
-                    )));
-                }
-            };
-            let amount = match target {
-                Target::CalendarMinutes(v) | Target::BusinessHours(v) | Target::BusinessDays(v) => {
-                    v
-                }
-            };
-            if !(1..=100_000).contains(&amount) {
-                return Err(bad(format!(
-                    "milestone {name:?}: target {amount} is out of range"
-                )));
-            }
-            let start_on = match m.start_on {
-                None => ClockSignal::Received,
-                Some(s) => signals(&name, vec![s])?[0],
-            };
-            let stop_on = signals(&name, m.stop_on)?;
-            if stop_on.is_empty() {
-                return Err(bad(format!("milestone {name:?} has no stop_on event")));
-            }
-            defs.push(MilestoneDef {
-                target,
-                start_on,
-                stop_on,
-                pause_on: signals(&name, m.pause_on)?,
-                resume_on: signals(&name, m.resume_on)?,
-                reopen_on: signals(&name, m.reopen_on)?,
-                name,
-            });
-        }
-        Ok(defs)
-    }
-
     /// The deadlines of a ticket received at `received` with `severity`, counted from the
     /// receipt with no pauses.
     pub fn plan(
@@ -612,8 +476,4 @@ impl Policy {
 
 pub fn format_utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn signal_names() -> String {
-    ClockSignal::ALL.map(ClockSignal::name).join(", ")
 }
