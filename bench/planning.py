@@ -7,6 +7,7 @@ usage: planning.py MESA_BINARY NODE_DIR CASES OUT.json
 """
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -112,7 +113,7 @@ def main():
     })
     ran = subprocess.run(["node", "bench/planning_moment.js"], input=node_input, check=True,
                          capture_output=True, text=True, cwd=".",
-                         env={"NODE_PATH": f"{node_dir}/node_modules", "TZ": "UTC", "PATH": "/usr/bin:/bin"})
+                         env={**os.environ, "NODE_PATH": f"{node_dir}/node_modules", "TZ": "UTC"})
     moment = json.loads(ran.stdout)
     agree("moment-business-time",
           [datetime.fromisoformat(g).replace(tzinfo=MEXICO).astimezone(timezone.utc) for g in moment["due"]])

@@ -36,14 +36,19 @@ mod incidents;
 mod staff;
 mod writer;
 
-/// Read connections: enough that the few reads of an intake (dedupe key, customer,
-/// acknowledgement count) and the panel's pages do not queue behind one another.
-const READERS: usize = 4;
+/// Read connections for lookups by key, used on the caller's thread: enough that the few
+/// lookups of concurrent intakes (idempotency key, sender, acknowledgement count) rarely
+/// meet on one.
+const LOOKUP_CONNECTIONS: usize = 4;
+/// Read connections for queries over many rows (listings, the due index), used in the
+/// blocking pool. Kept apart from the lookups', so a lookup never waits behind a scan.
+const SCAN_CONNECTIONS: usize = 2;
 
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: mpsc::Sender<writer::Job>,
-    readers: Arc<Readers>,
+    lookups: Arc<Readers>,
+    scans: Arc<Readers>,
 }
 
 struct Readers {
@@ -98,15 +103,8 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
         migrate(&mut conn)?;
-        let conns = (0..READERS)
-            .map(|_| {
-                let reader = connect(path)?;
-                reader
-                    .pragma_update(None, "query_only", "ON")
-                    .map_err(backend)?;
-                Ok(Mutex::new(reader))
-            })
-            .collect::<Result<_, StoreError>>()?;
+        let lookups = Arc::new(Readers::open(path, LOOKUP_CONNECTIONS)?);
+        let scans = Arc::new(Readers::open(path, SCAN_CONNECTIONS)?);
         let (writer, jobs) = mpsc::channel();
         std::thread::Builder::new()
             .name("mesa-sqlite-writer".into())
@@ -114,10 +112,8 @@ impl SqliteStore {
             .map_err(backend)?;
         Ok(Self {
             writer,
-            readers: Arc::new(Readers {
-                conns,
-                next: AtomicUsize::new(0),
-            }),
+            lookups,
+            scans,
         })
     }
 
@@ -136,15 +132,16 @@ impl SqliteStore {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Runs the lookup `f` (by key, on an index: microseconds) on a read connection, on
-    /// the caller's thread. Handing each of an intake's few lookups to the blocking pool
-    /// cost more in thread wake-ups than the lookups themselves (see docs/performance.md);
-    /// a WAL reader never waits for the writer, so this does not stall the runtime.
+    /// Runs the lookup `f` (by key, on an index: microseconds; at most one ticket's rows)
+    /// on a lookup connection, on the caller's thread. Handing each of an intake's few
+    /// lookups to the blocking pool cost more in thread wake-ups than the lookups themselves
+    /// (see docs/performance.md). A WAL reader does not wait for the writer, and lookup
+    /// connections are never held by a scan, so this holds the runtime for microseconds.
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&Connection) -> Result<T, StoreError>,
     {
-        self.readers.with(f)
+        self.lookups.with(f)
     }
 
     /// Runs the query `f`, which may read many rows, on a read connection in the
@@ -154,22 +151,44 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || readers.with(f))
+        let scans = self.scans.clone();
+        tokio::task::spawn_blocking(move || scans.with(f))
             .await
             .map_err(backend)?
     }
 }
 
 impl Readers {
+    fn open(path: &Path, count: usize) -> Result<Self, StoreError> {
+        let conns = (0..count)
+            .map(|_| {
+                let reader = connect(path)?;
+                reader
+                    .pragma_update(None, "query_only", "ON")
+                    .map_err(backend)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Self {
+            conns,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `f` on a free connection if there is one, else waits for the next in turn.
     fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
-        let guard = match self.conns[i].lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.conns.len();
+        let free = (0..n).find_map(|k| self.conns[(start + k) % n].try_lock().ok());
+        let guard = match free {
+            Some(g) => g,
+            None => match self.conns[start % n].lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            },
         };
         f(&guard)
     }

@@ -110,6 +110,11 @@ pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    if !conn.is_autocommit() {
+        // A ROLLBACK after a failed batch failed too: end that transaction first, or every
+        // later batch would fail to begin.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         let e = classify(e);
         for job in batch {
