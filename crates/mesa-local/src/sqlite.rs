@@ -5,16 +5,14 @@
 //! read-only connections beside it, as WAL allows.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use mesa::model::{CompanyRecord, CustomerRecord, DedupeKey, Event, Folio, Ticket, TicketId};
-use mesa::outbox::OutboxItem;
 use mesa::ports::{
-    CreateOutcome, CustomerStore, HeartbeatStore, ListFilter, NewTicket, OutboxStore, Page,
-    PageRequest, QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
+    CreateOutcome, CustomerStore, HeartbeatStore, ListFilter, NewTicket, Page, PageRequest,
+    QuarantineRecord, QuarantineStore, StoreError, TicketChange, TicketStore,
 };
 use mesa::types::address_key;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -31,53 +29,21 @@ const MIGRATIONS: &[&str] = &[
 /// The migration that gave contacts their company key.
 const COMPANY_KEYS: usize = 3;
 
+mod connections;
 mod equipment;
 mod incidents;
+mod outbox;
 mod staff;
 mod writer;
 
-/// Read connections for lookups by key, used on the caller's thread: enough that the few
-/// lookups of concurrent intakes (idempotency key, sender, acknowledgement count) rarely
-/// meet on one.
-const LOOKUP_CONNECTIONS: usize = 4;
-/// Read connections for queries over many rows (listings, the due index), used in the
-/// blocking pool. Kept apart from the lookups', so a lookup never waits behind a scan.
-const SCAN_CONNECTIONS: usize = 2;
+use connections::{Cached, LOOKUP_CONNECTIONS, Readers, SCAN_CONNECTIONS, connect};
+use outbox::insert_outbox;
 
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: mpsc::Sender<writer::Job>,
     lookups: Arc<Readers>,
     scans: Arc<Readers>,
-}
-
-struct Readers {
-    conns: Vec<Mutex<Connection>>,
-    next: AtomicUsize,
-}
-
-/// `execute` and `query_row` with the statement kept prepared: on the hot paths, preparing
-/// each statement anew cost more than running it.
-trait Cached {
-    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
-    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
-}
-
-impl Cached for Connection {
-    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.prepare_cached(sql)?.execute(params)
-    }
-
-    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.prepare_cached(sql)?.query_row(params, f)
-    }
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -116,97 +82,6 @@ impl SqliteStore {
             scans,
         })
     }
-
-    /// Runs the change `f` in the writer's next batch; answers once that batch is
-    /// committed (on disk), or with the error that kept it out.
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let stopped = || StoreError::backend(std::io::Error::other("the store's writer stopped"));
-        self.writer
-            .send(writer::job(f, reply))
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-
-    /// Runs the lookup `f` (by key, on an index: microseconds; at most one ticket's rows)
-    /// on a lookup connection, on the caller's thread. Handing each of an intake's few
-    /// lookups to the blocking pool cost more in thread wake-ups than the lookups themselves
-    /// (see docs/performance.md). A WAL reader does not wait for the writer, and lookup
-    /// connections are never held by a scan, so this holds the runtime for microseconds.
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        F: FnOnce(&Connection) -> Result<T, StoreError>,
-    {
-        self.lookups.with(f)
-    }
-
-    /// Runs the query `f`, which may read many rows, on a read connection in the
-    /// blocking pool.
-    async fn scan<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let scans = self.scans.clone();
-        tokio::task::spawn_blocking(move || scans.with(f))
-            .await
-            .map_err(backend)?
-    }
-}
-
-impl Readers {
-    fn open(path: &Path, count: usize) -> Result<Self, StoreError> {
-        let conns = (0..count)
-            .map(|_| {
-                let reader = connect(path)?;
-                reader
-                    .pragma_update(None, "query_only", "ON")
-                    .map_err(backend)?;
-                Ok(Mutex::new(reader))
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(Self {
-            conns,
-            next: AtomicUsize::new(0),
-        })
-    }
-
-    /// Runs `f` on a free connection if there is one, else waits for the next in turn.
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.conns.len();
-        let free = (0..n).find_map(|k| self.conns[(start + k) % n].try_lock().ok());
-        let guard = match free {
-            Some(g) => g,
-            None => match self.conns[start % n].lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            },
-        };
-        f(&guard)
-    }
-}
-
-/// One connection with the store's settings.
-fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path).map_err(backend)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(backend)?;
-    // FULL: a ticket acknowledged to the customer survives a power cut too.
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(backend)?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(backend)?;
-    // Room for every statement the store runs (about 40), so none is prepared twice.
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -272,29 +147,6 @@ fn insert_events(tx: &Connection, id: &TicketId, events: &[Event]) -> Result<(),
     Ok(())
 }
 
-fn insert_outbox(tx: &Connection, items: &[OutboxItem]) -> Result<(), StoreError> {
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO outbox (id, ticket_id, kind, recipient, status, not_before, created_at, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .map_err(backend)?;
-    for o in items {
-        stmt.execute(params![
-            o.id,
-            o.ticket_id.as_str(),
-            o.kind.as_str(),
-            address_key(&o.to),
-            o.status.as_str(),
-            ts(o.not_before),
-            ts(o.created_at),
-            to_json(o)?
-        ])
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
 fn insert_message_ids(tx: &Connection, id: &TicketId, ids: &[String]) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare_cached("INSERT OR IGNORE INTO message_ids (message_id, ticket_id) VALUES (?1, ?2)")
@@ -343,30 +195,6 @@ fn write_ticket_row(
             )
             .map_err(backend),
     }
-}
-
-fn read_outbox(conn: &Connection, id: &str) -> Result<Option<OutboxItem>, StoreError> {
-    conn.row_cached("SELECT data FROM outbox WHERE id = ?1", [id], |r| {
-        r.get::<_, String>(0)
-    })
-    .optional()
-    .map_err(backend)?
-    .map(|s| from_json(&s))
-    .transpose()
-}
-
-fn update_outbox(conn: &Connection, item: &OutboxItem) -> Result<(), StoreError> {
-    conn.exec_cached(
-        "UPDATE outbox SET status = ?2, not_before = ?3, data = ?4 WHERE id = ?1",
-        params![
-            item.id,
-            item.status.as_str(),
-            ts(item.not_before),
-            to_json(item)?
-        ],
-    )
-    .map_err(backend)?;
-    Ok(())
 }
 
 fn tickets_from(rows: Vec<String>) -> Result<Vec<Ticket>, StoreError> {
@@ -601,92 +429,6 @@ impl TicketStore for SqliteStore {
             })
         })
         .await
-    }
-}
-
-#[async_trait]
-impl OutboxStore for SqliteStore {
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.write(move |tx| {
-            let rows: Vec<String> = {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT data FROM outbox WHERE status = 'pending' AND not_before <= ?1
-                         ORDER BY not_before LIMIT ?2",
-                    )
-                    .map_err(backend)?;
-                stmt.query_map(params![ts(now), limit as i64], |r| r.get::<_, String>(0))
-                    .map_err(backend)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(backend)?
-            };
-            let mut items = Vec::with_capacity(rows.len());
-            for row in rows {
-                let mut item: OutboxItem = from_json(&row)?;
-                item.claim(now, lease);
-                update_outbox(tx, &item)?;
-                items.push(item);
-            }
-            Ok(items)
-        })
-        .await
-    }
-
-    async fn save_outbox(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        let item = item.clone();
-        self.write(move |conn| {
-            if read_outbox(conn, &item.id)?.is_none() {
-                return Err(StoreError::NotFound(item.id.clone()));
-            }
-            update_outbox(conn, &item)
-        })
-        .await
-    }
-
-    async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
-        let id = id.to_string();
-        self.read(move |conn| read_outbox(conn, &id)).await
-    }
-
-    async fn pending_outbox_before(&self, t: DateTime<Utc>) -> Result<Vec<OutboxItem>, StoreError> {
-        self.scan(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT data FROM outbox WHERE status = 'pending' AND created_at <= ?1 ORDER BY created_at")
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map([ts(t)], |r| r.get::<_, String>(0))
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
-            rows.iter().map(|s| from_json(s)).collect()
-        })
-        .await
-    }
-
-    async fn acks_to_since(&self, to: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
-        let to = address_key(to);
-        self.read(move |conn| {
-            let n: i64 = conn
-                .row_cached(
-                    "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2 AND status != 'skipped'",
-                    params![to, ts(since)],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
-            Ok(n as u64)
-        })
-        .await
-    }
-
-    async fn enqueue_outbox(&self, items: &[OutboxItem]) -> Result<usize, StoreError> {
-        let items = items.to_vec();
-        self.write(move |conn| incidents::enqueue(conn, &items))
-            .await
     }
 }
 

@@ -29,8 +29,8 @@ pub struct DeliveryReport {
     pub published: usize,
     pub failed: usize,
     pub skipped: usize,
-    /// The pass stopped at its limit with items still due: the caller should go again at
-    /// once rather than wait for its next round.
+    /// The pass stopped at its limit, so more may be due: the caller should go again at
+    /// once rather than wait for its next round (an empty pass then ends it).
     #[serde(default)]
     pub more_due: bool,
 }
