@@ -95,6 +95,15 @@ pub fn mesa_json(args: &[&str]) -> Value {
     })
 }
 
+/// The `http://host:port` of a `mesa serve` log's "mesa listening on" line.
+fn listening_address(log: &str) -> Option<String> {
+    let rest = log.split("mesa listening on ").nth(1)?;
+    let base = rest.split_whitespace().next()?;
+    Some(base.to_string())
+}
+
+/// A port free now, for tools that cannot be told to choose their own (it may be taken
+/// before the tool binds it; `mesa serve` is started on port 0 instead).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -115,13 +124,21 @@ impl Server {
         Self::start_with_env(data, &[])
     }
 
-    /// `mesa serve` with extra environment variables.
+    /// `mesa serve` with extra environment variables. The server binds a port the system
+    /// chooses and the address is read from its log: a port picked here and bound later
+    /// could be taken meanwhile by another test's server, whose `/health` would then answer
+    /// for this one (two tests writing one data directory).
     pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let log = std::fs::File::create(data.with_extension("serve.log")).expect("log file");
-        let child = Command::new(mesa_bin())
-            .args(["serve", "--data", data.to_str().unwrap(), "--addr", &addr])
+        let log_path = data.with_extension("serve.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut child = Command::new(mesa_bin())
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--addr",
+                "127.0.0.1:0",
+            ])
             .env("MESA_RULES", rules_dir())
             .env("MESA_STAFF_TOKEN", STAFF_TOKEN)
             .env_remove("MESA_SMTP_URL")
@@ -135,13 +152,27 @@ impl Server {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
+        let started = Instant::now();
+        let base = loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(base) = listening_address(&log) {
+                break base;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("mesa serve exited ({status}) before listening:\n{log}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "mesa serve did not say where it listens:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
         let server = Server {
             child,
-            base: format!("http://{addr}"),
+            base,
             data: data.to_path_buf(),
             agent,
         };
-        let started = Instant::now();
         while started.elapsed() < Duration::from_secs(20) {
             if let Ok(r) = server.agent.get(&format!("{}/health", server.base)).call() {
                 if r.status() == 200 {
@@ -150,7 +181,7 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("mesa serve did not come up on {addr}");
+        panic!("mesa serve did not come up on {}", server.base);
     }
 
     /// Kills the process at once (no graceful shutdown), as a crash would.

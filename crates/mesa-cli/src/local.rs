@@ -217,9 +217,13 @@ fn mailbox(args: &ServeArgs) -> Result<Option<ImapInbox>> {
 
 pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
     let inbox = mailbox(&args)?;
-    let public_url = args
-        .public_url
-        .unwrap_or_else(|| format!("http://{}", args.addr));
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    // The address bound, not the one asked for: with port 0 the system chose it, and the
+    // links in mail must name it.
+    let bound = listener.local_addr()?;
+    let public_url = args.public_url.unwrap_or_else(|| format!("http://{bound}"));
     let local = open(&args.data.data, &source, &public_url, None)?;
     let staff_token = match std::env::var("MESA_STAFF_TOKEN") {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
@@ -231,10 +235,6 @@ pub async fn serve(args: ServeArgs, source: RulesSource) -> Result<()> {
             t
         }
     };
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
-    let bound = listener.local_addr()?;
     let outbox_dir = local.data.join("outbox").join("new");
     eprintln!(
         "mesa listening on http://{bound}  (workspace http://{bound}/panel/; rules {}, version {}; data {}; outbox {})",
