@@ -64,9 +64,11 @@ pub struct Wiring {
     pub rules: Option<Arc<S3RulesSource>>,
 }
 
-/// The rules built into the function (the repository's rules/ at build time).
+/// The rules built into the function (the repository's rules/ at build time). Compiled
+/// only: their smoke test and vectors ran against this build in the test suite, and
+/// running them again on every cold start cost about a third of its init.
 pub fn built_in_rules() -> Result<Policy, PolicyError> {
-    Policy::activate(Bundle::built_in())
+    Policy::compile_prechecked(Bundle::built_in())
 }
 
 /// JSON logs for CloudWatch (level from `RUST_LOG`), set up once in each function's main.
@@ -124,33 +126,22 @@ impl Wiring {
         clients: Clients,
         metrics: Arc<dyn mesa::ports::Metrics>,
     ) -> Result<Self, WiringError> {
-        let live = Arc::new(LiveRules::new(built_in_rules()?));
         let rules = config.rules_bucket.as_ref().map(|bucket| {
             Arc::new(
                 S3RulesSource::new(clients.s3.clone(), bucket.clone(), config.rules_key.clone())
                     .with_interval(config.rules_refresh),
             )
         });
-        if let Some(source) = &rules {
-            // Bounded: a cold start never waits long on S3; on time-out the built-in bundle
-            // serves and the next look is a minute later, like any refresh.
-            match tokio::time::timeout(INIT_RULES_WAIT, source.refresh_now(&live)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(RefreshError::Unreachable(e))) => {
-                    tracing::warn!(error = %e, "published rules unreachable at start (network); the built-in bundle runs until the next look");
-                }
-                Ok(Err(RefreshError::Rejected(e))) => {
-                    tracing::error!(error = %e, "published rules rejected at start; the built-in bundle runs");
-                    metrics.count(&mesa::ports::Metric::RulesRejected);
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        wait_ms = INIT_RULES_WAIT.as_millis() as u64,
-                        "published rules did not arrive in time at start (network); the built-in bundle runs until the next look"
-                    );
-                }
-            }
-        }
+        // A published bundle is the rules; the built-in one is compiled only when none is
+        // (or it cannot be had), and otherwise only if a ticket ever needs a fallback.
+        let published = match &rules {
+            Some(source) => published_at_start(source, metrics.as_ref()).await,
+            None => None,
+        };
+        let live = Arc::new(LiveRules::new(match published {
+            Some(policy) => policy,
+            None => built_in_rules()?,
+        }));
         let store = Arc::new(DynamoStore::new(
             clients.dynamodb.clone(),
             config.table.clone(),
@@ -194,6 +185,35 @@ impl Wiring {
     pub async fn refresh_rules(&self) {
         if let Some(source) = &self.rules {
             refresh_rules(source, &self.desk).await;
+        }
+    }
+}
+
+/// The published rules at cold start, if there are any and they load; otherwise says why
+/// not (the built-in bundle then serves until the next look).
+async fn published_at_start(
+    source: &S3RulesSource,
+    metrics: &dyn mesa::ports::Metrics,
+) -> Option<Policy> {
+    // Bounded: a cold start never waits long on S3; on time-out the built-in bundle
+    // serves and the next look is a minute later, like any refresh.
+    match tokio::time::timeout(INIT_RULES_WAIT, source.load_now()).await {
+        Ok(Ok(published)) => published,
+        Ok(Err(RefreshError::Unreachable(e))) => {
+            tracing::warn!(error = %e, "published rules unreachable at start (network); the built-in bundle runs until the next look");
+            None
+        }
+        Ok(Err(RefreshError::Rejected(e))) => {
+            tracing::error!(error = %e, "published rules rejected at start; the built-in bundle runs");
+            metrics.count(&mesa::ports::Metric::RulesRejected);
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                wait_ms = INIT_RULES_WAIT.as_millis() as u64,
+                "published rules did not arrive in time at start (network); the built-in bundle runs until the next look"
+            );
+            None
         }
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use mesa::policy::{Bundle, LiveRules, RulesVersion};
+use mesa::policy::{Bundle, LiveRules, Policy, RulesVersion};
 use mesa::ports::{BlobError, BlobStore};
 
 pub struct S3Blobs {
@@ -181,18 +181,47 @@ impl S3RulesSource {
     pub async fn refresh_now(&self, live: &LiveRules) -> Result<RulesVersion, RefreshError> {
         *self.checked.lock().await = Some(std::time::Instant::now());
         let mut etag = self.etag.lock().await;
+        let Some((bundle, new_etag)) = self.fetch(etag.as_deref()).await? else {
+            return Ok(live.current().version().clone());
+        };
+        let version = live
+            .try_replace(bundle)
+            .map_err(|e| RefreshError::Rejected(e.to_string()))?;
+        *etag = new_etag;
+        Ok(version)
+    }
+
+    /// The published rules, checked (compiled, smoke-tested, vectors run), for a process's
+    /// start; `None` when nothing is published. Counts as a look, like [`Self::refresh_now`].
+    pub async fn load_now(&self) -> Result<Option<Policy>, RefreshError> {
+        *self.checked.lock().await = Some(std::time::Instant::now());
+        let mut etag = self.etag.lock().await;
+        let Some((bundle, new_etag)) = self.fetch(None).await? else {
+            return Ok(None);
+        };
+        let policy = Policy::activate(bundle).map_err(|e| RefreshError::Rejected(e.to_string()))?;
+        *etag = new_etag;
+        Ok(Some(policy))
+    }
+
+    /// The bundle object and its ETag; `None` when nothing is published or it is unchanged
+    /// since `known_etag`.
+    async fn fetch(
+        &self,
+        known_etag: Option<&str>,
+    ) -> Result<Option<(Bundle, Option<String>)>, RefreshError> {
         let mut req = self.client.get_object().bucket(&self.bucket).key(&self.key);
-        if let Some(e) = etag.as_ref() {
+        if let Some(e) = known_etag {
             req = req.if_none_match(e);
         }
         let out = match req.send().await {
             Ok(out) => out,
             Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 304 => {
-                return Ok(live.current().version().clone());
+                return Ok(None);
             }
             Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => {
                 // Nothing published yet: the bundle built into the function stays.
-                return Ok(live.current().version().clone());
+                return Ok(None);
             }
             Err(e) => {
                 return Err(RefreshError::Unreachable(format!(
@@ -211,11 +240,7 @@ impl S3RulesSource {
             .map_err(|e| RefreshError::Unreachable(format!("reading the rules object: {e}")))?
             .into_bytes();
         let bundle: Bundle = bundle_object::decode(&bytes).map_err(RefreshError::Rejected)?;
-        let version = live
-            .try_replace(bundle)
-            .map_err(|e| RefreshError::Rejected(e.to_string()))?;
-        *etag = new_etag;
-        Ok(version)
+        Ok(Some((bundle, new_etag)))
     }
 }
 

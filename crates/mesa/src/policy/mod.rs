@@ -167,6 +167,16 @@ impl Policy {
     /// Compiles every script, checks the required functions and builds the calendar. Does
     /// not run the test vectors: see [`Policy::activate`] for what production uses.
     pub fn compile(bundle: Bundle) -> Result<Self, PolicyError> {
+        let policy = Self::compile_prechecked(bundle)?;
+        policy.smoke_test()?;
+        Ok(policy)
+    }
+
+    /// [`Policy::compile`] without the smoke test, for a bundle this very build has already
+    /// run and checked: the bundle built into the binary, whose smoke test and vectors the
+    /// test suite runs (`tests/run`). A Lambda cold start then does not spend a third of
+    /// its time running again what cannot have changed (see docs/performance.md).
+    pub fn compile_prechecked(bundle: Bundle) -> Result<Self, PolicyError> {
         let modules = bundle
             .paths()
             .filter_map(|p| {
@@ -207,7 +217,7 @@ impl Policy {
         let settings = load_settings(&scripts)?;
         let templates = load_templates(&bundle)?;
         let replies = replies::load_replies(&bundle)?;
-        let policy = Self {
+        Ok(Self {
             scripts,
             calendar,
             support_types,
@@ -217,9 +227,7 @@ impl Policy {
             version: bundle.version(),
             bundle,
             milestone_memo: milestones::MilestoneMemo::default(),
-        };
-        policy.smoke_test()?;
-        Ok(policy)
+        })
     }
 
     /// Calls the functions every ticket needs once with plain inputs, so that a script that
