@@ -682,6 +682,29 @@ pub async fn outbox_claims_leases_and_marks(store: Store) {
         0
     );
     assert!(store.outbox_item("nope").await.unwrap().is_none());
+    // An item that was never written is not saved into being, whether it is a mail sent or
+    // an acknowledgement given up (which also frees its place under the daily cap).
+    let mut ghost = sent.clone();
+    ghost.id = "never-written".into();
+    assert!(matches!(
+        store.save_outbox(&ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let mut ghost_ack = skipped.clone();
+    ghost_ack.id = "never-written-ack".into();
+    assert!(matches!(
+        store.save_outbox(&ghost_ack).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.outbox_item("never-written").await.unwrap().is_none());
+    assert!(store.outbox_item("never-written-ack").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .acks_to_since("c@d.mx", now - Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 pub async fn quarantine_and_heartbeats(store: Store) {
