@@ -354,7 +354,10 @@ fn a_crash_between_write_and_send_still_gives_exactly_one_ack() {
     assert!(outbox(&data).is_empty());
     let server = Server::start(&data);
     wait_for_outbox(&data, "the ack after restart", |m| m.len() == 1);
-    server.crash();
+    // Stopped, not killed: a crash between the send and its record may repeat the mail a
+    // lease later (by design: a repeat rather than an acknowledgement that went out
+    // unrecorded), which is not what this restart is about.
+    server.stop();
     let server = Server::start(&data);
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(

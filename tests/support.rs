@@ -95,11 +95,12 @@ pub fn mesa_json(args: &[&str]) -> Value {
     })
 }
 
-/// The `http://host:port` of a `mesa serve` log's "mesa listening on" line.
+/// The `http://host:port` of a `mesa serve` log's "mesa listening on" line, once the line
+/// is whole (stderr is written in pieces: half an address must not be taken for one).
 fn listening_address(log: &str) -> Option<String> {
     let rest = log.split("mesa listening on ").nth(1)?;
-    let base = rest.split_whitespace().next()?;
-    Some(base.to_string())
+    let (line, _) = rest.split_once('\n')?;
+    Some(line.split_whitespace().next()?.to_string())
 }
 
 /// A port free now, for tools that cannot be told to choose their own (it may be taken
@@ -161,10 +162,11 @@ impl Server {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("mesa serve exited ({status}) before listening:\n{log}");
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "mesa serve did not say where it listens:\n{log}"
-            );
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("mesa serve did not say where it listens:\n{log}");
+            }
             std::thread::sleep(Duration::from_millis(20));
         };
         let server = Server {
@@ -182,6 +184,16 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("mesa serve did not come up on {}", server.base);
+    }
+
+    /// Stops the process as an operator would (SIGTERM): requests finish and the workers
+    /// end their current pass, so what was sent is recorded as sent.
+    pub fn stop(mut self) {
+        // SAFETY: kill(2) on our own child's pid, which `wait` has not reaped yet.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
     }
 
     /// Kills the process at once (no graceful shutdown), as a crash would.
