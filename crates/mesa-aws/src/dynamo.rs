@@ -110,6 +110,9 @@ where
                         | "ProvisionedThroughputExceededException"
                         | "RequestLimitExceeded"
                         | "InternalServerError"
+                        // A single write meeting a transaction on its item: as a transaction
+                        // meeting another, worth another try.
+                        | "TransactionConflictException"
                 )
             });
         let rejected = e.code().is_some_and(|c| {
@@ -372,7 +375,7 @@ impl DynamoStore {
         }
     }
 
-    /// The outbox item `id`, or `NotFound`.
+    /// The outbox item `id`, if it exists.
     async fn read_outbox(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
         self.get_item(format!("OUTBOX#{id}"), "OUTBOX")
             .await?

@@ -697,13 +697,12 @@ pub async fn outbox_claims_leases_and_marks(store: Store) {
         Err(StoreError::NotFound(_))
     ));
     assert!(store.outbox_item("never-written").await.unwrap().is_none());
-    assert!(store.outbox_item("never-written-ack").await.unwrap().is_none());
-    assert_eq!(
+    assert!(
         store
-            .acks_to_since("c@d.mx", now - Duration::hours(1))
+            .outbox_item("never-written-ack")
             .await
-            .unwrap(),
-        0
+            .unwrap()
+            .is_none()
     );
 }
 

@@ -172,10 +172,11 @@ impl Policy {
         Ok(policy)
     }
 
-    /// [`Policy::compile`] without the smoke test, for a bundle this very build has already
-    /// run and checked: the bundle built into the binary, whose smoke test and vectors the
-    /// test suite runs (`tests/run`). A Lambda cold start then does not spend a third of
-    /// its time running again what cannot have changed (see docs/performance.md).
+    /// [`Policy::compile`] without the smoke test, for a bundle already checked from the
+    /// same source: the bundle built into the binary, whose smoke test and vectors the test
+    /// suite runs on the same `rules/` (`tests/run`). A Lambda cold start then does not spend
+    /// about a third of its time running again what cannot have changed (see
+    /// docs/performance.md).
     pub fn compile_prechecked(bundle: Bundle) -> Result<Self, PolicyError> {
         let modules = bundle
             .paths()
