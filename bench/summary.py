@@ -74,8 +74,32 @@ def main():
         cells = [c.strip() for c in line.strip("|").split("|")]
         row(f"outbox loop, mail server answering in {cells[0]}", f"{cells[2]} (one at a time {cells[1]})")
 
-    row("Lambda init, RSS, bootstrap size", "not measured by bench/run yet", "< 30 ms, < 40 MB, < 10 MB")
-    row("cost per ticket on AWS", "not modelled by bench/run yet")
+    lambda_init = json.load(open(os.path.join(out, "lambda_init.json")))
+    for r in lambda_init:
+        row(f"Lambda {r['function']} init to first poll, rules {r['rules']}",
+            f"{r['init_ms_median']:.1f} ms median (CPU {r['init_cpu_ms_median']:.1f} ms, max {r['init_ms_max']:.0f})",
+            "< 30 ms", r["init_ms_median"] < 30)
+    for name in dict.fromkeys(r["function"] for r in lambda_init):
+        rs = [r for r in lambda_init if r["function"] == name]
+        rss = max(r["peak_rss_mb"] for r in rs)
+        size = rs[0]["bootstrap_mb"]
+        row(f"Lambda {name} peak RSS handling one event", f"{rss:.1f} MB", "< 40 MB", rss < 40)
+        row(f"Lambda {name} bootstrap", f"{size:.1f} MB", "< 10 MB", size < 10)
+
+    cost = json.load(open(os.path.join(out, "aws_cost.json")))
+    t = cost["per_ticket"]
+    row("AWS: one ticket's life, Lambda invocations", f"{sum(t['invocations'].values())}")
+    row("AWS: one ticket's life, DynamoDB units",
+        f"{t['counts'].get('dynamodb write units', 0):.0f} write, {t['counts'].get('dynamodb read units', 0):.1f} read")
+    row("AWS: one ticket's life, SES messages", f"{t['counts'].get('ses messages', 0):.0f}")
+    row("AWS: outbox invocations the INSERT-only stream filter saves per ticket",
+        f"{t['counts'].get('pending rewrites the filter leaves out', 0):.0f}")
+    row("AWS: cost per ticket", f"${t['cost_usd']:.6f} ({cost['prices_as_of']})")
+    top = max(t["by_charge_usd"].items(), key=lambda kv: kv[1])
+    row("AWS: largest share of it", f"{top[0]} {top[1] / t['cost_usd']:.0%}")
+    row("AWS: SLA sweep every minute", f"${cost['sweep_per_run']['monthly_usd']:.2f} a month")
+    for n, usd in cost["monthly_usd"].items():
+        row(f"AWS: {int(n):,} tickets a month", f"${usd:,.2f}")
 
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
@@ -89,6 +113,8 @@ def main():
         "serve": serve,
         "sweep": sweep,
         "outbox_drain": drain_table,
+        "lambda_init": lambda_init,
+        "aws_cost": cost,
         "table": [dict(zip(("figure", "value", "goal", "verdict"), r)) for r in rows],
     }
     with open(os.path.join(out, "results.json"), "w") as f:

@@ -397,7 +397,10 @@ impl LocalStack {
             .into_iter()
             .map(|(k, v)| format!("{k}={v}\n"))
             .collect();
-        std::fs::write(path, text).expect("env file");
+        // Written aside and renamed: whoever waits for the file never reads half of it.
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, text).expect("env file");
+        std::fs::rename(&partial, path).expect("env file in place");
     }
 
     /// Puts the raw message of `tests/fixtures/ses-receipt.json` where SES's S3 action
