@@ -65,8 +65,8 @@ pub struct Wiring {
 }
 
 /// The rules built into the function (the repository's rules/ at build time). Compiled
-/// only: their smoke test and vectors ran against this build in the test suite, and
-/// running them again on every cold start cost about a third of its init.
+/// only: the test suite runs their smoke test and vectors on the same rules/, and running
+/// them again on every cold start cost about a third of its init.
 pub fn built_in_rules() -> Result<Policy, PolicyError> {
     Policy::compile_prechecked(Bundle::built_in())
 }
