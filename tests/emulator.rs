@@ -1,11 +1,11 @@
 //! The local AWS of the tests and of `local-aws`: moto's server (S3, SES, EventBridge, SQS)
 //! and dynoxide (DynamoDB), installed by `tests/run` into `.venv`, started once per process
-//! on free loopback ports, and resources created from the SAM template itself, so the tests
+//! on free loopback ports (checked to be their own), and resources created from the SAM template itself, so the tests
 //! never drift from what is deployed.
 
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -34,7 +34,60 @@ fn dynoxide() -> PathBuf {
     );
 }
 
-fn start(program: PathBuf, args: &[&str], port: u16, name: &str) -> Child {
+/// Starts an emulator on a free loopback port and waits until it listens there. A port
+/// found free may be taken by another process before the emulator binds it; the emulator
+/// then exits, and another port is tried. Waiting for the emulator's *own* listening socket
+/// (not just any answer on the port) keeps a test from talking to someone else's server.
+fn start(program: PathBuf, args: impl Fn(u16) -> Vec<String>, name: &str) -> (Child, u16) {
+    for _ in 0..5 {
+        let port = crate::free_port();
+        let mut child = spawn(&program, &args(port), port, name);
+        let started = Instant::now();
+        loop {
+            if listens_on(child.id(), port) {
+                return (child, port);
+            }
+            if child.try_wait().is_ok_and(|status| status.is_some()) {
+                break; // most likely the port was taken: try another
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{name} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("{name} did not start on any of five free ports (see its logs in the temp dir)")
+}
+
+/// Whether process `pid` itself holds the socket listening on 127.0.0.1:`port`
+/// (/proc/net/tcp names the socket's inode; the process's descriptors link to it).
+fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let listening: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (_, local_port) = fields.get(1)?.split_once(':')?;
+            let is_port = u16::from_str_radix(local_port, 16).ok()? == port;
+            let is_listen = *fields.get(3)? == "0A";
+            let inode = fields.get(9)?;
+            (is_port && is_listen).then(|| format!("socket:[{inode}]"))
+        })
+        .collect();
+    let Ok(descriptors) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    descriptors.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| listening.iter().any(|s| target.as_os_str() == s.as_str()))
+    })
+}
+
+fn spawn(program: &Path, args: &[String], port: u16, name: &str) -> Child {
     let log = std::fs::File::create(std::env::temp_dir().join(format!("mesa-{name}-{port}.log")))
         .expect("emulator log file");
     let mut command = Command::new(program);
@@ -63,19 +116,9 @@ fn start(program: PathBuf, args: &[&str], port: u16, name: &str) -> Child {
             std::thread::park();
         }
     });
-    let child = rx
-        .recv()
+    rx.recv()
         .expect("the spawning thread answers")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{name} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The endpoint of the DynamoDB emulator, starting it on first use.
@@ -83,11 +126,13 @@ pub fn dynamodb_endpoint() -> String {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR
         .get_or_init(|| {
-            let port = crate::free_port();
-            let child = start(
+            let (child, port) = start(
                 dynoxide(),
-                &["--host", "127.0.0.1", "--port", &port.to_string()],
-                port,
+                |port| {
+                    ["--host", "127.0.0.1", "--port", &port.to_string()]
+                        .map(String::from)
+                        .to_vec()
+                },
                 "dynoxide",
             );
             Emulator {
@@ -114,11 +159,13 @@ pub fn endpoint() -> String {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR
         .get_or_init(|| {
-            let port = crate::free_port();
-            let child = start(
+            let (child, port) = start(
                 moto_server(),
-                &["-H", "127.0.0.1", "-p", &port.to_string()],
-                port,
+                |port| {
+                    ["-H", "127.0.0.1", "-p", &port.to_string()]
+                        .map(String::from)
+                        .to_vec()
+                },
                 "moto",
             );
             Emulator {
