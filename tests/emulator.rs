@@ -177,6 +177,22 @@ pub fn endpoint() -> String {
         .clone()
 }
 
+/// Another moto, serving HTTPS with `cert` and `key` (the TLS test's own, in its own
+/// process); its port. Stopped when the child is dropped and killed.
+pub fn moto_over_tls(cert: &Path, key: &Path) -> (Child, u16) {
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    start(
+        moto_server(),
+        |port| {
+            let port = port.to_string();
+            ["-H", "127.0.0.1", "-p", &port, "-c", &cert, "-k", &key]
+                .map(String::from)
+                .to_vec()
+        },
+        "moto-tls",
+    )
+}
+
 /// SDK clients pointed at the emulator with dummy credentials, as the functions build them.
 pub async fn clients() -> Clients {
     let endpoint = endpoint();

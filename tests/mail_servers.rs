@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mesa_local::{ImapConfig, ImapInbox, InboundSink};
-use mesa_tests::{Server, free_port, rules_dir, workspace};
+use mesa_tests::{Pki, Server, free_port, rules_dir, workspace};
 use serde_json::Value;
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
@@ -44,59 +44,6 @@ fn run(cmd: &mut Command) {
         "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A certificate authority and a certificate for `localhost` / 127.0.0.1 signed by it.
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl Pki {
-    fn make(dir: &Path) -> Pki {
-        let p = |name: &str| dir.join(name);
-        run(Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes"])
-            .args([
-                "-keyout",
-                p("ca.key").to_str().unwrap(),
-                "-out",
-                p("ca.pem").to_str().unwrap(),
-            ])
-            .args(["-days", "2", "-subj", "/CN=mesa test CA"])
-            .args(["-addext", "basicConstraints=critical,CA:TRUE"]));
-        run(Command::new("openssl")
-            .args(["req", "-newkey", "rsa:2048", "-nodes"])
-            .args([
-                "-keyout",
-                p("server.key").to_str().unwrap(),
-                "-out",
-                p("server.csr").to_str().unwrap(),
-            ])
-            .args(["-subj", "/CN=localhost"]));
-        std::fs::write(
-            p("server.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        run(Command::new("openssl")
-            .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
-            .args(["-in", p("server.csr").to_str().unwrap()])
-            .args([
-                "-CA",
-                p("ca.pem").to_str().unwrap(),
-                "-CAkey",
-                p("ca.key").to_str().unwrap(),
-            ])
-            .args(["-out", p("server.pem").to_str().unwrap()])
-            .args(["-extfile", p("server.ext").to_str().unwrap()]));
-        Pki {
-            ca: p("ca.pem"),
-            cert: p("server.pem"),
-            key: p("server.key"),
-        }
-    }
 }
 
 /// Dovecot serving one mailbox over IMAPS on a free port; stopped when dropped.

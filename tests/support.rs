@@ -426,3 +426,72 @@ pub fn show(data: &Path, folio: &str) -> Value {
         "--json",
     ])
 }
+
+/// A certificate authority and a certificate for `localhost` / 127.0.0.1 signed by it.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Pki {
+    /// Made with openssl in `dir`.
+    pub fn make(dir: &Path) -> Pki {
+        let p = |name: &str| dir.join(name);
+        run_ok(
+            Command::new("openssl")
+                .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes"])
+                .args([
+                    "-keyout",
+                    p("ca.key").to_str().unwrap(),
+                    "-out",
+                    p("ca.pem").to_str().unwrap(),
+                ])
+                .args(["-days", "2", "-subj", "/CN=mesa test CA"])
+                .args(["-addext", "basicConstraints=critical,CA:TRUE"]),
+        );
+        run_ok(
+            Command::new("openssl")
+                .args(["req", "-newkey", "rsa:2048", "-nodes"])
+                .args([
+                    "-keyout",
+                    p("server.key").to_str().unwrap(),
+                    "-out",
+                    p("server.csr").to_str().unwrap(),
+                ])
+                .args(["-subj", "/CN=localhost"]),
+        );
+        std::fs::write(
+            p("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run_ok(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+                .args(["-in", p("server.csr").to_str().unwrap()])
+                .args([
+                    "-CA",
+                    p("ca.pem").to_str().unwrap(),
+                    "-CAkey",
+                    p("ca.key").to_str().unwrap(),
+                ])
+                .args(["-out", p("server.pem").to_str().unwrap()])
+                .args(["-extfile", p("server.ext").to_str().unwrap()]),
+        );
+        Pki {
+            ca: p("ca.pem"),
+            cert: p("server.pem"),
+            key: p("server.key"),
+        }
+    }
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -40,7 +40,10 @@ impl Clients {
     /// From the standard chain (environment, profile, role). `AWS_ENDPOINT_URL` points every
     /// client at an emulator; S3 then uses path-style addressing.
     pub async fn from_env() -> Self {
-        let shared = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
+            .load()
+            .await;
         let path_style = std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty());
         let s3_config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(path_style)
@@ -53,6 +56,16 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(&shared),
         }
     }
+}
+
+/// The one HTTPS client every SDK client shares: hyper 1 and rustls with ring, trusting the
+/// system's roots. Chosen here rather than by the SDK's default features, which also link
+/// aws-lc and a legacy hyper 0.14 / rustls 0.21 stack (see the workspace Cargo.toml).
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Everything a function needs, wired once at cold start.
