@@ -26,6 +26,19 @@ pub enum BundleError {
     TooLarge,
 }
 
+/// Folders of `rules/` that are not part of the bundle: the labelled tickets for measuring
+/// severity (`mesa rules eval --batch` reads them from the folder). They are not rules a
+/// process runs or checks, and they were 300 KB of every published bundle, which each
+/// Lambda cold start downloaded; editing them does not change the rules version.
+pub const NOT_BUNDLED: &[&str] = &["tests/severity-eval"];
+
+fn is_bundled(path: &str) -> bool {
+    !NOT_BUNDLED.iter().any(|dir| {
+        path.strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bundle {
     files: BTreeMap<String, Vec<u8>>,
@@ -49,7 +62,7 @@ impl Bundle {
         Ok(Self { files: map })
     }
 
-    /// Reads every file under `dir` (hidden files and folders skipped).
+    /// Reads every file under `dir` (hidden files and folders, and [`NOT_BUNDLED`], skipped).
     pub fn from_dir(dir: &Path) -> Result<Self, BundleError> {
         let mut files = Vec::new();
         read_dir_into(dir, dir, &mut files)?;
@@ -68,7 +81,7 @@ impl Bundle {
                     include_dir::DirEntry::File(f) => {
                         let path = f.path().to_string_lossy().replace('\\', "/");
                         let hidden = path.rsplit('/').next().is_some_and(|n| n.starts_with('.'));
-                        if !hidden {
+                        if !hidden && is_bundled(&path) {
                             out.insert(path, f.contents().to_vec());
                         }
                     }
@@ -158,6 +171,9 @@ fn read_dir_into(
                 .to_str()
                 .ok_or_else(|| BundleError::BadPath(path.display().to_string()))?
                 .replace(std::path::MAIN_SEPARATOR, "/");
+            if !is_bundled(&rel) {
+                continue;
+            }
             let bytes = std::fs::read(&path).map_err(io(&path))?;
             out.push((rel, bytes));
             if out.len() > MAX_FILES {
@@ -181,6 +197,33 @@ mod tests {
         assert_ne!(a.version(), c.version());
         assert_eq!(a.version(), a.clone().version());
         assert!(a.version().as_str().starts_with("r-"));
+    }
+
+    #[test]
+    fn the_severity_evaluation_sets_are_not_part_of_the_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tests/severity-eval")).unwrap();
+        std::fs::write(dir.path().join("severity.rhai"), "fn f() { 1 }").unwrap();
+        std::fs::write(dir.path().join("tests/severity.json"), "[]").unwrap();
+        std::fs::write(dir.path().join("tests/severity-eval/dev.jsonl"), "{}").unwrap();
+        std::fs::write(dir.path().join("tests/severity-evaluation.json"), "[]").unwrap();
+        let b = Bundle::from_dir(dir.path()).unwrap();
+        assert_eq!(
+            b.paths().collect::<Vec<_>>(),
+            [
+                "severity.rhai",
+                "tests/severity-evaluation.json",
+                "tests/severity.json"
+            ]
+        );
+        // The same for the bundle built into the binary from the repository's rules/.
+        let built_in = Bundle::built_in();
+        assert!(built_in.paths().any(|p| p == "tests/severity.json"));
+        assert!(
+            !built_in
+                .paths()
+                .any(|p| p.starts_with("tests/severity-eval/"))
+        );
     }
 
     #[test]
