@@ -35,7 +35,7 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lambda_stub import Function, read_env_file
+from lambda_stub import Function, eventbridge_event, http_event, read_env_file
 
 PRICES_AS_OF = "2025 list prices, us-east-1, on-demand (free tiers left out)"
 PRICES = {
@@ -195,75 +195,26 @@ def proxy(upstream, counter):
     return f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def http_event(method, path, body=None, content_type="application/json", staff=None):
-    """API Gateway HTTP API (payload 2.0); `staff` as the JWT authorizer would name them."""
-    path_only, _, query = path.partition("?")
-    context = {
-        "accountId": "123456789012",
-        "apiId": "abc123",
-        "domainName": "soporte.ingressio.example",
-        "domainPrefix": "soporte",
-        "http": {
-            "method": method,
-            "path": path_only,
-            "protocol": "HTTP/1.1",
-            "sourceIp": "192.0.2.1",
-            "userAgent": "Mozilla/5.0",
-        },
-        "requestId": str(uuid.uuid4()),
-        "routeKey": "$default",
-        "stage": "$default",
-        "time": "27/Nov/2026:16:00:00 +0000",
-        "timeEpoch": int(time.time() * 1000),
-    }
-    if staff:
-        context["authorizer"] = {
-            "jwt": {"claims": {"email": staff, "token_use": "id"}, "scopes": None}
-        }
-    headers = {"host": "soporte.ingressio.example"}
-    if body is not None:
-        headers["content-type"] = content_type
-    event = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path_only,
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": context,
-        "isBase64Encoded": False,
-    }
-    if body is not None:
-        event["body"] = body
-    return json.dumps(event).encode()
-
-
 def delivery_event(message_id, to):
-    return json.dumps(
+    return eventbridge_event(
+        "Email Delivered",
+        "aws.ses",
+        "2026-11-27T16:00:05Z",
         {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Email Delivered",
-            "source": "aws.ses",
-            "account": "123456789012",
-            "time": "2026-11-27T16:00:05Z",
-            "region": "us-east-1",
-            "resources": [],
-            "detail": {
-                "eventType": "Delivery",
-                "mail": {
-                    "timestamp": "2026-11-27T16:00:03.000Z",
-                    "messageId": message_id,
-                    "destination": [to],
-                },
-                "delivery": {
-                    "timestamp": "2026-11-27T16:00:05.000Z",
-                    "recipients": [to],
-                    "processingTimeMillis": 900,
-                    "smtpResponse": "250 2.0.0 OK",
-                },
+            "eventType": "Delivery",
+            "mail": {
+                "timestamp": "2026-11-27T16:00:03.000Z",
+                "messageId": message_id,
+                "destination": [to],
             },
-        }
-    ).encode()
+            "delivery": {
+                "timestamp": "2026-11-27T16:00:05.000Z",
+                "recipients": [to],
+                "processingTimeMillis": 900,
+                "smtpResponse": "250 2.0.0 OK",
+            },
+        },
+    )
 
 
 def main():
@@ -425,36 +376,28 @@ def stream_event(keys):
 
 
 def sweep_event():
-    return json.dumps(
-        {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.scheduler",
-            "account": "123456789012",
-            "time": "2026-11-27T16:00:00Z",
-            "region": "us-east-1",
-            "resources": [],
-            "detail": {},
-        }
-    ).encode()
+    return eventbridge_event("Scheduled Event", "aws.scheduler", "2026-11-27T16:00:00Z", {})
+
+
+def charges_of(counts, invocations, billed_ms):
+    """The cost of each kind of charge, in dollars."""
+    c = PRICES
+    return {
+        "dynamodb writes": counts.get("dynamodb write units", 0) * c["dynamodb_write_unit"],
+        "dynamodb reads": counts.get("dynamodb read units", 0) * c["dynamodb_read_unit"],
+        "ses": counts.get("ses messages", 0) * c["ses_message"],
+        "lambda requests": sum(invocations.values()) * c["lambda_request"],
+        "lambda compute": billed_ms / 1000 * MEMORY_GB * c["lambda_gb_second"],
+        "api gateway": invocations.get("http-api", 0) * c["api_gateway_http_request"],
+        "eventbridge": counts.get("eventbridge events", 0) * c["eventbridge_event"],
+        "sns": counts.get("sns publish", 0) * c["sns_publish"],
+        "s3": counts.get("s3 put class", 0) * c["s3_put_class"]
+        + counts.get("s3 get class", 0) * c["s3_get_class"],
+    }
 
 
 def cost_of(counts, invocations, billed_ms):
-    requests = sum(invocations.values())
-    c = PRICES
-    return (
-        requests * c["lambda_request"]
-        + billed_ms / 1000 * MEMORY_GB * c["lambda_gb_second"]
-        + counts.get("dynamodb write units", 0) * c["dynamodb_write_unit"]
-        + counts.get("dynamodb read units", 0) * c["dynamodb_read_unit"]
-        + counts.get("s3 put class", 0) * c["s3_put_class"]
-        + counts.get("s3 get class", 0) * c["s3_get_class"]
-        + counts.get("ses messages", 0) * c["ses_message"]
-        + counts.get("eventbridge events", 0) * c["eventbridge_event"]
-        + counts.get("sns publish", 0) * c["sns_publish"]
-        + invocations.get("http-api", 0) * c["api_gateway_http_request"]
-    )
+    return sum(charges_of(counts, invocations, billed_ms).values())
 
 
 def summarise(phases, counter, invocations, durations, sweep):
@@ -499,17 +442,7 @@ def summarise(phases, counter, invocations, durations, sweep):
     for n, usd in monthly.items():
         print(f"  {n:>9,} tickets a month: ${usd:,.2f}")
     # What dominates: the cost of each kind of charge over the whole life.
-    shares = {
-        "dynamodb writes": total_counts.get("dynamodb write units", 0) * PRICES["dynamodb_write_unit"],
-        "dynamodb reads": total_counts.get("dynamodb read units", 0) * PRICES["dynamodb_read_unit"],
-        "ses": total_counts.get("ses messages", 0) * PRICES["ses_message"],
-        "lambda requests": sum(total_inv.values()) * PRICES["lambda_request"],
-        "lambda compute": total_ms / 1000 * MEMORY_GB * PRICES["lambda_gb_second"],
-        "api gateway": total_inv.get("http-api", 0) * PRICES["api_gateway_http_request"],
-        "eventbridge": total_counts.get("eventbridge events", 0) * PRICES["eventbridge_event"],
-        "s3": total_counts.get("s3 put class", 0) * PRICES["s3_put_class"]
-        + total_counts.get("s3 get class", 0) * PRICES["s3_get_class"],
-    }
+    shares = charges_of(total_counts, total_inv, total_ms)
     print("  per ticket by charge: " + ", ".join(
         f"{k} {v / per_ticket:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])
     ))

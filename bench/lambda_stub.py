@@ -6,8 +6,11 @@ with one function's bootstrap running against it. Standard library only.
     f.wait_ready()                    # its init: until it first asks for an event
     status, body, ms = f.invoke(event_bytes)
     f.peak_rss_mb(); f.stop()
+
+And the events the functions take: http_event (API Gateway), eventbridge_event.
 """
 
+import json
 import os
 import queue
 import subprocess
@@ -185,3 +188,62 @@ def read_env_file(path):
     env.setdefault("AWS_REGION", "us-east-1")
     env["RUST_LOG"] = "warn"
     return env
+
+
+def http_event(method, path, body=None, content_type="application/json", staff=None):
+    """API Gateway HTTP API (payload 2.0); `staff` as the JWT authorizer would name them."""
+    path_only, _, query = path.partition("?")
+    context = {
+        "accountId": "123456789012",
+        "apiId": "abc123",
+        "domainName": "soporte.ingressio.example",
+        "domainPrefix": "soporte",
+        "http": {
+            "method": method,
+            "path": path_only,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "192.0.2.1",
+            "userAgent": "Mozilla/5.0",
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": "27/Nov/2026:16:00:00 +0000",
+        "timeEpoch": int(time.time() * 1000),
+    }
+    if staff:
+        context["authorizer"] = {
+            "jwt": {"claims": {"email": staff, "token_use": "id"}, "scopes": None}
+        }
+    headers = {"host": "soporte.ingressio.example"}
+    if body is not None:
+        headers["content-type"] = content_type
+    event = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path_only,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+    if body is not None:
+        event["body"] = body
+    return json.dumps(event).encode()
+
+
+def eventbridge_event(detail_type, source, event_time, detail):
+    """An EventBridge event as a rule's target receives it."""
+    return json.dumps(
+        {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": source,
+            "account": "123456789012",
+            "time": event_time,
+            "region": "us-east-1",
+            "resources": [],
+            "detail": detail,
+        }
+    ).encode()
