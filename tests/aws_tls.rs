@@ -1,25 +1,31 @@
 //! The functions reach AWS over HTTPS; every other AWS test talks plain HTTP to the
 //! emulators. Here the one HTTPS client the SDK clients share (`mesa_aws::https_client`:
-//! hyper 1, rustls with ring, the system's trusted roots, which the SDK's default features
-//! no longer provide) is taken through a TLS handshake with moto serving HTTPS under a test
-//! CA, which the process trusts as a system root through `SSL_CERT_FILE` (read by
-//! rustls-native-certs as on Linux). The roots are loaded once per process, so this test
-//! has its own binary.
+//! hyper 1, rustls with ring, the system's trusted roots; the workspace takes the SDK
+//! without its default client) is taken through a TLS handshake with moto serving HTTPS
+//! under a test CA, which the process trusts as a system root through `SSL_CERT_FILE`
+//! (read by rustls-native-certs as on Linux), and through a proxy named by `HTTPS_PROXY`,
+//! as the SDK's default client honoured it. The roots are loaded once per process, so this
+//! test has its own binary.
+
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use mesa::policy::Bundle;
 use mesa_aws::{Clients, S3RulesSource};
 use mesa_tests::{Pki, emulator};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn the_functions_clients_reach_aws_over_tls_trusting_the_system_roots() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
     let (mut moto, port) = emulator::moto_over_tls(&pki.cert, &pki.key);
+    let (proxy, tunnels) = connect_proxy().await;
     // SAFETY: set before any client exists, and this binary has no other test.
     unsafe {
         std::env::set_var("SSL_CERT_FILE", &pki.ca);
+        std::env::set_var("HTTPS_PROXY", &proxy);
         std::env::set_var("AWS_ENDPOINT_URL", format!("https://localhost:{port}"));
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
@@ -56,6 +62,12 @@ async fn the_functions_clients_reach_aws_over_tls_trusting_the_system_roots() {
     assert_eq!(
         read.body.collect().await.unwrap().into_bytes().as_ref(),
         mail
+    );
+
+    let through_proxy = tunnels.lock().unwrap().clone();
+    assert!(
+        through_proxy.contains(&format!("localhost:{port}")),
+        "HTTPS_PROXY was not used: {through_proxy:?}"
     );
 
     // A cold start's rules: published, then loaded and checked, over TLS.
@@ -103,4 +115,47 @@ async fn the_functions_clients_reach_aws_over_tls_trusting_the_system_roots() {
     );
     let _ = untrusted.kill();
     let _ = moto.kill();
+}
+
+/// A CONNECT proxy on loopback, as a site's HTTPS proxy would be: it tunnels each
+/// connection to where the client asks, and remembers where that was.
+async fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let tunnels = Arc::new(Mutex::new(Vec::new()));
+    let log = tunnels.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let Some(target) = head
+                    .strip_prefix("CONNECT ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                else {
+                    return;
+                };
+                log.lock().unwrap().push(target.to_string());
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                if client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .is_ok()
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), tunnels)
 }

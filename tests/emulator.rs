@@ -1,7 +1,7 @@
 //! The local AWS of the tests and of `local-aws`: moto's server (S3, SES, EventBridge, SQS)
 //! and dynoxide (DynamoDB), installed by `tests/run` into `.venv`, started once per process
-//! on free loopback ports (checked to be their own), and resources created from the SAM template itself, so the tests
-//! never drift from what is deployed.
+//! on free loopback ports (checked to be their own), and resources created from the SAM
+//! template itself, so the tests never drift from what is deployed.
 
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
@@ -50,10 +50,10 @@ fn start(program: PathBuf, args: impl Fn(u16) -> Vec<String>, name: &str) -> (Ch
             if child.try_wait().is_ok_and(|status| status.is_some()) {
                 break; // most likely the port was taken: try another
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{name} did not start"
-            );
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("{name} did not listen on port {port} within 30 s");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -396,12 +396,20 @@ async fn the_sweep_finds_an_overdue_ticket_publishes_one_breach_and_emits_the_me
     assert_eq!(env.metrics.named("SweepHeartbeat").len(), 2);
 }
 
+/// SQS (a breach page's queue in the tests) over the functions' own HTTPS client.
+async fn sqs_client() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(mesa_aws::https_client())
+            .load()
+            .await,
+    )
+}
+
 impl Env {
     /// A fresh SQS queue: (url, arn).
     async fn clients_sqs(&self) -> (String, String) {
-        let sqs = aws_sdk_sqs::Client::new(
-            &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-        );
+        let sqs = sqs_client().await;
         let url = sqs
             .create_queue()
             .queue_name(unique("breaches"))
@@ -423,9 +431,7 @@ impl Env {
     }
 
     async fn receive_all(&self, url: &str) -> Vec<Value> {
-        let sqs = aws_sdk_sqs::Client::new(
-            &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-        );
+        let sqs = sqs_client().await;
         let mut out = Vec::new();
         loop {
             let r = sqs

@@ -111,7 +111,10 @@ async fn refusing_store(retries: bool) -> (DynamoStore, Refusals, DynamoStore) {
             refusals: layer.clone(),
         })
     });
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(mesa_aws::https_client())
+        .load()
+        .await;
     let retry = if retries {
         aws_sdk_dynamodb::config::retry::RetryConfig::standard()
     } else {

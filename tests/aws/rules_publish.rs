@@ -284,6 +284,7 @@ async fn a_cold_start_with_s3_out_of_reach_runs_on_the_built_in_rules_within_the
     let unreachable = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = unreachable.local_addr().unwrap();
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(mesa_aws::https_client())
         .endpoint_url(format!("http://{addr}"))
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3::config::Credentials::for_tests())

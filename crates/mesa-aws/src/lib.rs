@@ -37,8 +37,10 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// From the standard chain (environment, profile, role). `AWS_ENDPOINT_URL` points every
-    /// client at an emulator; S3 then uses path-style addressing.
+    /// From the standard chain (environment, profile, role; a profile's SSO or
+    /// credential_process only with the `operator-credentials` feature, which the CLI has).
+    /// `AWS_ENDPOINT_URL` points every client at an emulator; S3 then uses path-style
+    /// addressing.
     pub async fn from_env() -> Self {
         let shared = aws_config::defaults(BehaviorVersion::latest())
             .http_client(https_client())
@@ -58,14 +60,24 @@ impl Clients {
     }
 }
 
-/// The one HTTPS client every SDK client shares: hyper 1 and rustls with ring, trusting the
-/// system's roots. Chosen here rather than by the SDK's default features, which also link
-/// aws-lc and a legacy hyper 0.14 / rustls 0.21 stack (see the workspace Cargo.toml).
+/// The one HTTPS client every SDK client shares: what the SDK's default client is (hyper 1,
+/// rustls, the system's trusted roots, connect and read timeouts, the proxy of
+/// `HTTPS_PROXY` / `NO_PROXY`), with ring as rustls' crypto instead of aws-lc. Chosen here
+/// rather than by the SDK's default features, which also link aws-lc and a legacy
+/// hyper 0.14 / rustls 0.21 stack (see the workspace Cargo.toml).
 pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    use aws_smithy_http_client::{Builder, Connector};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = Connector::builder().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// Everything a function needs, wired once at cold start.
