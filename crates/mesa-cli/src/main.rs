@@ -11,6 +11,7 @@ mod replay;
 mod rules_source;
 mod staff;
 mod stats;
+mod tickets;
 
 /// `mesa rules publish|rollback`: the live rules object on S3.
 #[cfg(feature = "aws")]
@@ -181,7 +182,7 @@ enum Command {
     Incidents(incidents::IncidentsCommand),
     /// Tickets: list, show, staff actions
     #[command(subcommand)]
-    Tickets(local::TicketsCommand),
+    Tickets(tickets::TicketsCommand),
     /// One pass of the SLA sweep (warnings, breaches, unsent mail)
     Sweep {
         #[command(flatten)]
@@ -421,7 +422,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Customers(cmd) => runtime()?.block_on(customers::run(cmd, &source))?,
         Command::Equipment(cmd) => runtime()?.block_on(equipment::run(cmd, &source))?,
         Command::Incidents(cmd) => runtime()?.block_on(incidents::run(cmd, &source))?,
-        Command::Tickets(cmd) => runtime()?.block_on(local::tickets(cmd, &source))?,
+        Command::Tickets(cmd) => runtime()?.block_on(tickets::run(cmd, &source))?,
         Command::Sweep { data, now } => {
             let now = now.map(|s| parse_instant("--now", &s)).transpose()?;
             runtime()?.block_on(local::sweep(&data.data, &source, now))?;
