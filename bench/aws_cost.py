@@ -222,6 +222,13 @@ def main():
     env = read_env_file(env_file)
     counter = Counter()
     moto = env["AWS_ENDPOINT_URL"]
+    # One ticket's life on an emulator that already holds others would count their mail too.
+    already_sent = len(sent_mails(moto))
+    if already_sent:
+        raise SystemExit(
+            f"this local AWS has already sent {already_sent} mails: the cost model needs a "
+            "fresh one (restart local-aws; bench/run starts its own)"
+        )
     env["AWS_ENDPOINT_URL"] = proxy(env["AWS_ENDPOINT_URL"], counter)
     env["AWS_ENDPOINT_URL_DYNAMODB"] = proxy(env["AWS_ENDPOINT_URL_DYNAMODB"], counter)
     env.pop("RULES_BUCKET", None)  # the rules' fetch is a cold start's, not a ticket's
@@ -331,12 +338,16 @@ def main():
         json.dump(report, f, indent=1)
 
 
-def sent_mail_lines(moto):
-    """The text lines of every mail sent, newest first (moto keeps what SES was given)."""
+def sent_mails(moto):
+    """Every mail sent, as raw text, oldest first (moto keeps what SES was given)."""
     data = json.loads(urllib.request.urlopen(f"{moto}/moto-api/data.json").read())
-    raws = [m.get("raw_data", "") for m in data.get("ses", {}).get("RawMessage", [])]
+    return [m.get("raw_data", "") for m in data.get("ses", {}).get("RawMessage", [])]
+
+
+def sent_mail_lines(moto):
+    """The text lines of every mail sent, newest first."""
     lines = []
-    for raw in reversed(raws):
+    for raw in reversed(sent_mails(moto)):
         message = email.message_from_string(raw, policy=email.policy.default)
         body = message.get_body(preferencelist=("plain",))
         lines += (body.get_content() if body else "").splitlines()
