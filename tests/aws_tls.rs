@@ -26,6 +26,9 @@ async fn the_functions_clients_reach_aws_over_tls_trusting_the_system_roots() {
     unsafe {
         std::env::set_var("SSL_CERT_FILE", &pki.ca);
         std::env::set_var("HTTPS_PROXY", &proxy);
+        // A NO_PROXY of the machine's own (often naming localhost) would bypass the proxy.
+        std::env::remove_var("NO_PROXY");
+        std::env::remove_var("no_proxy");
         std::env::set_var("AWS_ENDPOINT_URL", format!("https://localhost:{port}"));
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
