@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mesa_local::{ImapConfig, ImapInbox, InboundSink};
-use mesa_tests::{Pki, Server, free_port, rules_dir, workspace};
+use mesa_tests::{Pki, Server, free_port, rules_dir, run_ok, workspace};
 use serde_json::Value;
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
@@ -35,15 +35,6 @@ fn servers_available() -> bool {
         eprintln!("skipped: dovecot-imapd or .venv missing (tests/run installs them)");
     }
     here
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Dovecot serving one mailbox over IMAPS on a free port; stopped when dropped.
@@ -74,7 +65,7 @@ impl Dovecot {
         // Dovecot will not give mail access to root; as root the mailbox belongs to nobody.
         let root_user = unsafe { libc::geteuid() } == 0;
         let (owner, privileges) = if root_user {
-            run(Command::new("chown").args(["-R", "nobody:nogroup", home.to_str().unwrap()]));
+            run_ok(Command::new("chown").args(["-R", "nobody:nogroup", home.to_str().unwrap()]));
             ("uid=nobody gid=nogroup".to_string(), String::new())
         } else {
             let user = std::env::var("USER").unwrap_or_else(|_| "nobody".into());

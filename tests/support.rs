@@ -487,7 +487,8 @@ impl Pki {
     }
 }
 
-fn run_ok(cmd: &mut Command) {
+/// Runs `cmd`, failing the test with its stderr unless it succeeds.
+pub fn run_ok(cmd: &mut Command) {
     let out = cmd.output().expect("command runs");
     assert!(
         out.status.success(),
