@@ -746,6 +746,59 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no mesa data"));
 }
 
+/// A mail gateway or script that sends its whole body before reading the answer (as ureq,
+/// used here, and Python's `http.client` do) must read the refusal, not a reset connection:
+/// a gateway that never sees its 413 retries forever instead of bouncing the mail.
+#[test]
+fn a_client_that_sends_its_whole_body_first_reads_the_refusal() {
+    use std::io::{Read as _, Write as _};
+
+    let (_dir, data) = data_dir();
+    let server = Server::start(&data);
+    let oversized = vec![b'x'; 26 * 1024 * 1024];
+    let bearer = format!("Bearer {STAFF_TOKEN}");
+    for _ in 0..3 {
+        // Refused before a byte of the body is read.
+        let (status, _) = server.post_raw(
+            "/staff/inbound-email",
+            "message/rfc822",
+            oversized.clone(),
+            &[],
+        );
+        assert_eq!(status, 401);
+        // Refused after most of it is read.
+        let (status, _) = server.post_raw(
+            "/staff/inbound-email",
+            "message/rfc822",
+            oversized.clone(),
+            &[("Authorization", &bearer)],
+        );
+        assert_eq!(status, 413);
+    }
+
+    // A client that asks `Expect: 100-continue` is refused without sending its body at all.
+    let address = server.base.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(address).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        conn,
+        "POST /staff/inbound-email HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: message/rfc822\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        oversized.len()
+    )
+    .unwrap();
+    let mut answer = [0u8; 64];
+    let n = conn
+        .read(&mut answer)
+        .expect("an answer without sending the body");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    assert!(tickets(&data).is_empty());
+}
+
 #[test]
 fn customers_import_verifies_senders_and_rejects_bad_rows() {
     let (dir, data) = data_dir();

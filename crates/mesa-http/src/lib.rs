@@ -18,6 +18,7 @@ mod bodies;
 mod error;
 mod form;
 mod limits;
+mod linger;
 use limits::SubmissionLimit;
 mod openapi;
 mod panel;
@@ -264,6 +265,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             limits::limit_submissions,
         ))
+        .layer(axum::middleware::from_fn(linger::drain_refused_bodies))
         .with_state(state)
 }
 
