@@ -320,6 +320,14 @@ impl EquipmentStore for FaultyStore {
 
 #[async_trait]
 impl IncidentStore for FaultyStore {
+    async fn declare_incident(&self, incident: &Incident) -> Result<Option<Incident>, StoreError> {
+        self.call(
+            "declare_incident",
+            None,
+            self.inner.declare_incident(incident),
+        )
+        .await
+    }
     async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
         self.call("put_incident", None, self.inner.put_incident(incident))
             .await

@@ -165,6 +165,7 @@ where
     registry::companies_periods_and_contacts(make().await).await;
     registry::equipment_by_serial_and_company(make().await).await;
     registry::incidents_and_notices_written_once(make().await).await;
+    registry::one_outage_declared_at_once_is_one_incident(make().await).await;
     staff_accounts(make().await).await;
     quarantine_and_heartbeats(make().await).await;
     statistics_of_a_month(make().await).await;

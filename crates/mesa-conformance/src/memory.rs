@@ -297,6 +297,22 @@ impl OutboxStore for MemoryStore {
 
 #[async_trait]
 impl IncidentStore for MemoryStore {
+    async fn declare_incident(&self, incident: &Incident) -> Result<Option<Incident>, StoreError> {
+        let mut state = lock(&self.state);
+        let subject = incident.subject();
+        if let Some(open) = state
+            .incidents
+            .values()
+            .find(|i| i.is_open() && i.subject() == subject)
+        {
+            return Ok(Some(open.clone()));
+        }
+        state
+            .incidents
+            .insert(incident.id.clone(), incident.clone());
+        Ok(None)
+    }
+
     async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
         lock(&self.state)
             .incidents

@@ -283,3 +283,103 @@ pub async fn incidents_and_notices_written_once(store: Store) {
     to.sort();
     assert_eq!(to, ["ana@bajio.mx", "luis@norte.mx", "rosa@golfo.mx"]);
 }
+
+/// The contract promises customers one notice per phase of an outage, never two. An outage
+/// declared several times at once (staff and the automatic rule, two severity-1 intakes'
+/// checks of the rule, a retry) is one open incident: the store writes the first and answers
+/// the others with it.
+pub async fn one_outage_declared_at_once_is_one_incident(store: Store) {
+    use chrono::{DateTime, Utc};
+    use mesa::model::{Audience, Incident, Resolution, TicketId};
+
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let declaration = |cause: &str, service: &str| Incident {
+        id: TicketId::new().as_str().to_string(),
+        declared_at: at("2026-11-24T16:00:00Z"),
+        declared_by: "rules".into(),
+        cause: cause.into(),
+        service: service.into(),
+        actions: "Conmutamos a la región de respaldo.".into(),
+        estimated_resolution: None,
+        symptoms: vec!["caído".into()],
+        audience: Audience::Subscribed,
+        updates: Vec::new(),
+        resolved: None,
+    };
+    // Declares each at the same moment; the one written and what each was answered.
+    let declare_together = |tries: Vec<Incident>| {
+        let store = store.clone();
+        async move {
+            let tasks: Vec<_> = tries
+                .iter()
+                .cloned()
+                .map(|i| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.declare_incident(&i).await })
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for task in tasks {
+                answers.push(task.await.unwrap().expect("a declaration is answered"));
+            }
+            let written: Vec<&Incident> = tries
+                .iter()
+                .zip(&answers)
+                .filter(|(_, answer)| answer.is_none())
+                .map(|(tried, _)| tried)
+                .collect();
+            assert_eq!(written.len(), 1, "exactly one declaration is written");
+            let written = written[0].clone();
+            for answer in answers.into_iter().flatten() {
+                assert_eq!(answer, written, "the others are answered with it");
+            }
+            written
+        }
+    };
+
+    // Worded as two people would write it: case, accents and spacing aside, one subject.
+    let tries = (0..8)
+        .map(|n| match n % 2 {
+            0 => declaration("Falla del hospedaje en AWS", "Registro de asistencia"),
+            _ => declaration("  falla DEL hospedaje en aws", "REGISTRO de asistencia "),
+        })
+        .collect();
+    let mut outage = declare_together(tries).await;
+    assert_eq!(store.incidents().await.unwrap(), vec![outage.clone()]);
+
+    // Another cause is another incident, even while the first is open.
+    let reader = declaration("Falla de lectores", "Registro de asistencia");
+    assert_eq!(store.declare_incident(&reader).await.unwrap(), None);
+
+    // Once the outage is over, the same cause failing again is a new incident: one.
+    outage.resolved = Some(Resolution {
+        at: at("2026-11-24T18:00:00Z"),
+        summary: "Restablecido.".into(),
+    });
+    store.put_incident(&outage).await.unwrap();
+    let tries = (0..4)
+        .map(|_| declaration("Falla del hospedaje en AWS", "Registro de asistencia"))
+        .collect();
+    let recurrence = declare_together(tries).await;
+    assert_ne!(recurrence.id, outage.id);
+    let mut ids: Vec<String> = store
+        .incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    ids.sort();
+    let mut expected = vec![outage.id.clone(), reader.id, recurrence.id];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(
+        store
+            .incident(&outage.id)
+            .await
+            .unwrap()
+            .map(|i| i.is_open()),
+        Some(false),
+        "the first outage stays resolved"
+    );
+}

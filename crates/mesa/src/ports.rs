@@ -242,6 +242,10 @@ pub trait EquipmentStore: Send + Sync {
 /// Major incidents, by id.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
+    /// Writes a newly declared incident, unless an open incident has its
+    /// [`Incident::subject`]: then nothing is written and that one is returned. However close
+    /// together two declarations of one outage come, one incident is written.
+    async fn declare_incident(&self, incident: &Incident) -> Result<Option<Incident>, StoreError>;
     /// Writes the incident over the one with its id.
     async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError>;
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;

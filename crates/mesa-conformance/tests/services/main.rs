@@ -8,6 +8,7 @@ mod delivery;
 mod email;
 mod form;
 mod harness;
+mod incidents;
 mod people;
 mod rules_fallback;
 mod staff;

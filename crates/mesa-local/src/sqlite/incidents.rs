@@ -39,6 +39,34 @@ pub(super) fn enqueue(tx: &Connection, items: &[OutboxItem]) -> Result<usize, St
 
 #[async_trait]
 impl IncidentStore for SqliteStore {
+    async fn declare_incident(&self, incident: &Incident) -> Result<Option<Incident>, StoreError> {
+        let i = incident.clone();
+        // Looked for and written in one change of the single writer: no other declaration
+        // can come between. Incidents are few, so reading every record is cheap.
+        self.write(move |conn| {
+            let subject = i.subject();
+            let mut stmt = conn
+                .prepare_cached("SELECT data FROM incidents")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            for row in rows {
+                let existing: Incident = from_json(&row.map_err(backend)?)?;
+                if existing.is_open() && existing.subject() == subject {
+                    return Ok(Some(existing));
+                }
+            }
+            conn.execute(
+                "INSERT INTO incidents (id, declared_at, data) VALUES (?1, ?2, ?3)",
+                params![i.id, ts(i.declared_at), to_json(&i)?],
+            )
+            .map_err(backend)?;
+            Ok(None)
+        })
+        .await
+    }
+
     async fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
         let i = incident.clone();
         self.write(move |conn| {

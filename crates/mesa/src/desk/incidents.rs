@@ -71,20 +71,17 @@ impl Desk {
             errors.insert("incident".into(), problems.join("; "));
             return Err(DeskError::Invalid(errors));
         }
-        // Declared again (a retry after a failure part-way): the same incident, and only
-        // the notices not yet written.
-        let same = |i: &Incident| {
-            fold(&i.cause) == fold(&incident.cause) && fold(&i.service) == fold(&incident.service)
-        };
-        if let Some(existing) = self.open_incidents().await?.into_iter().find(same) {
+        // The incident first: a notice always has its incident to be composed from. Declared
+        // again (a retry after a failure part-way, or the same outage declared at the same
+        // moment by staff or by two reports), it is the incident already open, and only the
+        // notices not yet written are.
+        if let Some(existing) = self.store.declare_incident(&incident).await? {
             let notices = self.notify(&existing, "declared").await?;
             return Ok(IncidentNotices {
                 incident: existing,
                 notices,
             });
         }
-        // The incident first: a notice always has its incident to be composed from.
-        self.store.put_incident(&incident).await?;
         for id in &d.reports {
             self.link_ticket(&incident, id).await?;
         }

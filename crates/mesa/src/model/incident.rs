@@ -103,6 +103,22 @@ impl Incident {
             .any(|s| contains_words(&text, &s))
     }
 
+    /// What makes two declarations one outage: the cause and the service, folded (case,
+    /// accents and spacing aside). A store holds at most one open incident per subject
+    /// ([`crate::ports::IncidentStore::declare_incident`]), so an outage declared twice,
+    /// by a retry or by two reports arriving together, is one incident.
+    pub fn subject(&self) -> String {
+        format!("{}\n{}", fold(&self.cause), fold(&self.service))
+    }
+
+    /// The [`subject`](Self::subject) as a short key of fixed size (a SHA-256 prefix, in
+    /// hex), for stores that key a record on it.
+    pub fn subject_key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.subject().as_bytes());
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     pub fn link(&self) -> IncidentLink {
         IncidentLink {
             id: self.id.clone(),
