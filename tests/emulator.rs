@@ -324,6 +324,9 @@ pub fn function_env(table: &str, blobs: &str, inbound: &str) -> Vec<(String, Str
         ("MAIL_DOMAIN", "mesa.test"),
         ("MESA_SECRET", "0123456789abcdef0123456789abcdef-test"),
         ("AWS_REGION", "us-east-1"),
+        // Published rules are fetched and checked by a debug build on a machine running the
+        // emulators and other tests: 2 seconds is too short a wait to count on there.
+        ("RULES_WAIT_SECONDS", "30"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -298,11 +298,14 @@ async fn a_cold_start_with_s3_out_of_reach_runs_on_the_built_in_rules_within_the
     );
     let mut config = config("unused-table", "unused-blobs", "unused-inbound");
     config.rules_bucket = Some("mesa-rules".into());
+    config.rules_wait = mesa_aws::INIT_RULES_WAIT;
     let started = std::time::Instant::now();
     let wiring = Wiring::new(config, clients).await.unwrap();
     let took = started.elapsed();
+    // The wait, then the built-in rules (a debug build, on a machine running the
+    // emulators and other tests): far less than the SDK's own timeouts and retries.
     assert!(
-        took < mesa_aws::INIT_RULES_WAIT + std::time::Duration::from_millis(500),
+        took < mesa_aws::INIT_RULES_WAIT + std::time::Duration::from_secs(5),
         "init waited {took:?}"
     );
     assert_eq!(

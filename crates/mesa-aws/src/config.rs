@@ -31,6 +31,9 @@ pub struct AwsConfig {
     /// `RULES_REFRESH_SECONDS`: how often a running function asks whether a new bundle was
     /// published (default 60).
     pub rules_refresh: std::time::Duration,
+    /// `RULES_WAIT_SECONDS`: the longest a cold start or a refresh waits for the published
+    /// rules before going on with the rules it has (default 2).
+    pub rules_wait: std::time::Duration,
     /// `EVENT_BUS_NAME`.
     pub event_bus: String,
     /// `SES_CONFIGURATION_SET` (optional).
@@ -84,6 +87,18 @@ impl AwsConfig {
             inbound_prefix: get("INBOUND_PREFIX").unwrap_or_default(),
             rules_bucket: get("RULES_BUCKET"),
             rules_key: get("RULES_KEY").unwrap_or_else(|| DEFAULT_RULES_KEY.into()),
+            rules_wait: match get("RULES_WAIT_SECONDS") {
+                None => crate::INIT_RULES_WAIT,
+                Some(v) => match v.parse::<u64>() {
+                    Ok(seconds @ 1..=60) => std::time::Duration::from_secs(seconds),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name: "RULES_WAIT_SECONDS",
+                            problem: format!("{v:?} is not a whole number of seconds from 1 to 60"),
+                        });
+                    }
+                },
+            },
             rules_refresh: match get("RULES_REFRESH_SECONDS") {
                 None => crate::s3::RULES_REFRESH_INTERVAL,
                 Some(v) => {
@@ -127,6 +142,24 @@ mod tests {
         let c = AwsConfig::from_map(&base()).unwrap();
         assert_eq!(c.table, "mesa");
         assert_eq!(c.rules_key, "rules/bundle.json");
+        assert_eq!(c.rules_wait, crate::INIT_RULES_WAIT);
+        for (wait, read) in [("30", Some(30)), ("0", None), ("61", None), ("2.5", None)] {
+            let mut e = base();
+            e.insert("RULES_WAIT_SECONDS".into(), wait.into());
+            match read {
+                Some(seconds) => assert_eq!(
+                    AwsConfig::from_map(&e).unwrap().rules_wait,
+                    std::time::Duration::from_secs(seconds)
+                ),
+                None => assert!(matches!(
+                    AwsConfig::from_map(&e),
+                    Err(ConfigError::Invalid {
+                        name: "RULES_WAIT_SECONDS",
+                        ..
+                    })
+                )),
+            }
+        }
         let mut e = base();
         e.remove("TABLE_NAME");
         assert_eq!(

@@ -154,7 +154,8 @@ impl Wiring {
         let rules = config.rules_bucket.as_ref().map(|bucket| {
             Arc::new(
                 S3RulesSource::new(clients.s3.clone(), bucket.clone(), config.rules_key.clone())
-                    .with_interval(config.rules_refresh),
+                    .with_interval(config.rules_refresh)
+                    .with_wait(config.rules_wait),
             )
         });
         // A published bundle is the rules; the built-in one is compiled only when none is
@@ -222,7 +223,7 @@ async fn published_at_start(
 ) -> Option<Policy> {
     // Bounded: a cold start never waits long on S3; on time-out the built-in bundle
     // serves and the next look is a minute later, like any refresh.
-    match tokio::time::timeout(INIT_RULES_WAIT, source.load_now()).await {
+    match tokio::time::timeout(source.wait(), source.load_now()).await {
         Ok(Ok(published)) => published,
         Ok(Err(RefreshError::Unreachable(e))) => {
             tracing::warn!(error = %e, "published rules unreachable at start (network); the built-in bundle runs until the next look");
@@ -235,7 +236,7 @@ async fn published_at_start(
         }
         Err(_) => {
             tracing::warn!(
-                wait_ms = INIT_RULES_WAIT.as_millis() as u64,
+                wait_ms = source.wait().as_millis() as u64,
                 "published rules did not arrive in time at start (network); the built-in bundle runs until the next look"
             );
             None
@@ -244,7 +245,8 @@ async fn published_at_start(
 }
 
 /// How long a cold start waits for the published rules before it runs on the built-in
-/// bundle.
+/// bundle, and a refresh before it goes on with the running rules, unless
+/// `RULES_WAIT_SECONDS` says otherwise.
 pub const INIT_RULES_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Picks up a newly published bundle for `desk` (by ETag, at most once per the source's
@@ -252,7 +254,7 @@ pub const INIT_RULES_WAIT: std::time::Duration = std::time::Duration::from_secs(
 /// out of reach is logged as such and asked again at the next interval.
 pub async fn refresh_rules(source: &S3RulesSource, desk: &Desk) {
     // Bounded like the cold start: a request or an event never waits long on S3.
-    match tokio::time::timeout(INIT_RULES_WAIT, source.refresh(desk.rules())).await {
+    match tokio::time::timeout(source.wait(), source.refresh(desk.rules())).await {
         Ok(Ok(_)) => {}
         Ok(Err(RefreshError::Rejected(e))) => desk.rules_rejected(&e),
         Ok(Err(RefreshError::Unreachable(e))) => {

@@ -142,6 +142,7 @@ pub struct S3RulesSource {
     bucket: String,
     key: String,
     interval: std::time::Duration,
+    wait: std::time::Duration,
     etag: tokio::sync::Mutex<Option<String>>,
     checked: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -153,6 +154,7 @@ impl S3RulesSource {
             bucket: bucket.into(),
             key: key.into(),
             interval: RULES_REFRESH_INTERVAL,
+            wait: crate::INIT_RULES_WAIT,
             etag: tokio::sync::Mutex::new(None),
             checked: tokio::sync::Mutex::new(None),
         }
@@ -162,6 +164,18 @@ impl S3RulesSource {
     pub fn with_interval(mut self, interval: std::time::Duration) -> Self {
         self.interval = interval;
         self
+    }
+
+    /// Waits at most `wait` for the object, at cold start and at each refresh, instead of
+    /// [`crate::INIT_RULES_WAIT`].
+    pub fn with_wait(mut self, wait: std::time::Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// The longest a cold start or a refresh waits for the object.
+    pub fn wait(&self) -> std::time::Duration {
+        self.wait
     }
 
     /// Refreshes `live` if the object changed and the interval has passed since the last
