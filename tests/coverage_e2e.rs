@@ -317,14 +317,14 @@ fn a_critical_report_at_two_on_a_sunday_morning_pages_the_on_call_staff_at_once(
             reason,
         ]);
     }
-    mesa_on_call(&[
-        "outbox",
-        "deliver",
-        "--data",
-        d,
-        "--now",
-        "2026-11-29T08:20:00Z",
-    ]);
+    // `tickets act` records the raise at the real time, so its page is due from then: the
+    // worker runs after both the story's time and that.
+    let after_raise = std::cmp::max(
+        chrono::DateTime::parse_from_rfc3339("2026-11-29T08:20:00Z").unwrap(),
+        chrono::Utc::now().fixed_offset() + chrono::Duration::minutes(1),
+    )
+    .to_rfc3339();
+    mesa_on_call(&["outbox", "deliver", "--data", d, "--now", &after_raise]);
     assert_eq!(
         pages_to(&asked),
         1,
@@ -356,8 +356,16 @@ fn an_on_site_visit_is_recorded_in_the_timeline_billed_when_billable_and_in_the_
             Some(&body.to_string()),
         )
     };
-    // Mexico City is UTC-6 all year: the ticket's day there.
-    let today = (chrono::Utc::now() - chrono::Duration::hours(6)).date_naive();
+    // Mexico City is UTC-6 all year: the ticket's day there (from its receipt, so that a
+    // run across local midnight still reports the ticket's month).
+    let (_, received) = server.staff("GET", &format!("/tickets/{folio}"), None);
+    let received = received["ticket"]["received_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let today = (chrono::DateTime::parse_from_rfc3339(&received).unwrap()
+        - chrono::Duration::hours(6))
+    .date_naive();
     let visit = |on: chrono::NaiveDate, minutes: i64| {
         json!({"action": "record_visit", "visited_on": on.to_string(), "technician": "Jorge Ramírez",
                "site": "Planta 2, Apodaca", "result": "El switch nuevo bloqueaba el puerto de los lectores; se reconfiguró.",

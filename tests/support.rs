@@ -370,19 +370,42 @@ pub fn wait_for_outbox(
     what: &str,
     pred: impl Fn(&[SentMail]) -> bool,
 ) -> Vec<SentMail> {
+    wait_for_outbox_within(data, what, Duration::from_secs(20), pred)
+}
+
+/// [`wait_for_outbox`], waiting up to `limit`.
+pub fn wait_for_outbox_within(
+    data: &Path,
+    what: &str,
+    limit: Duration,
+    pred: impl Fn(&[SentMail]) -> bool,
+) -> Vec<SentMail> {
     let started = Instant::now();
     loop {
         let mails = outbox(data);
         if pred(&mails) {
             return mails;
         }
-        if started.elapsed() > Duration::from_secs(20) {
+        if started.elapsed() > limit {
             panic!(
                 "timed out waiting for {what}; outbox has {} message(s): {:?}",
                 mails.len(),
                 mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
             );
         }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until the ticket records its acknowledgement as sent (the worker sends within
+/// seconds, then records it).
+pub fn wait_for_acknowledgement(data: &Path, folio: &str) {
+    let started = Instant::now();
+    while !show(data, folio)["ticket"]["acknowledged_at"].is_string() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{folio}'s acknowledgement was never recorded"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -183,15 +183,17 @@ fn a_missing_required_function_is_named() {
 }
 
 #[test]
-fn an_endless_loop_is_stopped_within_a_second() {
+fn an_endless_loop_is_stopped_by_the_time_limit() {
     let started = Instant::now();
     let err = Policy::compile(with_file(
         "business_hours.rhai",
         "fn calendar() { loop { } }\nfn holidays(year) { [] }\n",
     ))
     .unwrap_err();
+    // The limit is half a second a call; the rest is compiling the bundle, in an
+    // unoptimised build on a machine that may be running other tests.
     assert!(
-        started.elapsed() < StdDuration::from_secs(1),
+        started.elapsed() < StdDuration::from_secs(5),
         "{:?}",
         started.elapsed()
     );

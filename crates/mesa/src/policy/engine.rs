@@ -468,7 +468,8 @@ mod tests {
             matches!(*err, EvalAltResult::ErrorTooManyOperations(_)),
             "{err}"
         );
-        assert!(started.elapsed() < Duration::from_secs(1));
+        // Stopped, not left running: generous, for an unoptimised build on a loaded machine.
+        assert!(started.elapsed() < Duration::from_secs(10));
         let err = e.eval::<()>("fn f(x) { f(x + 1) } f(0)").unwrap_err();
         assert!(
             matches!(*err, EvalAltResult::ErrorStackOverflow(_)),
