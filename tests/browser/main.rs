@@ -55,7 +55,7 @@ fn chromedriver() -> Option<Driver> {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(30),
             "chromedriver did not listen"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -96,7 +96,8 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
 }
 
-/// Polls `f` every 50 ms for up to 5 s.
+/// Polls `f` every 50 ms for up to 30 s (a sign-in hashes a password and an upload is
+/// scanned while the other browser test generates tickets on the same two cores).
 async fn wait_until<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
@@ -105,7 +106,7 @@ where
     let started = Instant::now();
     while !f().await {
         assert!(
-            started.elapsed() < Duration::from_secs(5),
+            started.elapsed() < Duration::from_secs(30),
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
