@@ -408,6 +408,66 @@ async fn the_customers_reply_completes_the_data_the_acknowledgement_asked_for() 
     );
 }
 
+/// Outlook, the usual mail program of Mexican companies, quotes the acknowledgement below
+/// "-----Mensaje original-----" without `>`: its "Empresa: (no indicada)" must not become the
+/// company, nor hide what the customer wrote above it.
+#[tokio::test]
+async fn an_outlook_reply_quoting_the_acknowledgement_unmarked_fills_only_what_the_customer_wrote()
+{
+    let h = harness();
+    let out = h
+        .email(&mail(
+            "rh@hotelesdelmar.mx",
+            "<o1@hotelesdelmar.mx>",
+            "Relojes",
+            "Algunos lectores no registran.",
+        ))
+        .await;
+    let folio = out.folio.unwrap().to_string();
+    h.desk.deliver_outbox().await.unwrap();
+    let ack = h
+        .mailer
+        .sent()
+        .into_iter()
+        .find(|m| m.subject.contains(&folio))
+        .expect("the acknowledgement");
+    assert!(ack.text.contains("(no indicada)"), "{}", ack.text);
+    let reply = format!(
+        "Empresa: Hoteles del Mar Cancún\nTeléfono: 998 123 4567\nTipo de soporte: Falla de lectores\n\n\
+         -----Mensaje original-----\nDe: Soporte <soporte@ingressio.com>\n\
+         Enviado el: viernes, 27 de noviembre de 2026 20:48\nPara: rh@hotelesdelmar.mx\n\
+         Asunto: {}\n\n{}",
+        ack.subject, ack.text
+    );
+    h.email(&mail(
+        "rh@hotelesdelmar.mx",
+        "<o2@hotelesdelmar.mx>",
+        &format!("RE: {}", ack.subject),
+        &reply,
+    ))
+    .await;
+    let after = h.ticket(&folio).await;
+    assert_eq!(after.customer.company, "Hoteles del Mar Cancún");
+    assert_eq!(after.customer.phone, "998 123 4567");
+    assert_eq!(after.support_type, "falla_lectores");
+
+    // A co-worker's reply that only quotes it changes nothing.
+    let before = h.ticket(&folio).await;
+    h.email(&mail(
+        "rh@hotelesdelmar.mx",
+        "<o3@hotelesdelmar.mx>",
+        &format!("RE: {}", ack.subject),
+        &format!(
+            "Gracias, quedamos atentos.\n\n-----Mensaje original-----\n{}",
+            ack.text
+        ),
+    ))
+    .await;
+    let after = h.ticket(&folio).await;
+    assert_eq!(after.customer, before.customer);
+    assert_eq!(after.support_type, before.support_type);
+}
+
 /// A message with its own Date header (the harness's `mail` is dated 09:58 Mexico City).
 fn mail_dated(message_id: &str, date: &str, body: &str) -> Vec<u8> {
     format!(
