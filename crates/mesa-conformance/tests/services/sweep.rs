@@ -157,6 +157,37 @@ async fn a_clock_paused_while_waiting_on_the_customer_is_not_breached() {
     assert_eq!(count(&events, true, "recovery"), 0);
 }
 
+/// Staff who ask the customer for what they need ("Esperar al cliente") have written to the
+/// customer: that is the contract's response, and the response clock is met, not breached
+/// while the customer takes days to answer.
+#[tokio::test]
+async fn a_question_to_the_customer_is_the_response() {
+    let h = harness();
+    let s = h
+        .submit("Quiero saber cómo sacar un reporte de asistencias por departamento.")
+        .await;
+    let folio = s.ticket.folio.to_string();
+    h.desk.deliver_outbox().await.unwrap();
+    h.act(
+        &folio,
+        mesa::lifecycle::Action::Wait {
+            note: "¿De qué departamento y qué periodo necesita el reporte?".into(),
+        },
+    )
+    .await;
+    // A week later, well past any severity's response time.
+    h.desk.sweep(t("2026-11-17T22:00:00Z")).await.unwrap();
+    let events = h.events(&s.ticket).await;
+    assert_eq!(count(&events, true, "response"), 0, "{events:#?}");
+    let view = h.desk.view(h.ticket(&folio).await).await.unwrap();
+    let response = view
+        .clocks
+        .iter()
+        .find(|c| c.name == "response")
+        .expect("a response clock");
+    assert_eq!(response.state, mesa::sla::ClockState::Met, "{response:?}");
+}
+
 #[tokio::test]
 async fn the_sweep_leaves_a_heartbeat() {
     let h = harness();
