@@ -68,7 +68,9 @@ impl Folio {
         ok.then(|| Self(s.to_string()))
     }
 
-    /// The first folio tag `[PREFIX-YYYY-NNNNNN]` in a subject line.
+    /// The folio a subject line names: the first tag `[PREFIX-YYYY-NNNNNN]`, as our mails
+    /// set it, else the first folio of `prefix` written bare, in any case, as customers
+    /// retype it ("Re: Folio ING-2026-000123", "seguimiento ing-2026-000123").
     pub fn find_in(subject: &str, prefix: &str) -> Option<Self> {
         let mut rest = subject;
         while let Some(open) = rest.find('[') {
@@ -81,7 +83,10 @@ impl Folio {
                 }
             }
         }
-        None
+        subject
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter_map(|word| Self::parse(&word.to_ascii_uppercase()))
+            .find(|f| f.prefix() == prefix)
     }
 
     pub fn prefix(&self) -> &str {
@@ -452,7 +457,7 @@ mod tests {
         assert_eq!(Folio::parse("ING-2026-000123-x"), None);
         assert_eq!(
             Folio::find_in("Re: [ING-2026-000123] Lectores", "ING"),
-            Some(f)
+            Some(f.clone())
         );
         assert_eq!(
             Folio::find_in("Re: [XYZ-2026-000123] Lectores", "ING"),
@@ -464,6 +469,28 @@ mod tests {
                 .as_str(),
             "ING-2027-000001"
         );
+        // Retyped by the customer, without brackets.
+        for subject in [
+            "Re: Folio ING-2026-000123",
+            "RE: ING-2026-000123",
+            "seguimiento al folio ing-2026-000123, sigue igual",
+            "Folio:ING-2026-000123.",
+        ] {
+            assert_eq!(Folio::find_in(subject, "ING"), Some(f.clone()), "{subject}");
+        }
+        // The tag wins over a folio written bare; other prefixes and near misses are not one.
+        assert_eq!(
+            Folio::find_in("ING-2026-000001 [ING-2026-000123]", "ING"),
+            Some(f.clone())
+        );
+        for subject in [
+            "XYZ-2026-000123",
+            "ING-2026-12",
+            "ING-2026-000123-2",
+            "Orden ING2026000123",
+        ] {
+            assert_eq!(Folio::find_in(subject, "ING"), None, "{subject}");
+        }
     }
 
     #[test]

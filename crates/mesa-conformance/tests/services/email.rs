@@ -167,6 +167,32 @@ async fn a_reply_naming_the_folio_in_the_subject_joins_its_ticket() {
     assert_eq!(out.folio, Some(s.ticket.folio));
 }
 
+/// Customers retype the folio the acknowledgement gave them, without its brackets, in a new
+/// mail about the same problem: it is the same ticket, not a new one with a fresh clock.
+#[tokio::test]
+async fn a_mail_retyping_the_folio_without_brackets_joins_its_ticket() {
+    let h = harness();
+    let s = h.submit("No abre el portal.").await;
+    for (n, subject) in [
+        format!("Re: Folio {}", s.ticket.folio),
+        format!("seguimiento {}", s.ticket.folio.as_str().to_lowercase()),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = h
+            .email(&mail(
+                FROM,
+                &format!("<retyped{n}@bajio.com.mx>"),
+                subject,
+                "Ya lo encontré, pueden cerrar.",
+            ))
+            .await;
+        assert_eq!(out.outcome, EmailOutcomeKind::Appended, "{subject}");
+        assert_eq!(out.folio.as_ref(), Some(&s.ticket.folio), "{subject}");
+    }
+}
+
 #[tokio::test]
 async fn a_stranger_quoting_a_folio_gets_a_ticket_of_their_own() {
     let h = harness();
