@@ -104,9 +104,9 @@ impl Incident {
     }
 
     /// What makes two declarations one outage: the cause and the service, folded (case,
-    /// accents and spacing aside). A store holds at most one open incident per subject
-    /// ([`crate::ports::IncidentStore::declare_incident`]), so an outage declared twice,
-    /// by a retry or by two reports arriving together, is one incident.
+    /// accents and spacing aside). A store holds at most one open incident per subject (its
+    /// `declare_incident`), so an outage declared twice, by a retry or by two reports
+    /// arriving together, is one incident.
     pub fn subject(&self) -> String {
         format!("{}\n{}", fold(&self.cause), fold(&self.service))
     }
