@@ -494,6 +494,55 @@ async fn an_outlook_reply_quoting_the_acknowledgement_unmarked_fills_only_what_t
     assert_eq!(after.support_type, before.support_type);
 }
 
+/// A customer pastes a long log into the mail; the line that matters is the last. The
+/// ticket's text says it goes on, and the whole text is on the ticket as a file.
+#[tokio::test]
+async fn a_mail_longer_than_a_ticket_keeps_its_whole_text_as_a_file_and_says_so() {
+    let h = harness();
+    let log: String = (0..1500)
+        .map(|n| {
+            format!(
+                "2026-11-27 08:{:02}:{:02} lector 3: reintento de sincronización\n",
+                n / 60 % 60,
+                n % 60
+            )
+        })
+        .collect();
+    let body = format!(
+        "Les mando el log del lector 3:\n{log}FIN DEL LOG - por favor revisen la última línea."
+    );
+    assert!(body.chars().count() > mesa::intake::MAX_DESCRIPTION_CHARS);
+    let out = h
+        .email(&mail(FROM, "<log@bajio.com.mx>", "Log del lector 3", &body))
+        .await;
+    let ticket = h.ticket(out.folio.unwrap().as_str()).await;
+    assert!(ticket.description.chars().count() <= mesa::intake::MAX_DESCRIPTION_CHARS);
+    assert!(
+        ticket
+            .description
+            .starts_with("Les mando el log del lector 3:")
+    );
+    assert!(
+        ticket
+            .description
+            .ends_with("está anexo como «correo-completo.txt».]"),
+        "{}",
+        &ticket.description[ticket.description.len() - 200..]
+    );
+    let file = ticket
+        .attachments
+        .iter()
+        .find(|a| a.filename == "correo-completo.txt")
+        .expect("the whole text as a file");
+    let bytes = mesa::ports::BlobStore::get(h.blobs.as_ref(), &file.key)
+        .await
+        .unwrap()
+        .expect("stored");
+    let whole = String::from_utf8(bytes).unwrap();
+    assert!(whole.ends_with("FIN DEL LOG - por favor revisen la última línea."));
+    assert_eq!(whole.chars().count(), body.chars().count());
+}
+
 /// A message with its own Date header (the harness's `mail` is dated 09:58 Mexico City).
 fn mail_dated(message_id: &str, date: &str, body: &str) -> Vec<u8> {
     format!(

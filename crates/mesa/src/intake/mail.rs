@@ -94,6 +94,40 @@ fn bare_address(raw: &str) -> Option<String> {
 /// parser did not take as the body (`Content-Type: text` with no subtype), an HTML part
 /// as text (mail-parser's converter), or the body of a forwarded message (a
 /// `message/rfc822` part, even the whole message).
+/// The name the whole text of a mail too long for a ticket is attached under.
+pub const WHOLE_TEXT_FILENAME: &str = "correo-completo.txt";
+
+/// A mail's text as a ticket holds it, and, when it is longer than a ticket's text may be (a
+/// pasted log), the whole text as an attachment: the ticket's text then ends by saying so,
+/// rather than stopping mid-line with nothing to tell staff the end is elsewhere.
+fn text_and_overflow(body: &str) -> (String, Option<Upload>) {
+    let whole = clean_text(body, usize::MAX);
+    let chars = whole.chars().count();
+    if chars <= MAX_DESCRIPTION_CHARS {
+        return (whole, None);
+    }
+    // Over an attachment's size the text stays only in the raw message the desk keeps.
+    let attachable = whole.len() <= MAX_ATTACHMENT_BYTES;
+    let notice = if attachable {
+        format!(
+            "\n\n[El correo continúa: su texto completo, de {chars} caracteres, está anexo como «{WHOLE_TEXT_FILENAME}».]"
+        )
+    } else {
+        format!(
+            "\n\n[El correo continúa: su texto completo, de {chars} caracteres, se conserva con el correo original.]"
+        )
+    };
+    let kept: String = whole
+        .chars()
+        .take(MAX_DESCRIPTION_CHARS - notice.chars().count())
+        .collect();
+    let upload = attachable.then(|| Upload {
+        filename: WHOLE_TEXT_FILENAME.to_string(),
+        bytes: whole.into_bytes(),
+    });
+    (format!("{}{notice}", kept.trim_end()), upload)
+}
+
 fn body_of(message: &mail_parser::Message<'_>, level: usize) -> String {
     use mail_parser::{MimeHeaders, PartType};
 
@@ -185,15 +219,19 @@ fn parse_email_inner(raw: &[u8], own_addresses: &[String]) -> Result<InboundMail
         }
     }
     let subject = clean_line(message.subject().unwrap_or_default(), 300);
-    let text = clean_text(&body_of(&message, 0), MAX_DESCRIPTION_CHARS);
-    let uploads: Vec<Upload> = message
-        .attachments()
-        .filter(|p| p.message().is_none())
+    let (text, whole_text) = text_and_overflow(&body_of(&message, 0));
+    let uploads: Vec<Upload> = whole_text
+        .into_iter()
+        .chain(
+            message
+                .attachments()
+                .filter(|p| p.message().is_none())
+                .map(|p| Upload {
+                    filename: p.attachment_name().unwrap_or("anexo").to_string(),
+                    bytes: p.contents().to_vec(),
+                }),
+        )
         .take(MAX_ATTACHMENTS)
-        .map(|p| Upload {
-            filename: p.attachment_name().unwrap_or("anexo").to_string(),
-            bytes: p.contents().to_vec(),
-        })
         .collect();
     // An e-mail is not refused for an odd attachment: unacceptable files are left out (the
     // raw message is kept whole in the blob store).
