@@ -500,13 +500,18 @@ fn staff_take_a_ticket_from_received_to_closed_and_the_survey_is_recorded() {
         &[],
     );
     assert_eq!(status, 200);
-    let (status, _) = server.post_raw(
+    let (status, page) = server.post_raw(
         path,
         "application/x-www-form-urlencoded",
-        b"satisfied=no".to_vec(),
+        b"satisfied=no&comment=Sigue+fallando".to_vec(),
         &[],
     );
     assert_eq!(status, 409, "a survey is answered once");
+    // The customer who changed their mind is told how to be heard.
+    assert!(
+        page.contains("responda al correo de cierre de su ticket y reabriremos el seguimiento"),
+        "{page}"
+    );
     let (status, _) = server.get("/csat/forged.token");
     assert_eq!(status, 404);
     let (_, detail) = server.staff("GET", &format!("/tickets/{folio}"), None);

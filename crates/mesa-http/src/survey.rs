@@ -95,11 +95,19 @@ pub(super) async fn csat_answer(
             "Enlace no válido",
             "Este enlace de encuesta no es válido.",
         ),
-        Err(DeskError::Action(ActionError::Illegal { hint, .. })) => state.message(
-            StatusCode::CONFLICT,
-            "Encuesta ya respondida",
-            &format!("No se registró: {}", spanish_hint(hint)),
-        ),
+        Err(DeskError::Action(ActionError::Illegal { hint, .. })) => {
+            // The customer who changed their mind must know how to be heard.
+            let way_on = if state.desk.policy().settings().reopen_closed_on_reply {
+                "Si el problema sigue, responda al correo de cierre de su ticket y reabriremos el seguimiento."
+            } else {
+                "Si el problema sigue, escríbanos un correo nuevo y le daremos seguimiento."
+            };
+            state.message(
+                StatusCode::CONFLICT,
+                "Encuesta ya respondida",
+                &format!("No se registró: {} {way_on}", spanish_hint(hint)),
+            )
+        }
         Err(DeskError::Action(ActionError::Invalid { message, .. })) => state.message(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Respuesta no válida",
