@@ -24,9 +24,14 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
 
-/// The most a refused body may still have to come for it to be read: a little over the
-/// largest body any route accepts (a 25 MB e-mail). A client announcing more is cut off.
+/// The most a refused body may still have to come for it to be read, when the client
+/// announced its length: a little over the largest body any route accepts (a 25 MB e-mail).
+/// A client announcing more is cut off.
 pub const MAX_LINGER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The most read of a refused body whose length was not announced (chunked): it may never
+/// end, and such a client is rare enough not to be worth more.
+pub const MAX_LINGER_UNANNOUNCED_BYTES: u64 = 1024 * 1024;
 
 /// The longest a refused body is waited for, however much is left of it.
 pub const MAX_LINGER_TIME: Duration = Duration::from_secs(10);
@@ -89,8 +94,8 @@ impl Drop for Returning {
 }
 
 /// Middleware: answers every request as the routes do, but reads what is left of a body the
-/// route did not finish (bounded by [`MAX_LINGER_BYTES`] and [`MAX_LINGER_TIME`]) before
-/// the answer goes out.
+/// route did not finish (bounded by [`MAX_LINGER_BYTES`], or [`MAX_LINGER_UNANNOUNCED_BYTES`]
+/// for a body of unannounced length, and by [`MAX_LINGER_TIME`]) before the answer goes out.
 pub async fn drain_refused_bodies(request: Request, next: Next) -> Response {
     let expects_continue = request
         .headers()
@@ -124,13 +129,14 @@ pub async fn drain_refused_bodies(request: Request, next: Next) -> Response {
     if expects_continue && !read_from {
         return response;
     }
-    let still_to_come = announced.map(|total| total.saturating_sub(read_so_far));
-    if still_to_come.is_some_and(|n| n > MAX_LINGER_BYTES) {
-        return response;
-    }
+    let bound = match announced {
+        Some(total) if total.saturating_sub(read_so_far) > MAX_LINGER_BYTES => return response,
+        Some(_) => MAX_LINGER_BYTES,
+        None => MAX_LINGER_UNANNOUNCED_BYTES,
+    };
     let drain = async {
         let mut thrown_away = 0u64;
-        while thrown_away <= MAX_LINGER_BYTES {
+        while thrown_away <= bound {
             match std::future::poll_fn(|cx| Pin::new(&mut rest).poll_frame(cx)).await {
                 Some(Ok(frame)) => {
                     thrown_away += frame.data_ref().map_or(0, |d| d.len() as u64);
@@ -190,7 +196,9 @@ mod tests {
     #[tokio::test]
     async fn a_refused_body_is_read_to_its_end_before_the_answer() {
         let (body, taken) = counted_body(40, false);
-        let response = refusing_app().oneshot(post_with(body, &[])).await.unwrap();
+        let length = (40 * 64 * 1024).to_string();
+        let request = post_with(body, &[("Content-Length", &length)]);
+        let response = refusing_app().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(taken.load(Ordering::SeqCst), 40);
     }
@@ -214,6 +222,19 @@ mod tests {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(started.elapsed(), Duration::ZERO);
         assert_eq!(taken.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_of_unannounced_length_is_read_no_further_than_its_bound() {
+        let (body, taken) = counted_body(usize::MAX, false);
+        let response = refusing_app().oneshot(post_with(body, &[])).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let read = taken.load(Ordering::SeqCst) as u64 * 64 * 1024;
+        assert!(
+            (MAX_LINGER_UNANNOUNCED_BYTES..=MAX_LINGER_UNANNOUNCED_BYTES + 128 * 1024)
+                .contains(&read),
+            "{read}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
