@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mesa::desk::{Desk, DeskError};
-use mesa::intake::{FieldErrors, FormInput, Upload, YesNo};
+use mesa::intake::{FieldErrors, FormInput, MAX_TOTAL_ATTACHMENT_BYTES, Upload, YesNo};
 use serde_json::{Value, json};
 
 use super::bodies::{TicketCreated, UploadRequest};
@@ -138,10 +138,7 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
             Ok(None) => break,
             Err(e) => {
                 let mut errors = FieldErrors::new();
-                errors.insert(
-                    "attachments".into(),
-                    format!("No pudimos recibir el formulario completo ({}). Los anexos suman como máximo 20 MB.", e.body_text()),
-                );
+                errors.insert("attachments".into(), receive_error(None, e.status()));
                 let mut r = state.page(
                     "form.html",
                     form_context(&state, &input, &errors, Some(&token)),
@@ -162,7 +159,7 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
                     let mut errors = FieldErrors::new();
                     errors.insert(
                         "attachments".into(),
-                        format!("No pudimos recibir «{filename}»: {}", e.body_text()),
+                        receive_error(Some(&filename), e.status()),
                     );
                     let mut r = state.page(
                         "form.html",
@@ -245,5 +242,24 @@ async fn submit_page(state: Shared, mut multipart: Multipart) -> Response {
                 "Ocurrió un error de nuestro lado. Intente de nuevo en unos minutos o escriba a soporte por correo.",
             )
         }
+    }
+}
+
+/// What the customer reads when the form's body could not be read whole: the limit they
+/// went over when that is why, in Spanish (the multipart reader's own text is English).
+fn receive_error(filename: Option<&str>, status: StatusCode) -> String {
+    let what = match filename {
+        Some(name) => format!("«{}»", mesa::intake::clean_filename(name)),
+        None => "el formulario completo".to_string(),
+    };
+    let total_mb = MAX_TOTAL_ATTACHMENT_BYTES / 1024 / 1024;
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "No pudimos recibir {what}: los anexos suman más de {total_mb} MB, el máximo del formulario. Anexe menos archivos o más ligeros; puede enviar los demás respondiendo al correo de acuse."
+        )
+    } else {
+        format!(
+            "No pudimos recibir {what}: la conexión se interrumpió. Intente de nuevo (los anexos suman como máximo {total_mb} MB)."
+        )
     }
 }

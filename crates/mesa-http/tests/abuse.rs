@@ -397,6 +397,54 @@ async fn an_oversized_submission_is_refused_with_413_without_being_read_whole() 
     );
 }
 
+/// Three phone photos of 8 MB each go over the form's 20 MB: the customer reads the limit
+/// they went over, in Spanish, and what to do, on the form again.
+#[tokio::test]
+async fn photos_over_the_forms_total_are_refused_with_the_limit_and_the_way_on() {
+    let site = site();
+    let token = hidden_token(&site.form_page().await);
+    site.clock.advance(Duration::seconds(30));
+    let (content_type, mut body) = multipart(&token, "ana@bajio.com.mx", REPORT);
+    let end = format!("--{}--\r\n", "----mesa-abuse-test");
+    body.truncate(body.len() - end.len());
+    for n in 1..=3 {
+        body.extend_from_slice(
+            format!(
+                "------mesa-abuse-test\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"foto{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(std::iter::repeat_n(0xffu8, 8 * 1024 * 1024));
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(end.as_bytes());
+    // In the network's pieces, as a browser's upload arrives.
+    let pieces: Vec<Result<axum::body::Bytes, std::io::Error>> = body
+        .chunks(64 * 1024)
+        .map(|c| Ok(axum::body::Bytes::copy_from_slice(c)))
+        .collect();
+    let r = site
+        .send(
+            Request::post("/tickets")
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from_stream(futures::stream::iter(pieces)))
+                .unwrap(),
+        )
+        .await;
+    let status = r.status();
+    let page = text(r).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        page.contains("los anexos suman más de 20 MB, el máximo del formulario"),
+        "{page}"
+    );
+    assert!(!page.contains("too large"), "{page}");
+    assert!(
+        page.contains("Registrar ticket"),
+        "the form again, to send it lighter"
+    );
+}
+
 /// A JSON submission from `peer`, as `mesa serve`'s listener records it.
 fn json_submission(peer: &str, n: usize) -> Request<Body> {
     json_submission_keyed(peer, n, None)
