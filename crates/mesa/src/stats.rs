@@ -18,11 +18,11 @@ use crate::sla::{ClockState, MilestoneStatus};
 
 /// What every figure means, in the order of the output.
 pub const DEFINITIONS: [&str; 9] = [
-    "Periodo: del instante `from` (incluido) al instante `to` (excluido); las fechas se leen en la zona horaria del calendario.",
+    "Periodo: desde su inicio (incluido) hasta su fin (excluido); las fechas se leen en la zona horaria del calendario.",
     "Recibidos: tickets cuyo reporte se recibió dentro del periodo, por canal; la severidad es la vigente del ticket.",
     "Tiempos por hito: de los hitos que se detuvieron dentro del periodo, el tiempo contado por su reloj (sin pausas): los de horas hábiles en horas hábiles, los de días hábiles en días hábiles de la jornada ordinaria, los de reloj en minutos; p50 y p90 por rango más cercano, y el máximo.",
     "Cumplimiento por hito: cumplidos ÷ (cumplidos + incumplidos). Un hito cumplido cuenta en el periodo en que se cumplió; uno incumplido, en el periodo en que venció, se haya detenido después o siga corriendo: así cada hito se juzga una sola vez, en un solo periodo. Los que corren sin haber vencido no cuentan.",
-    "Acuse: el hito `acknowledgement` (de la recepción al acuse enviado); su cumplimiento es la parte acusada dentro de su meta (15 minutos por contrato).",
+    "Acuse: de la recepción al acuse enviado; su cumplimiento es la parte acusada dentro de su meta (15 minutos por contrato).",
     "Satisfacción: satisfechos ÷ encuestas respondidas dentro del periodo, contando la última respuesta de cada cierre de cada ticket.",
     "Facturable: minutos de trabajo registrados dentro del periodo en tickets cuyo diagnóstico los hace facturables, cotizados por billing.rhai ticket por ticket.",
     "Exclusiones: tickets diagnosticados dentro del periodo, por cobertura; las causas se cuentan en los no cubiertos.",

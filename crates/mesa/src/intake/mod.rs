@@ -180,7 +180,7 @@ pub fn validate_form(
         errors.insert(
             "support_type".into(),
             format!(
-                "Elija un tipo de soporte de la lista (valores válidos: {}).",
+                "Elija un tipo de soporte de la lista (en la API, uno de: {}).",
                 ids.join(", ")
             ),
         );
@@ -255,7 +255,8 @@ fn validate_impact(input: &FormInput, required: bool, errors: &mut FieldErrors) 
     if scope.is_none() {
         errors.insert(
             "impact_scope".into(),
-            "Indique qué tanto del servicio está afectado (all, several, one o none).".into(),
+            "Indique qué tanto del servicio está afectado (en la API: all, several, one o none)."
+                .into(),
         );
     }
     let continues = input.operation_continues.as_ref().and_then(YesNo::value);
