@@ -619,6 +619,44 @@ const PNG: &[u8] = &[
     1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89,
 ];
 
+/// Staff pick the diagnosis' cause from the rules' categories; a mistyped one is refused
+/// with the rules' own words (which list the valid ones), not a script's error, and their
+/// diagnosis is kept to correct.
+#[tokio::test]
+async fn a_mistyped_cause_is_refused_in_the_rules_words_with_the_diagnosis_kept() {
+    let p = panel().await;
+    let folio = p
+        .submit_with_files("Bajío", "El lector de la entrada no registra huellas.", &[])
+        .await;
+    let session = p.sign_in().await;
+    let html = p.page(&session, &folio).await;
+    assert!(
+        html.contains("<option value=\"third_party\">de terceros</option>"),
+        "the causes are offered"
+    );
+    let r = p
+        .act(
+            &session,
+            &folio,
+            &[
+                ("accion", "diagnose"),
+                ("summary", "El antivirus del cliente bloquea el servicio."),
+                ("cause", "antivirus"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = body(r).await;
+    assert!(
+        html.contains("Las reglas no lo aceptan: causa desconocida"),
+        "{html}"
+    );
+    assert!(html.contains("third_party"), "the valid causes are named");
+    assert!(!html.contains("Runtime error"), "{html}");
+    assert!(!html.contains("assess()"), "{html}");
+    assert!(html.contains("El antivirus del cliente bloquea el servicio."));
+}
+
 #[tokio::test]
 async fn staff_work_a_ticket_from_its_page_to_closing_and_each_step_names_them() {
     let p = panel().await;

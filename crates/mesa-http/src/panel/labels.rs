@@ -41,6 +41,20 @@ pub(crate) fn replacement_step(step: ReplacementStep) -> &'static str {
     }
 }
 
+/// The cause categories of the shipped rules (`known_causes()` in `exclusions.rhai`),
+/// offered as suggestions where staff diagnose: the rules, which may know others, decide.
+pub(crate) const SHIPPED_CAUSES: [&str; 9] = [
+    "software_defect",
+    "functional_assistance",
+    "hardware",
+    "hardware_damage",
+    "third_party",
+    "infrastructure",
+    "misuse",
+    "modified_code",
+    "virus_data_loss",
+];
+
 /// A coverage or a cause as the statistics name them (`covered`, `misuse`, …), in Spanish
 /// where the shipped rules define it.
 pub(crate) fn coverage_name(name: &str) -> &str {
@@ -56,8 +70,26 @@ pub(crate) fn coverage_name(name: &str) -> &str {
         "modified_code" => "código modificado",
         "virus_data_loss" => "virus o pérdida de información",
         "software_defect" => "defecto de software",
+        "functional_assistance" => "asistencia funcional",
         "hardware" => "hardware",
         "hardware_warranty" => "garantía de hardware",
+        other => other,
+    }
+}
+
+/// A field of a staff action as its form labels it, for a refusal that names it.
+pub(crate) fn field(name: &str) -> &str {
+    match name {
+        "to" => "Asignar a",
+        "message" => "Mensaje",
+        "note" | "text" => "Nota",
+        "summary" => "Diagnóstico",
+        "cause" => "Causa",
+        "reason" => "Motivo",
+        "severity" => "Severidad",
+        "minutes" => "Minutos",
+        "visited_on" => "Fecha de la visita",
+        "support_type" => "Tipo de soporte",
         other => other,
     }
 }

@@ -116,6 +116,15 @@ async fn render(
         map.insert("error".into(), json!(outcome.error));
         map.insert("draft".into(), Value::Object(outcome.draft));
         map.insert("is_lead".into(), json!(session.member.is_lead()));
+        map.insert(
+            "causes".into(),
+            json!(
+                labels::SHIPPED_CAUSES
+                    .iter()
+                    .map(|id| json!({"id": id, "label": labels::coverage_name(id)}))
+                    .collect::<Vec<_>>()
+            ),
+        );
     }
     let mut r = state.panel_page(session, "panel/ticket.html", context);
     *r.status_mut() = status;
@@ -390,9 +399,17 @@ pub(crate) async fn ticket_action(
                 ),
                 DeskError::Action(ActionError::Invalid { field, message }) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("{field}: {message}"),
+                    format!("{}: {message}", labels::field(field)),
                 ),
-                DeskError::Action(ActionError::Policy(p)) => (StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
+                // A rule's own refusal is written for staff; any other failure of the rules is
+                // told whole, for whoever maintains them.
+                DeskError::Action(ActionError::Policy(p)) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    match p.thrown() {
+                        Some(thrown) => format!("Las reglas no lo aceptan: {thrown}."),
+                        None => format!("Las reglas fallaron: {p}"),
+                    },
+                ),
                 DeskError::UnknownFolio(_) => (StatusCode::NOT_FOUND, "No hay ningún ticket con ese folio.".into()),
                 other => {
                     tracing::error!(error = %other, "workspace action failed");

@@ -182,7 +182,7 @@ pub fn may_assign(member: &StaffMember, ticket: &Ticket, action: &Action) -> Res
     } else {
         Err(DeskError::Action(ActionError::Invalid {
             field: "to",
-            message: "only a lead gives a ticket to someone else or takes it from someone else"
+            message: "solo un líder da un ticket a otra persona o se lo quita a quien lo tiene"
                 .into(),
         }))
     }

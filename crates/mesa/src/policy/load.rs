@@ -29,6 +29,12 @@ impl Scripts {
                 file: file.into(),
                 function: function.into(),
                 message: e.to_string(),
+                thrown: match e.unwrap_inner() {
+                    rhai::EvalAltResult::ErrorRuntime(value, _) if value.is_string() => {
+                        Some(value.to_string())
+                    }
+                    _ => None,
+                },
             })?;
         rhai::serde::from_dynamic(&out).map_err(|e| PolicyError::BadOutput {
             file: file.into(),

@@ -93,6 +93,9 @@ pub enum PolicyError {
         file: String,
         function: String,
         message: String,
+        /// What the script threw, when it threw a text on purpose (`throw "causa desconocida
+        /// …"`): written for the staff who meet it, so shown to them as it is.
+        thrown: Option<String>,
     },
     #[error("{file}: {function}() returned something unusable: {message}")]
     BadOutput {
@@ -112,6 +115,16 @@ pub enum PolicyError {
     Template { file: String, message: String },
     #[error("{} of {} test vectors failed:\n{}", .0.failed(), .0.outcomes.len(), .0.failures_text())]
     VectorsFailed(VectorReport),
+}
+
+impl PolicyError {
+    /// The text a script threw on purpose, if that is what this error is.
+    pub fn thrown(&self) -> Option<&str> {
+        match self {
+            PolicyError::Script { thrown, .. } => thrown.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// A loaded, checked rules bundle.
