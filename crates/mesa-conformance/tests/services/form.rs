@@ -129,6 +129,27 @@ async fn a_bad_contact_address_is_a_field_error_in_spanish() {
     assert!(errors["email"].contains("correo"), "{errors:?}");
 }
 
+/// A company name pasted with its whole legal text is refused with the limit, not cut in
+/// silence (the customer would never know the ticket names another company).
+#[tokio::test]
+async fn a_name_over_the_limit_is_a_field_error_not_cut() {
+    let h = harness();
+    let mut input = form("Algunos lectores no registran.");
+    input.company = "Comercializadora del Bajío ".repeat(12);
+    input.contact_name = format!("Ana {}", "Pérez ".repeat(40));
+    let err = h.desk.submit_form(&input, &[], None, "").await.unwrap_err();
+    let DeskError::Invalid(errors) = err else {
+        panic!("expected invalid input")
+    };
+    assert!(errors["company"].contains("máximo 200"), "{errors:?}");
+    assert!(errors["contact_name"].contains("máximo 200"), "{errors:?}");
+    // At the limit it is taken whole.
+    input.company = "B".repeat(200);
+    input.contact_name = "Ana Pérez".into();
+    let s = h.desk.submit_form(&input, &[], None, "").await.unwrap();
+    assert_eq!(s.ticket.customer.company.chars().count(), 200);
+}
+
 #[tokio::test]
 async fn a_registered_customer_is_verified_and_a_stranger_is_not() {
     let h = harness();

@@ -26,6 +26,8 @@ pub const MAX_ATTACHMENTS: usize = 5;
 pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_TOTAL_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
 pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
+/// The longest company or contact name the form takes.
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// Field → message, in Spanish, for the customer.
 pub type FieldErrors = BTreeMap<String, String>;
@@ -138,8 +140,9 @@ pub fn validate_form(
     require_impact: bool,
 ) -> Result<ValidForm, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let company = clean_line(&input.company, 200);
-    let contact_name = clean_line(&input.contact_name, 200);
+    // One over the limit is kept, so that a value too long is told, not cut in silence.
+    let company = clean_line(&input.company, MAX_NAME_CHARS + 1);
+    let contact_name = clean_line(&input.contact_name, MAX_NAME_CHARS + 1);
     let email = address_key(&input.email);
     let phone = clean_line(&input.phone, 40);
     let support_type = input.support_type.trim().to_string();
@@ -147,8 +150,22 @@ pub fn validate_form(
 
     if company.is_empty() {
         errors.insert("company".into(), "Escriba el nombre de la empresa.".into());
+    } else if company.chars().count() > MAX_NAME_CHARS {
+        errors.insert(
+            "company".into(),
+            format!(
+                "El nombre de la empresa es demasiado largo (máximo {MAX_NAME_CHARS} caracteres)."
+            ),
+        );
     }
-    if contact_name.split_whitespace().count() < 2 {
+    if contact_name.chars().count() > MAX_NAME_CHARS {
+        errors.insert(
+            "contact_name".into(),
+            format!(
+                "El nombre del contacto es demasiado largo (máximo {MAX_NAME_CHARS} caracteres)."
+            ),
+        );
+    } else if contact_name.split_whitespace().count() < 2 {
         errors.insert(
             "contact_name".into(),
             "Escriba el nombre completo del contacto (nombre y apellido).".into(),
