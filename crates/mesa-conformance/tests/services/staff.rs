@@ -29,6 +29,38 @@ fn illegal(e: DeskError) -> bool {
     matches!(e, DeskError::Action(ActionError::Illegal { .. }))
 }
 
+/// A customer who wrote through the form reads staff's reply in the conversation of the
+/// acknowledgement they received, not as a stray new mail.
+#[tokio::test]
+async fn staff_mail_on_a_form_ticket_answers_its_acknowledgement() {
+    let h = harness();
+    let folio = new_folio(&h).await;
+    h.desk.deliver_outbox().await.unwrap();
+    let ack = h
+        .mailer
+        .sent()
+        .into_iter()
+        .find(|m| m.subject.contains(&folio))
+        .expect("the acknowledgement");
+    h.act(
+        &folio,
+        Action::Reply {
+            message: "¿Qué lectores fallan?".into(),
+            channel: Default::default(),
+        },
+    )
+    .await;
+    h.desk.deliver_outbox().await.unwrap();
+    let reply = h
+        .mailer
+        .sent()
+        .into_iter()
+        .find(|m| m.text.contains("¿Qué lectores fallan?"))
+        .expect("staff's reply");
+    assert_eq!(reply.in_reply_to.as_deref(), Some(ack.message_id.as_str()));
+    assert_eq!(reply.references, vec![ack.message_id.clone()]);
+}
+
 #[tokio::test]
 async fn staff_confirm_a_severity_with_a_reason_and_their_name() {
     let h = harness();

@@ -363,6 +363,14 @@ impl Desk {
             let mut ticket = current.clone();
             let mut outbox = Vec::new();
             let mut recorded = Vec::new();
+            // Staff's mail answers the customer's own, or, for a form's ticket, the
+            // acknowledgement: either way the customer's mail program shows one conversation.
+            let thread_parent = ticket.message_id.clone().or_else(|| {
+                all_events.iter().rev().find_map(|e| match &e.kind {
+                    EventKind::Acknowledged { message_id } => Some(message_id.clone()),
+                    _ => None,
+                })
+            });
             for planned in plan.events {
                 if let Some(draft) = planned.mail {
                     outbox.push(OutboxItem::new(
@@ -371,7 +379,7 @@ impl Desk {
                         draft.kind,
                         &ticket.customer.email,
                         &self.config.mail_domain,
-                        ticket.message_id.clone(),
+                        thread_parent.clone(),
                         draft.body,
                         now,
                     ));
