@@ -404,7 +404,7 @@ async fn a_customer_reports_and_an_agent_works_the_ticket_to_closing_in_a_real_b
         .await
         .unwrap();
     act(&c, "f-assign").await;
-    assert!(text_of(&c, "#responsable").await.contains(STAFF));
+    assert!(text_of(&c, "#responsable").await.contains("Luisa Méndez"));
     fill(
         &c,
         "#note-text",

@@ -1078,9 +1078,15 @@ async fn the_queue_shows_mine_or_the_unassigned_and_who_has_each_ticket() {
         .split(&format!("data-folio=\"{mine}\""))
         .nth(1)
         .unwrap();
+    // By the name staff know each other by.
     assert!(
-        row.contains("<td class=\"owner\">luisa@ingressio.com</td>"),
+        row.contains("<td class=\"owner\">Luisa Méndez</td>"),
         "{row}"
+    );
+    let page = p.page(&session, &mine).await;
+    assert!(
+        page.contains("<span title=\"luisa@ingressio.com\">Luisa Méndez</span>"),
+        "{page}"
     );
 }
 

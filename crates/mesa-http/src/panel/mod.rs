@@ -89,6 +89,19 @@ pub(crate) fn routes(state: &Shared) -> Router<Shared> {
         ))
 }
 
+/// Staff names by address, to show a person where a ticket records an address; empty when
+/// the accounts cannot be read (the addresses are shown then).
+pub(crate) async fn staff_names(state: &Shared) -> std::collections::HashMap<String, String> {
+    state
+        .desk
+        .staff_members()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.email, m.name))
+        .collect()
+}
+
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [

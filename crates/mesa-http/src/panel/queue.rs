@@ -101,7 +101,12 @@ struct ClockCell {
     state: &'static str,
 }
 
-fn row(state: &Shared, v: &TicketView, warning_percent: u32) -> Row {
+fn row(
+    state: &Shared,
+    v: &TicketView,
+    warning_percent: u32,
+    names: &std::collections::HashMap<String, String>,
+) -> Row {
     let policy = state.desk.policy();
     let day = policy.calendar().ordinary_day().num_seconds();
     let clock = v
@@ -148,7 +153,10 @@ fn row(state: &Shared, v: &TicketView, warning_percent: u32) -> Row {
         provisional: v.severity_provisional,
         needs_confirmation: v.needs_confirmation,
         stage: t.stage.label(),
-        owner: t.owner.clone(),
+        owner: t
+            .owner
+            .as_ref()
+            .map(|email| names.get(email).cloned().unwrap_or_else(|| email.clone())),
         clock,
     }
 }
@@ -163,8 +171,16 @@ async fn rows(
         Err(field) => (QueueFilter::default(), Some(field)),
     };
     let warning = state.desk.policy().settings().sla_warning_percent;
+    // Owners by the name staff know each other by (an account gone keeps its address).
+    let names = super::staff_names(state).await;
     match state.desk.queue_filtered(&filter).await {
-        Ok(views) => Ok((views.iter().map(|v| row(state, v, warning)).collect(), bad)),
+        Ok(views) => Ok((
+            views
+                .iter()
+                .map(|v| row(state, v, warning, &names))
+                .collect(),
+            bad,
+        )),
         Err(e) => {
             tracing::error!(error = %e, "queue failed");
             Err(state.panel_message(

@@ -116,6 +116,13 @@ async fn render(
         map.insert("error".into(), json!(outcome.error));
         map.insert("draft".into(), Value::Object(outcome.draft));
         map.insert("is_lead".into(), json!(session.member.is_lead()));
+        let owner = detail.view.ticket.owner.as_ref().map(|email| {
+            staff
+                .iter()
+                .find(|m| &m.email == email)
+                .map_or_else(|| email.clone(), |m| m.name.clone())
+        });
+        map.insert("owner_name".into(), json!(owner));
         map.insert(
             "causes".into(),
             json!(
