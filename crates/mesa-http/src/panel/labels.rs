@@ -77,6 +77,49 @@ pub(crate) fn coverage_name(name: &str) -> &str {
     }
 }
 
+/// Why a message was set aside, in Spanish: the desk records its reasons in English (the
+/// log's and the API's language); the known ones are told here as staff read them, and a
+/// receiver's own verdict is shown as it came.
+pub(crate) fn set_aside_reason(reason: &str) -> String {
+    if let Some(rest) = reason.strip_prefix("automatic message (") {
+        let why = rest
+            .strip_suffix("): no ticket, no acknowledgement")
+            .unwrap_or(rest);
+        return format!("Mensaje automático ({why}): sin ticket ni acuse");
+    }
+    if let Some(sender) = reason.strip_suffix(" is not a registered customer") {
+        return format!("{sender} no es un cliente registrado");
+    }
+    if let Some(error) = reason.strip_prefix("could not be taken in: ") {
+        return format!("No se pudo registrar: {error}");
+    }
+    if let Some(error) = reason.strip_prefix("the parser failed on this message: ") {
+        return format!("El lector de correo falló con este mensaje: {error}");
+    }
+    let fixed: &[(&str, &str)] = &[
+        (
+            "the message has no usable sender address",
+            "El mensaje no trae una dirección de remitente utilizable",
+        ),
+        (
+            "the message is not a parseable RFC 5322 message",
+            "El mensaje no es un correo legible (RFC 5322)",
+        ),
+        ("the message is larger than ", "El mensaje pesa más de "),
+        ("the message has more than ", "El mensaje tiene más de "),
+        ("the message nests more than ", "El mensaje anida más de "),
+    ];
+    for (english, spanish) in fixed {
+        if let Some(rest) = reason.strip_prefix(english) {
+            let rest = rest
+                .replace(" MIME parts", " partes MIME")
+                .replace(" messages deep", " mensajes");
+            return format!("{spanish}{rest}");
+        }
+    }
+    reason.to_string()
+}
+
 /// A field of a staff action as its form labels it, for a refusal that names it.
 pub(crate) fn field(name: &str) -> &str {
     match name {
@@ -241,4 +284,34 @@ pub(crate) fn event(kind: &EventKind) -> (String, String) {
         }
     };
     (what.to_string(), detail.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_aside_reason;
+
+    #[test]
+    fn set_aside_reasons_read_in_spanish() {
+        for (english, spanish) in [
+            (
+                "automatic message (Auto-Submitted: auto-replied): no ticket, no acknowledgement",
+                "Mensaje automático (Auto-Submitted: auto-replied): sin ticket ni acuse",
+            ),
+            (
+                "pedro@desconocido.mx is not a registered customer",
+                "pedro@desconocido.mx no es un cliente registrado",
+            ),
+            (
+                "the message has no usable sender address",
+                "El mensaje no trae una dirección de remitente utilizable",
+            ),
+            (
+                "the message has more than 200 MIME parts",
+                "El mensaje tiene más de 200 partes MIME",
+            ),
+            ("VIRUS: FAIL", "VIRUS: FAIL"),
+        ] {
+            assert_eq!(set_aside_reason(english), spanish);
+        }
+    }
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mesa::desk::DeskError;
 use serde_json::json;
 
+use super::labels;
 use super::session::{Staff, forbidden, post_ok};
 use super::sign_in::CsrfOnly;
 use crate::Shared;
@@ -33,7 +34,7 @@ pub(crate) async fn set_aside_page(State(state): State<Shared>, Staff(session): 
                 "id": r.id,
                 "at": calendar.local(r.received_at).format("%d-%m-%Y %H:%M").to_string(),
                 "kind": if r.ignored { "Apartado" } else { "Cuarentena" },
-                "reason": r.reason,
+                "reason": labels::set_aside_reason(&r.reason),
                 "released_as": r.released_as,
                 "releasable": r.ignored,
             })
