@@ -982,7 +982,10 @@ async fn set_aside_mail_is_listed_with_its_original_and_only_a_lead_releases_it(
 
     let agent = p.sign_in().await;
     let html = body(p.get("/panel/correo", Some(&agent)).await).await;
-    assert!(html.contains("Mensaje automático ("), "the reason, in Spanish: {html}");
+    assert!(
+        html.contains("Mensaje automático ("),
+        "the reason, in Spanish: {html}"
+    );
     assert!(
         !html.contains("Crear ticket"),
         "an agent is not offered the release"

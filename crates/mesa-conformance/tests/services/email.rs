@@ -543,6 +543,41 @@ async fn a_mail_longer_than_a_ticket_keeps_its_whole_text_as_a_file_and_says_so(
     assert_eq!(whole.chars().count(), body.chars().count());
 }
 
+/// A co-worker answers on the ticket with their own signature: their phone fills what the
+/// ticket lacked, but never replaces the contact's own.
+#[tokio::test]
+async fn a_co_workers_reply_fills_gaps_but_does_not_replace_the_contacts_data() {
+    let h = harness();
+    let s = h.submit("Algunos lectores no registran.").await;
+    let folio = s.ticket.folio.to_string();
+    let before = h.ticket(&folio).await;
+    assert_eq!(before.customer.phone, "442 123 4567");
+    let out = h
+        .email(&mail(
+        "rh@bajio.com.mx",
+        "<cw1@bajio.com.mx>",
+        &format!("Re: [{folio}] Lectores"),
+        "Les comparto que ya reiniciamos el lector.\n\nJorge Ramírez\nRecursos Humanos\nTeléfono: 442 999 0000",
+    ))
+    .await;
+    assert_eq!(out.outcome, EmailOutcomeKind::Appended, "{out:?}");
+    let after = h.ticket(&folio).await;
+    assert_eq!(
+        after.customer.phone, "442 123 4567",
+        "the contact's phone stays"
+    );
+    assert_eq!(after.customer.contact_name, before.customer.contact_name);
+    // The contact's own reply does change it.
+    h.email(&mail(
+        FROM,
+        "<cw2@bajio.com.mx>",
+        &format!("Re: [{folio}] Lectores"),
+        "Cambié de número.\nTeléfono: 442 555 1212",
+    ))
+    .await;
+    assert_eq!(h.ticket(&folio).await.customer.phone, "442 555 1212");
+}
+
 /// A message with its own Date header (the harness's `mail` is dated 09:58 Mexico City).
 fn mail_dated(message_id: &str, date: &str, body: &str) -> Vec<u8> {
     format!(

@@ -366,8 +366,17 @@ impl Desk {
                 text: mail.text.clone(),
                 attachments: attachments.clone(),
             }];
-            // "Empresa: …", "Teléfono: …" in the reply complete what the ticket lacked.
-            if let Some(update) = intake::contact_update(&mail.text, policy) {
+            // "Empresa: …", "Teléfono: …" in the reply complete what the ticket lacked. A
+            // co-worker's reply (their signature) fills gaps but does not replace the
+            // contact's own data.
+            let from_contact = address_key(&mail.from_address) == address_key(&t.customer.email);
+            if let Some(update) = intake::contact_update(&mail.text, policy).and_then(|u| {
+                if from_contact {
+                    Some(u)
+                } else {
+                    gaps_only(u, t)
+                }
+            }) {
                 kinds.push(update);
             }
             match t.stage {
@@ -403,6 +412,31 @@ impl Desk {
             reason: None,
         })
     }
+}
+
+/// Of a contact update, only what the ticket lacks; `None` if that is nothing.
+fn gaps_only(update: EventKind, t: &Ticket) -> Option<EventKind> {
+    let EventKind::ContactUpdated {
+        company,
+        contact_name,
+        phone,
+        support_type,
+    } = update
+    else {
+        return Some(update);
+    };
+    let company = company.filter(|_| t.customer.company.trim().is_empty());
+    let contact_name =
+        contact_name.filter(|_| t.customer.contact_name.split_whitespace().count() < 2);
+    let phone = phone.filter(|_| t.customer.phone.trim().is_empty());
+    let support_type = support_type.filter(|_| t.support_type.trim().is_empty());
+    (company.is_some() || contact_name.is_some() || phone.is_some() || support_type.is_some())
+        .then_some(EventKind::ContactUpdated {
+            company,
+            contact_name,
+            phone,
+            support_type,
+        })
 }
 
 impl Desk {
