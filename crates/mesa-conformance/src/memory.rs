@@ -481,9 +481,25 @@ pub struct MemoryMailer {
     sent: Mutex<Vec<OutgoingMail>>,
     /// The next sends fail with this (temporary or permanent), this many times.
     failures: Mutex<Vec<MailError>>,
+    /// Gives each message a Message-ID of its own, as SES does.
+    assigns_ids: bool,
 }
 
 impl MemoryMailer {
+    /// A mailer that gives each message sent a Message-ID of its own (SES replaces ours),
+    /// returned as the transport's id; [`Self::provider_id_of`] tells which.
+    pub fn assigning_ids() -> Self {
+        Self {
+            assigns_ids: true,
+            ..Self::default()
+        }
+    }
+
+    /// The Message-ID an [`Self::assigning_ids`] mailer gave the message we sent as `ours`.
+    pub fn provider_id_of(ours: &str) -> String {
+        format!("<provider.{}>", ours.trim_matches(['<', '>']))
+    }
+
     pub fn sent(&self) -> Vec<OutgoingMail> {
         lock(&self.sent).clone()
     }
@@ -503,7 +519,9 @@ impl Mailer for MemoryMailer {
         // Encoding must work for anything we send.
         mail.to_mime()?;
         lock(&self.sent).push(mail.clone());
-        Ok(None)
+        Ok(self
+            .assigns_ids
+            .then(|| Self::provider_id_of(&mail.message_id)))
     }
 }
 

@@ -61,6 +61,79 @@ async fn staff_mail_on_a_form_ticket_answers_its_acknowledgement() {
     assert_eq!(reply.references, vec![ack.message_id.clone()]);
 }
 
+/// Where the transport gives each message its own Message-ID (SES does), or the
+/// acknowledgement went out in a digest, staff's mail answers the Message-ID the customer
+/// actually received.
+#[tokio::test]
+async fn staff_mail_answers_the_acknowledgement_as_the_customer_received_it() {
+    use std::sync::Arc;
+
+    use mesa::desk::{Desk, DeskConfig};
+    use mesa_conformance::memory::{MemoryBlobs, MemoryMailer, MemoryStore, TestClock};
+    use mesa_conformance::shipped_rules;
+
+    let mailer = Arc::new(MemoryMailer::assigning_ids());
+    let clock = Arc::new(TestClock::at(t(MONDAY_MORNING)));
+    let desk = Desk::new(
+        Arc::new(MemoryStore::new()),
+        mailer.clone(),
+        Arc::new(MemoryBlobs::default()),
+        shipped_rules(),
+        clock.clone(),
+        DeskConfig::new("https://soporte.test", b"service-test-secret-0123456789ab"),
+    );
+    // Seven reports in an hour from one address: past the fifth, they are acknowledged
+    // together in one digest.
+    let mut folios = Vec::new();
+    for n in 0..7 {
+        let s = desk
+            .submit_form(
+                &form(&format!(
+                    "Consulta número {n} sobre el reporte de asistencias."
+                )),
+                &[],
+                None,
+                "",
+            )
+            .await
+            .unwrap();
+        folios.push(s.ticket.folio.to_string());
+    }
+    desk.deliver_outbox().await.unwrap();
+    // The end of the 15-minute period: the digest of the sixth and seventh.
+    clock.set(t("2026-11-10T16:15:00Z"));
+    desk.deliver_outbox().await.unwrap();
+    for folio in [&folios[0], &folios[6]] {
+        let received = mailer
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|m| m.subject.contains(folio.as_str()))
+            .expect("its acknowledgement");
+        desk.act(
+            folio,
+            &staff(),
+            &Action::Reply {
+                message: format!("Revisamos {folio}."),
+                channel: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+        desk.deliver_outbox().await.unwrap();
+        let reply = mailer
+            .sent()
+            .into_iter()
+            .find(|m| m.text.contains(&format!("Revisamos {folio}.")))
+            .expect("staff's reply");
+        assert_eq!(
+            reply.in_reply_to,
+            Some(MemoryMailer::provider_id_of(&received.message_id)),
+            "{folio}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn staff_confirm_a_severity_with_a_reason_and_their_name() {
     let h = harness();

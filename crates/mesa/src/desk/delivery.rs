@@ -208,7 +208,10 @@ impl Desk {
         // sends the mail again (a repeat the customer can ignore) rather than leave an
         // acknowledgement that went out unrecorded, its clock counted as breached.
         let now = self.now();
-        if let Err(e) = self.record_sent(&ticket, item, provider_id, now).await {
+        if let Err(e) = self
+            .record_sent(&ticket, item, &mail.message_id, provider_id, now)
+            .await
+        {
             return Attempt::Retry(e);
         }
         let mut sent = item.clone();
@@ -273,7 +276,7 @@ impl Desk {
         for (ticket, item) in &tickets {
             // Recorded before marked sent, as in `deliver_one`.
             if let Err(e) = self
-                .record_sent(ticket, item, provider_id.clone(), now)
+                .record_sent(ticket, item, &mail.message_id, provider_id.clone(), now)
                 .await
             {
                 return Attempt::Retry(e);
@@ -292,12 +295,15 @@ impl Desk {
     }
 
     /// An acknowledgement that went out stops the acknowledgement clock; a transport's own
-    /// Message-ID (SES assigns one) threads replies back like ours does. The error says why
-    /// it could not be recorded (the mail went out).
+    /// Message-ID (SES assigns one) threads replies back like ours does. The acknowledgement
+    /// records the Message-ID the customer received (the transport's, else the one we sent,
+    /// `sent_message_id`: a digest's for each ticket in it), which staff's mail then answers.
+    /// The error says why it could not be recorded (the mail went out).
     async fn record_sent(
         &self,
         ticket: &Ticket,
         item: &OutboxItem,
+        sent_message_id: &str,
         provider_id: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), String> {
@@ -314,7 +320,9 @@ impl Desk {
                         Actor::System,
                         now,
                         EventKind::Acknowledged {
-                            message_id: item.message_id.clone(),
+                            message_id: provider_id
+                                .clone()
+                                .unwrap_or_else(|| sent_message_id.to_string()),
                         },
                     );
                 }
