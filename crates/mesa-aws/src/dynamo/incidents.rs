@@ -95,6 +95,10 @@ impl IncidentStore for DynamoStore {
                         stale_holder = None;
                         continue;
                     };
+                    // Our own write, committed on an earlier try whose answer was lost.
+                    if holder == incident.id {
+                        return Ok(None);
+                    }
                     match self.incident(&holder).await? {
                         Some(open) if open.is_open() => return Ok(Some(open)),
                         _ => stale_holder = Some(holder),

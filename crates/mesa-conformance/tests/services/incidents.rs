@@ -85,8 +85,9 @@ async fn an_outage_reported_by_many_companies_at_once_is_one_incident_told_once_
             })
         })
         .collect();
+    let mut folios = Vec::new();
     for report in reports {
-        report.await.unwrap();
+        folios.push(report.await.unwrap().folio.expect("a ticket"));
     }
 
     let incidents = store.incidents().await.unwrap();
@@ -96,6 +97,15 @@ async fn an_outage_reported_by_many_companies_at_once_is_one_incident_told_once_
         "one outage, one incident: {incidents:#?}"
     );
     assert_eq!(incidents[0].declared_by, "rules");
+    // Every report is handled with the incident, whichever declaration met it first.
+    for folio in &folios {
+        let ticket = desk.ticket_by_folio(folio.as_str()).await.unwrap();
+        assert_eq!(
+            ticket.incident.map(|l| l.id),
+            Some(incidents[0].id.clone()),
+            "{folio}"
+        );
+    }
 
     desk.deliver_outbox().await.unwrap();
     let mut told: Vec<String> = mailer

@@ -76,6 +76,11 @@ impl Desk {
         // moment by staff or by two reports), it is the incident already open, and only the
         // notices not yet written are.
         if let Some(existing) = self.store.declare_incident(&incident).await? {
+            // This declaration's reports are that incident's too (linking is idempotent).
+            for id in &d.reports {
+                self.link_ticket(&existing, id).await?;
+            }
+            self.link_reports(&existing).await?;
             let notices = self.notify(&existing, "declared").await?;
             return Ok(IncidentNotices {
                 incident: existing,
@@ -271,10 +276,24 @@ impl Desk {
     pub(crate) async fn consider_automatic_incident(
         &self,
         policy: &Policy,
+        report: &Ticket,
         now: DateTime<Utc>,
     ) -> Result<Option<IncidentNotices>, DeskError> {
         let rule = &policy.settings().automatic_incident;
-        if rule.critical_reports == 0 || !self.open_incidents().await?.is_empty() {
+        if rule.critical_reports == 0 {
+            return Ok(None);
+        }
+        let open = self.open_incidents().await?;
+        if !open.is_empty() {
+            // This report's intake found no incident open, but the rule's was declared
+            // meanwhile, by a report counted without it: it is handled with that incident.
+            let subject = Incident::subject_of(&rule.cause, &rule.service);
+            let window = chrono::Duration::minutes(i64::from(rule.within_minutes));
+            if let Some(declared) = open.iter().find(|i| i.subject() == subject) {
+                if report.verified && declared.declared_at >= report.received_at - window {
+                    self.link_ticket(declared, &report.id).await?;
+                }
+            }
             return Ok(None);
         }
         let filter = ListFilter {

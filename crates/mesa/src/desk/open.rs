@@ -333,7 +333,7 @@ impl Desk {
             if t.severity == Severity::CRITICAL && t.incident.is_none() {
                 // The ticket is stored whatever happens here; a failure is logged, and the
                 // next critical report considers the rule again.
-                if let Err(e) = self.consider_automatic_incident(policy, now).await {
+                if let Err(e) = self.consider_automatic_incident(policy, t, now).await {
                     tracing::error!(error = %e, "the automatic incident rule failed");
                 }
             }

@@ -108,7 +108,12 @@ impl Incident {
     /// `declare_incident`), so an outage declared twice, by a retry or by two reports
     /// arriving together, is one incident.
     pub fn subject(&self) -> String {
-        format!("{}\n{}", fold(&self.cause), fold(&self.service))
+        Self::subject_of(&self.cause, &self.service)
+    }
+
+    /// The [`subject`](Self::subject) an incident of this cause and service has.
+    pub fn subject_of(cause: &str, service: &str) -> String {
+        format!("{}\n{}", fold(cause), fold(service))
     }
 
     /// The [`subject`](Self::subject) as a short key of fixed size (a SHA-256 prefix, in
