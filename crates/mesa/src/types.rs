@@ -68,10 +68,9 @@ impl Folio {
         ok.then(|| Self(s.to_string()))
     }
 
-    /// The folio a subject line names: the first tag `[PREFIX-YYYY-NNNNNN]`, as our mails
-    /// set it, else the first folio of `prefix` written bare, in any case, as customers
-    /// retype it ("Re: Folio ING-2026-000123", "seguimiento ing-2026-000123").
-    pub fn find_in(subject: &str, prefix: &str) -> Option<Self> {
+    /// The first folio tag `[PREFIX-YYYY-NNNNNN]` of `prefix` in a subject line, as our mails
+    /// set it.
+    pub fn find_tag_in(subject: &str, prefix: &str) -> Option<Self> {
         let mut rest = subject;
         while let Some(open) = rest.find('[') {
             rest = &rest[open + 1..];
@@ -83,6 +82,12 @@ impl Folio {
                 }
             }
         }
+        None
+    }
+
+    /// The first folio of `prefix` written bare in a subject line, in any case, as customers
+    /// retype it ("Re: Folio ING-2026-000123", "seguimiento ing-2026-000123").
+    pub fn find_bare_in(subject: &str, prefix: &str) -> Option<Self> {
         subject
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
             .filter_map(|word| Self::parse(&word.to_ascii_uppercase()))
@@ -456,15 +461,15 @@ mod tests {
         assert_eq!(Folio::parse("ing-2026-000123"), None);
         assert_eq!(Folio::parse("ING-2026-000123-x"), None);
         assert_eq!(
-            Folio::find_in("Re: [ING-2026-000123] Lectores", "ING"),
+            Folio::find_tag_in("Re: [ING-2026-000123] Lectores", "ING"),
             Some(f.clone())
         );
         assert_eq!(
-            Folio::find_in("Re: [XYZ-2026-000123] Lectores", "ING"),
+            Folio::find_tag_in("Re: [XYZ-2026-000123] Lectores", "ING"),
             None
         );
         assert_eq!(
-            Folio::find_in("Re: [nada] [ING-2027-000001]", "ING")
+            Folio::find_tag_in("Re: [nada] [ING-2027-000001]", "ING")
                 .unwrap()
                 .as_str(),
             "ING-2027-000001"
@@ -476,20 +481,21 @@ mod tests {
             "seguimiento al folio ing-2026-000123, sigue igual",
             "Folio:ING-2026-000123.",
         ] {
-            assert_eq!(Folio::find_in(subject, "ING"), Some(f.clone()), "{subject}");
+            assert_eq!(Folio::find_tag_in(subject, "ING"), None, "{subject}");
+            assert_eq!(
+                Folio::find_bare_in(subject, "ING"),
+                Some(f.clone()),
+                "{subject}"
+            );
         }
-        // The tag wins over a folio written bare; other prefixes and near misses are not one.
-        assert_eq!(
-            Folio::find_in("ING-2026-000001 [ING-2026-000123]", "ING"),
-            Some(f.clone())
-        );
+        // Other prefixes and near misses are not one.
         for subject in [
             "XYZ-2026-000123",
             "ING-2026-12",
             "ING-2026-000123-2",
             "Orden ING2026000123",
         ] {
-            assert_eq!(Folio::find_in(subject, "ING"), None, "{subject}");
+            assert_eq!(Folio::find_bare_in(subject, "ING"), None, "{subject}");
         }
     }
 

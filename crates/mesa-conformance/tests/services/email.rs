@@ -191,6 +191,36 @@ async fn a_mail_retyping_the_folio_without_brackets_joins_its_ticket() {
         assert_eq!(out.outcome, EmailOutcomeKind::Appended, "{subject}");
         assert_eq!(out.folio.as_ref(), Some(&s.ticket.folio), "{subject}");
     }
+    // Once it is closed, a new problem that cites it is a new ticket; a reply still joins it.
+    let folio = s.ticket.folio.to_string();
+    h.answered(&folio).await;
+    h.act(
+        &folio,
+        mesa::lifecycle::Action::Close {
+            note: String::new(),
+        },
+    )
+    .await;
+    let out = h
+        .email(&mail(
+            FROM,
+            "<cited@bajio.com.mx>",
+            &format!("Otro problema, distinto al {folio}"),
+            "Ahora no sincroniza el lector 4.",
+        ))
+        .await;
+    assert_eq!(out.outcome, EmailOutcomeKind::Created);
+    assert_ne!(out.folio.as_ref(), Some(&s.ticket.folio));
+    let out = h
+        .email(&mail(
+            FROM,
+            "<again@bajio.com.mx>",
+            &format!("RE: Folio {folio}"),
+            "Volvió a pasar.",
+        ))
+        .await;
+    assert_eq!(out.outcome, EmailOutcomeKind::Appended);
+    assert_eq!(out.folio.as_ref(), Some(&s.ticket.folio));
 }
 
 #[tokio::test]
@@ -462,7 +492,7 @@ async fn an_outlook_reply_quoting_the_acknowledgement_unmarked_fills_only_what_t
         "Empresa: Hoteles del Mar Cancún\nTeléfono: 998 123 4567\nTipo de soporte: Falla de lectores\n\n\
          -----Mensaje original-----\nDe: Soporte <soporte@ingressio.com>\n\
          Enviado el: viernes, 27 de noviembre de 2026 20:48\nPara: rh@hotelesdelmar.mx\n\
-         Asunto: {}\n\n{}",
+         Asunto: {}\n\n{}\nMesa de ayuda\nTeléfono: 55 5000 1234",
         ack.subject, ack.text
     );
     h.email(&mail(
@@ -477,14 +507,14 @@ async fn an_outlook_reply_quoting_the_acknowledgement_unmarked_fills_only_what_t
     assert_eq!(after.customer.phone, "998 123 4567");
     assert_eq!(after.support_type, "falla_lectores");
 
-    // A co-worker's reply that only quotes it changes nothing.
+    // A second reply that only quotes the acknowledgement and its signature changes nothing.
     let before = h.ticket(&folio).await;
     h.email(&mail(
         "rh@hotelesdelmar.mx",
         "<o3@hotelesdelmar.mx>",
         &format!("RE: {}", ack.subject),
         &format!(
-            "Gracias, quedamos atentos.\n\n-----Mensaje original-----\n{}",
+            "Gracias, quedamos atentos.\n\n-----Mensaje original-----\n{}\nTeléfono: 55 5000 1234",
             ack.text
         ),
     ))
@@ -541,6 +571,21 @@ async fn a_mail_longer_than_a_ticket_keeps_its_whole_text_as_a_file_and_says_so(
     let whole = String::from_utf8(bytes).unwrap();
     assert!(whole.ends_with("FIN DEL LOG - por favor revisen la última línea."));
     assert_eq!(whole.chars().count(), body.chars().count());
+
+    // A pasted XML log, whose first bytes look like another kind of file, is kept too.
+    let xml = format!("<?xml version=\"1.0\"?>\n<registro>\n{log}</registro>");
+    let out = h
+        .email(&mail(FROM, "<xml@bajio.com.mx>", "Log XML", &xml))
+        .await;
+    let ticket = h.ticket(out.folio.unwrap().as_str()).await;
+    assert!(
+        ticket
+            .attachments
+            .iter()
+            .any(|a| a.filename == "correo-completo.txt" && a.content_type == "text/plain"),
+        "{:?}",
+        ticket.attachments
+    );
 }
 
 /// A co-worker answers on the ticket with their own signature: their phone fills what the
@@ -557,7 +602,7 @@ async fn a_co_workers_reply_fills_gaps_but_does_not_replace_the_contacts_data() 
         "rh@bajio.com.mx",
         "<cw1@bajio.com.mx>",
         &format!("Re: [{folio}] Lectores"),
-        "Les comparto que ya reiniciamos el lector.\n\nJorge Ramírez\nRecursos Humanos\nTeléfono: 442 999 0000",
+        "Les comparto que ya reiniciamos el lector.\n\nNombre: Jorge Ramírez\nRecursos Humanos\nTeléfono: 442 999 0000",
     ))
     .await;
     assert_eq!(out.outcome, EmailOutcomeKind::Appended, "{out:?}");

@@ -257,10 +257,20 @@ impl Desk {
                 return Ok(self.store.get(&t).await?);
             }
         }
-        match Folio::find_in(&mail.subject, &policy.settings().folio_prefix) {
-            Some(folio) => Ok(self.store.get_by_folio(&folio).await?),
-            None => Ok(None),
+        let prefix = &policy.settings().folio_prefix;
+        if let Some(folio) = Folio::find_tag_in(&mail.subject, prefix) {
+            return Ok(self.store.get_by_folio(&folio).await?);
         }
+        // Written bare, a folio may be cited by a new report ("distinto al ING-…"): it joins
+        // its ticket while that is open, or when the subject is a reply ("Re: Folio ING-…").
+        let Some(folio) = Folio::find_bare_in(&mail.subject, prefix) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get_by_folio(&folio)
+            .await?
+            .filter(|t| t.stage.is_open() || is_reply_subject(&mail.subject)))
     }
 
     async fn duplicate_outcome(&self, id: &TicketId) -> Result<EmailOutcome, DeskError> {
@@ -412,6 +422,14 @@ impl Desk {
             reason: None,
         })
     }
+}
+
+/// Whether a subject is a reply's or a forward's ("Re:", "RE:", "RV:", "Fwd:", …).
+fn is_reply_subject(subject: &str) -> bool {
+    let folded = crate::policy::engine::fold(subject);
+    ["re:", "rv:", "res:", "fw:", "fwd:", "tr:"]
+        .iter()
+        .any(|p| folded.starts_with(p))
 }
 
 /// Of a contact update, only what the ticket lacks; `None` if that is nothing.

@@ -90,17 +90,13 @@ fn bare_address(raw: &str) -> Option<String> {
         .map(|a| a.as_str().to_string())
 }
 
-/// The text the customer wrote: the message's text body; failing that, a text part the
-/// parser did not take as the body (`Content-Type: text` with no subtype), an HTML part
-/// as text (mail-parser's converter), or the body of a forwarded message (a
-/// `message/rfc822` part, even the whole message).
 /// The name the whole text of a mail too long for a ticket is attached under.
 pub const WHOLE_TEXT_FILENAME: &str = "correo-completo.txt";
 
 /// A mail's text as a ticket holds it, and, when it is longer than a ticket's text may be (a
 /// pasted log), the whole text as an attachment: the ticket's text then ends by saying so,
 /// rather than stopping mid-line with nothing to tell staff the end is elsewhere.
-fn text_and_overflow(body: &str) -> (String, Option<Upload>) {
+fn text_and_overflow(body: &str) -> (String, Option<CheckedUpload>) {
     let whole = clean_text(body, usize::MAX);
     let chars = whole.chars().count();
     if chars <= MAX_DESCRIPTION_CHARS {
@@ -121,13 +117,20 @@ fn text_and_overflow(body: &str) -> (String, Option<Upload>) {
         .chars()
         .take(MAX_DESCRIPTION_CHARS - notice.chars().count())
         .collect();
-    let upload = attachable.then(|| Upload {
+    // Text we cleaned ourselves: not sniffed like a customer's file (a log starting "BM" or
+    // "<?xml" would be taken for another type and dropped).
+    let upload = attachable.then(|| CheckedUpload {
         filename: WHOLE_TEXT_FILENAME.to_string(),
+        content_type: "text/plain".to_string(),
         bytes: whole.into_bytes(),
     });
     (format!("{}{notice}", kept.trim_end()), upload)
 }
 
+/// The text the customer wrote: the message's text body; failing that, a text part the
+/// parser did not take as the body (`Content-Type: text` with no subtype), an HTML part
+/// as text (mail-parser's converter), or the body of a forwarded message (a
+/// `message/rfc822` part, even the whole message).
 fn body_of(message: &mail_parser::Message<'_>, level: usize) -> String {
     use mail_parser::{MimeHeaders, PartType};
 
@@ -220,25 +223,25 @@ fn parse_email_inner(raw: &[u8], own_addresses: &[String]) -> Result<InboundMail
     }
     let subject = clean_line(message.subject().unwrap_or_default(), 300);
     let (text, whole_text) = text_and_overflow(&body_of(&message, 0));
-    let uploads: Vec<Upload> = whole_text
-        .into_iter()
-        .chain(
-            message
-                .attachments()
-                .filter(|p| p.message().is_none())
-                .map(|p| Upload {
-                    filename: p.attachment_name().unwrap_or("anexo").to_string(),
-                    bytes: p.contents().to_vec(),
-                }),
-        )
+    let uploads: Vec<Upload> = message
+        .attachments()
+        .filter(|p| p.message().is_none())
         .take(MAX_ATTACHMENTS)
+        .map(|p| Upload {
+            filename: p.attachment_name().unwrap_or("anexo").to_string(),
+            bytes: p.contents().to_vec(),
+        })
         .collect();
     // An e-mail is not refused for an odd attachment: unacceptable files are left out (the
     // raw message is kept whole in the blob store).
-    let attachments = uploads
-        .iter()
-        .filter_map(|u| check_uploads(std::slice::from_ref(u)).ok())
-        .flatten()
+    let attachments = whole_text
+        .into_iter()
+        .chain(
+            uploads
+                .iter()
+                .filter_map(|u| check_uploads(std::slice::from_ref(u)).ok())
+                .flatten(),
+        )
         .collect();
 
     Ok(InboundMail {

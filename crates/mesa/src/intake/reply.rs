@@ -7,10 +7,11 @@ use crate::policy::Policy;
 /// What the customer wrote in a reply, without the message they replied to when their mail
 /// program quotes it unmarked: everything from the first line that starts it. Outlook
 /// writes "-----Mensaje original-----" (or "-----Original Message-----"), or a rule of
-/// underscores and a header block ("De: …", "Enviado: …"); Gmail and Apple Mail an
-/// attribution line ("El … escribió:", "On … wrote:") before `>`-quoted lines. Written here
-/// because the reply-parsing crates (ports of GitHub's email_reply_parser) know only
-/// English mail programs; a forwarded message ("Mensaje reenviado") is left whole.
+/// underscores and a header block ("De: …", "Enviado el: …", "Para: …"); Gmail and Apple
+/// Mail an attribution line ("El … escribió:", "On … wrote:") before `>`-quoted lines. A
+/// forwarded message's header block counts as quoted too: what is read here is the sender's
+/// own words. Written here because the reply-parsing crates (ports of GitHub's
+/// email_reply_parser) know only English mail programs.
 pub fn reply_part(text: &str) -> &str {
     let lines: Vec<(usize, &str)> = text
         .split_inclusive('\n')
@@ -24,12 +25,32 @@ pub fn reply_part(text: &str) -> &str {
         let folded = crate::policy::engine::fold(line);
         keys.iter().any(|k| folded.starts_with(k))
     };
+    // "De:" and two more header lines right after: a customer's own "De: Planta Norte" is
+    // not taken for one.
     let starts_header_block = |i: usize| {
         header(lines[i].1, &["de:", "from:"])
             && lines[i + 1..]
                 .iter()
-                .take(4)
-                .any(|(_, l)| header(l, &["enviado:", "sent:", "fecha:", "date:"]))
+                .take(5)
+                .filter(|(_, l)| {
+                    header(
+                        l,
+                        &[
+                            "enviado:",
+                            "enviado el:",
+                            "sent:",
+                            "fecha:",
+                            "date:",
+                            "para:",
+                            "to:",
+                            "cc:",
+                            "asunto:",
+                            "subject:",
+                        ],
+                    )
+                })
+                .count()
+                >= 2
     };
     for (i, &(start, line)) in lines.iter().enumerate() {
         let folded = crate::policy::engine::fold(line);
@@ -126,8 +147,8 @@ mod tests {
             "-----Original Message-----\r\nFrom: Soporte\r\nEmpresa: (no indicada)\r\n",
             // Outlook on the web: a rule, then the header block.
             "________________________________\r\nDe: Soporte Ingressio <soporte@ingressio.com>\r\nEnviado: viernes, 27 de noviembre de 2026 20:48\r\nPara: rh@hotelesdelmar.mx\r\nAsunto: [ING-2026-000010] Recibimos su solicitud\r\n",
-            // A header block without a rule.
-            "De: Soporte Ingressio\r\nPara: rh@hotelesdelmar.mx\r\nFecha: viernes\r\n",
+            // A header block without a rule, as Outlook in Spanish writes it.
+            "De: Soporte Ingressio\r\nEnviado el: viernes, 27 de noviembre de 2026 20:48\r\nPara: rh@hotelesdelmar.mx\r\nAsunto: Recibimos su solicitud\r\n",
             // Gmail, Apple Mail.
             "El vie, 27 nov 2026 a las 20:48, Soporte (<soporte@ingressio.com>) escribió:\r\n\r\n> Empresa: (no indicada)\r\n",
             "On Fri, Nov 27, 2026 at 8:48 PM Soporte wrote:\r\n> Empresa: (no indicada)\r\n",
@@ -135,9 +156,9 @@ mod tests {
         for q in quoted {
             assert_eq!(reply_part(&format!("{own}{q}")), own, "{q}");
         }
-        // A forward is the customer's to pass on, and plain text is left whole.
+        // The customer's own lines that look like a header or an attribution are kept.
         for whole in [
-            "Les reenvío lo que reportó la planta:\r\n---------- Mensaje reenviado ---------\r\nDe: Planta 2\r\nNo checa el lector 3.",
+            "De: Planta Norte\r\nFecha: 27/11\r\nNo checa el lector 3.",
             "Desde: las 8\r\nNo registra nadie. Les escribió: el gerente.",
         ] {
             assert_eq!(reply_part(whole), whole);
