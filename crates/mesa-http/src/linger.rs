@@ -10,7 +10,8 @@
 //! body limit answers at once, hence this layer.
 //!
 //! A client that asked `Expect: 100-continue` and whose body was never read has not sent it
-//! (hyper sends `100 Continue` only when the body is first read): nothing is read then.
+//! (hyper sends `100 Continue` only when the body is first read): nothing is read then. Nor
+//! after a 429 or a 503: shedding load is not the moment to read more.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
@@ -114,6 +115,13 @@ pub async fn drain_refused_bodies(request: Request, next: Next) -> Response {
         leftover: leftover.clone(),
     });
     let response = next.run(Request::from_parts(parts, body)).await;
+    // Shedding load (429, 503) is not the moment to read more of a body.
+    if matches!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        return response;
+    }
 
     let (rest, read_from, read_so_far) = {
         let mut leftover = leftover.lock().unwrap_or_else(PoisonError::into_inner);
@@ -201,6 +209,21 @@ mod tests {
         let response = refusing_app().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(taken.load(Ordering::SeqCst), 40);
+    }
+
+    #[tokio::test]
+    async fn a_client_turned_away_for_load_is_not_read_further() {
+        let app = Router::new()
+            .route("/", post(|| async { StatusCode::TOO_MANY_REQUESTS }))
+            .layer(axum::middleware::from_fn(drain_refused_bodies));
+        let (body, taken) = counted_body(40, false);
+        let length = (40 * 64 * 1024).to_string();
+        let response = app
+            .oneshot(post_with(body, &[("Content-Length", &length)]))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(taken.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

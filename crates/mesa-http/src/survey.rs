@@ -96,8 +96,11 @@ pub(super) async fn csat_answer(
             "Este enlace de encuesta no es válido.",
         ),
         Err(DeskError::Action(ActionError::Illegal { hint, .. })) => {
-            // The customer who changed their mind must know how to be heard.
-            let way_on = if state.desk.policy().settings().reopen_closed_on_reply {
+            // The customer who changed their mind must know how to be heard (a ticket no
+            // longer closed is being followed up already).
+            let way_on = if hint != "this survey was already answered" {
+                ""
+            } else if state.desk.policy().settings().reopen_closed_on_reply {
                 "Si el problema sigue, responda al correo de cierre de su ticket y reabriremos el seguimiento."
             } else {
                 "Si el problema sigue, escríbanos un correo nuevo y le daremos seguimiento."
@@ -105,7 +108,7 @@ pub(super) async fn csat_answer(
             state.message(
                 StatusCode::CONFLICT,
                 "Encuesta ya respondida",
-                &format!("No se registró: {} {way_on}", spanish_hint(hint)),
+                format!("No se registró: {} {way_on}", spanish_hint(hint)).trim_end(),
             )
         }
         Err(DeskError::Action(ActionError::Invalid { message, .. })) => state.message(
