@@ -114,7 +114,7 @@ pub(super) async fn csat_answer(
         Err(DeskError::Action(ActionError::Invalid { message, .. })) => state.message(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Respuesta no válida",
-            &message,
+            &format!("El comentario {}.", crate::panel::labels::refusal(&message)),
         ),
         Err(e) => {
             tracing::error!(error = %e, "survey answer failed");

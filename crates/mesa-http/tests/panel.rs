@@ -657,6 +657,34 @@ async fn a_mistyped_cause_is_refused_in_the_rules_words_with_the_diagnosis_kept(
     assert!(html.contains("El antivirus del cliente bloquea el servicio."));
 }
 
+/// A refused action is told in the workspace's language: which field and why, or why not
+/// at this stage.
+#[tokio::test]
+async fn a_refused_action_is_told_in_spanish() {
+    let p = panel().await;
+    let folio = p
+        .submit_with_files("Bajío", "El lector de la entrada no registra huellas.", &[])
+        .await;
+    let session = p.sign_in().await;
+    let r = p
+        .act(&session, &folio, &[("accion", "reply"), ("message", "  ")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = body(r).await;
+    assert!(html.contains("Mensaje: no puede quedar vacío"), "{html}");
+    let wait = [("accion", "wait"), ("note", "¿Qué lector es?")];
+    let r = p.act(&session, &folio, &wait).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", body(r).await);
+    let r = p.act(&session, &folio, &wait).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = body(r).await;
+    assert!(
+        html.contains("solo un ticket abierto que no esté ya esperando puede esperar al cliente"),
+        "{html}"
+    );
+    assert!(!html.contains("only an open ticket"), "{html}");
+}
+
 #[tokio::test]
 async fn staff_work_a_ticket_from_its_page_to_closing_and_each_step_names_them() {
     let p = panel().await;

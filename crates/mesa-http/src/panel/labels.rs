@@ -120,6 +120,89 @@ pub(crate) fn set_aside_reason(reason: &str) -> String {
     reason.to_string()
 }
 
+/// Why an action cannot be done at the ticket's stage, in Spanish (the lifecycle states it
+/// in English, for the log and the API).
+pub(crate) fn stage_hint(hint: &str) -> &str {
+    match hint {
+        "reopen it first" => "reábralo primero",
+        "a diagnosis is recorded before the answer" => {
+            "el diagnóstico se registra antes de la solución"
+        }
+        "record the first diagnosis before escalating" => {
+            "registre el primer diagnóstico antes de escalar"
+        }
+        "the answer follows a diagnosis" => "la solución sigue a un diagnóstico",
+        "record the first diagnosis first" => "registre primero el primer diagnóstico",
+        "only an open ticket that is not already waiting can wait" => {
+            "solo un ticket abierto que no esté ya esperando puede esperar al cliente"
+        }
+        "the ticket is not waiting on the customer" => "el ticket no está esperando al cliente",
+        "send the answer to the customer before closing" => {
+            "envíe la solución al cliente antes de cerrar"
+        }
+        "only an answered or closed ticket can be reopened" => {
+            "solo se reabre un ticket con solución enviada o cerrado"
+        }
+        "the root cause was already delivered" => "la solución de raíz ya se entregó",
+        "only a device the diagnosis found under warranty is replaced" => {
+            "solo se reemplaza un equipo que el diagnóstico encontró en garantía"
+        }
+        other => other,
+    }
+}
+
+/// A staff action's refusal of a value, in Spanish (the lifecycle states it in English, for
+/// the log and the API); one not known here is shown as it is.
+pub(crate) fn refusal(message: &str) -> String {
+    if message == "must not be empty" {
+        return "no puede quedar vacío".into();
+    }
+    if let Some(n) = message
+        .strip_prefix("is longer than ")
+        .and_then(|m| m.strip_suffix(" bytes"))
+    {
+        return format!("es demasiado largo (máximo {n} bytes)");
+    }
+    if let Some(got) = message
+        .strip_prefix("must be between 1 and 1440 (got ")
+        .and_then(|m| m.strip_suffix(')'))
+    {
+        return format!("debe estar entre 1 y 1440 (se recibió {got})");
+    }
+    if let Some((day, received)) = message.split_once(" is before the ticket was received (") {
+        let received = received.strip_suffix(')').unwrap_or(received);
+        return format!("{day} es anterior a la recepción del ticket ({received})");
+    }
+    if let Some(who) = message.strip_prefix("the ticket is already assigned to ") {
+        return format!("el ticket ya está asignado a {who}");
+    }
+    if let Some(step) = message
+        .strip_prefix("the step ")
+        .and_then(|m| m.strip_suffix(" is already recorded"))
+    {
+        return format!("el paso {step} ya está registrado");
+    }
+    if let Some(step) = message
+        .strip_prefix("record the step ")
+        .and_then(|m| m.strip_suffix(" first"))
+    {
+        return format!("registre primero el paso {step}");
+    }
+    if let Some(kind) = message.strip_prefix("unknown support type ") {
+        return format!("tipo de soporte desconocido: {kind}");
+    }
+    match message {
+        "the ticket is not assigned to anyone" => "el ticket no está asignado a nadie".into(),
+        "a shipment needs its carrier and tracking number" => {
+            "un envío necesita su paquetería y su número de guía".into()
+        }
+        "give at least one of company, contact_name, phone, support_type" => {
+            "indique al menos uno: empresa, contacto, teléfono o tipo de soporte".into()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// A field of a staff action as its form labels it, for a refusal that names it.
 pub(crate) fn field(name: &str) -> &str {
     match name {
@@ -289,6 +372,37 @@ pub(crate) fn event(kind: &EventKind) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::set_aside_reason;
+
+    #[test]
+    fn refusals_read_in_spanish() {
+        use super::refusal;
+        for (english, spanish) in [
+            ("must not be empty", "no puede quedar vacío"),
+            (
+                "is longer than 20000 bytes",
+                "es demasiado largo (máximo 20000 bytes)",
+            ),
+            (
+                "must be between 1 and 1440 (got 0)",
+                "debe estar entre 1 y 1440 (se recibió 0)",
+            ),
+            (
+                "2026-11-01 is before the ticket was received (2026-11-10)",
+                "2026-11-01 es anterior a la recepción del ticket (2026-11-10)",
+            ),
+            (
+                "the ticket is already assigned to luisa@ingressio.com",
+                "el ticket ya está asignado a luisa@ingressio.com",
+            ),
+            (
+                "record the step shipped first",
+                "registre primero el paso shipped",
+            ),
+            ("something new", "something new"),
+        ] {
+            assert_eq!(refusal(english), spanish);
+        }
+    }
 
     #[test]
     fn set_aside_reasons_read_in_spanish() {

@@ -14,7 +14,7 @@
 
 mod customers;
 mod external;
-mod labels;
+pub(crate) mod labels;
 mod mail;
 mod queue;
 mod session;

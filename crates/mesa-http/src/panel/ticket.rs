@@ -402,11 +402,14 @@ pub(crate) async fn ticket_action(
                 ),
                 DeskError::Action(ActionError::Illegal { hint, .. }) => (
                     StatusCode::CONFLICT,
-                    format!("Esa acción no se puede hacer en esta etapa ({hint})."),
+                    format!(
+                        "Esa acción no se puede hacer en esta etapa ({}).",
+                        labels::stage_hint(hint)
+                    ),
                 ),
                 DeskError::Action(ActionError::Invalid { field, message }) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("{}: {message}", labels::field(field)),
+                    format!("{}: {}", labels::field(field), labels::refusal(message)),
                 ),
                 // A rule's own refusal is written for staff; any other failure of the rules is
                 // told whole, for whoever maintains them.
