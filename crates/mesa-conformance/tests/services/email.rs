@@ -193,14 +193,7 @@ async fn a_mail_retyping_the_folio_without_brackets_joins_its_ticket() {
     }
     // Once it is closed, a new problem that cites it is a new ticket; a reply still joins it.
     let folio = s.ticket.folio.to_string();
-    h.answered(&folio).await;
-    h.act(
-        &folio,
-        mesa::lifecycle::Action::Close {
-            note: String::new(),
-        },
-    )
-    .await;
+    h.closed(&folio).await;
     let out = h
         .email(&mail(
             FROM,
@@ -267,14 +260,7 @@ async fn a_reply_to_a_closed_ticket_reopens_it() {
     let h = harness();
     let s = h.submit("No abre el portal.").await;
     let folio = s.ticket.folio.to_string();
-    h.answered(&folio).await;
-    h.act(
-        &folio,
-        mesa::lifecycle::Action::Close {
-            note: String::new(),
-        },
-    )
-    .await;
+    h.closed(&folio).await;
     h.email(&mail(
         FROM,
         "<m4@bajio.com.mx>",

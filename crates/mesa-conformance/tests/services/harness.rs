@@ -187,6 +187,18 @@ impl Harness {
         .await
     }
 
+    /// Takes a ticket to `closed`: answered, then closed without a note.
+    pub async fn closed(&self, folio: &str) -> Ticket {
+        self.answered(folio).await;
+        self.act(
+            folio,
+            Action::Close {
+                note: String::new(),
+            },
+        )
+        .await
+    }
+
     pub fn advance(&self, d: Duration) {
         self.clock.advance(d);
     }

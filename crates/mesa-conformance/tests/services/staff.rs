@@ -490,15 +490,7 @@ async fn closing_needs_the_answer_sent_first() {
 async fn closing_sends_the_survey_named_by_the_closing_event() {
     let h = harness();
     let folio = new_folio(&h).await;
-    h.answered(&folio).await;
-    let t = h
-        .act(
-            &folio,
-            Action::Close {
-                note: String::new(),
-            },
-        )
-        .await;
+    let t = h.closed(&folio).await;
     let csat = h.outbox_of(&t, MailKind::Csat);
     assert_eq!(csat.len(), 1);
     let events = h.events(&t).await;
@@ -520,14 +512,7 @@ async fn a_closed_ticket_reopens_with_a_reason_and_an_open_one_cannot() {
     assert!(illegal(
         h.desk.act(&folio, &staff(), &reopen).await.unwrap_err()
     ));
-    h.answered(&folio).await;
-    h.act(
-        &folio,
-        Action::Close {
-            note: String::new(),
-        },
-    )
-    .await;
+    h.closed(&folio).await;
     assert_eq!(h.act(&folio, reopen).await.stage, Stage::Reopened);
 }
 
@@ -535,14 +520,7 @@ async fn a_closed_ticket_reopens_with_a_reason_and_an_open_one_cannot() {
 async fn nothing_but_a_reopen_is_done_to_a_closed_ticket() {
     let h = harness();
     let folio = new_folio(&h).await;
-    h.answered(&folio).await;
-    h.act(
-        &folio,
-        Action::Close {
-            note: String::new(),
-        },
-    )
-    .await;
+    h.closed(&folio).await;
     for action in [
         Action::Reply {
             message: "hola".into(),
@@ -883,15 +861,7 @@ async fn closing_a_critical_report_does_not_stop_its_root_cause_clock() {
         .folio
         .to_string();
     h.desk.deliver_outbox().await.unwrap();
-    h.answered(&folio).await;
-    let t = h
-        .act(
-            &folio,
-            Action::Close {
-                note: String::new(),
-            },
-        )
-        .await;
+    let t = h.closed(&folio).await;
     let view = h.desk.view(t).await.unwrap();
     assert!(
         !clock(&view, "recovery").running,
@@ -949,14 +919,7 @@ async fn the_sweep_keeps_watching_the_root_cause_of_a_closed_ticket() {
         .await;
     let folio = s.ticket.folio.to_string();
     h.desk.deliver_outbox().await.unwrap();
-    h.answered(&folio).await;
-    h.act(
-        &folio,
-        Action::Close {
-            note: String::new(),
-        },
-    )
-    .await;
+    h.closed(&folio).await;
     // 30 business days later (and then some): the root-cause clock is breached.
     let report = h.desk.sweep(t("2027-01-15T18:00:00Z")).await.unwrap();
     assert!(report.breaches >= 1);
