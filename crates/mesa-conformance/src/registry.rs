@@ -218,22 +218,17 @@ pub async fn equipment_by_serial_and_company(store: Store) {
 /// like any mail.
 pub async fn incidents_and_notices_written_once(store: Store) {
     use chrono::{DateTime, Duration, Utc};
-    use mesa::model::{Audience, Incident, Resolution, TicketId};
+    use mesa::model::{Resolution, TicketId};
     use mesa::outbox::{MailKind, OutboxItem};
 
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-    let incident = |declared: &str| Incident {
-        id: TicketId::new().as_str().to_string(),
-        declared_at: at(declared),
-        declared_by: "luisa@ingressio.com".into(),
-        cause: "Falla del hospedaje".into(),
-        service: "Nube".into(),
-        actions: "Conmutamos a la región de respaldo.".into(),
-        estimated_resolution: None,
-        symptoms: vec!["caído".into()],
-        audience: Audience::Subscribed,
-        updates: Vec::new(),
-        resolved: None,
+    let incident = |declared: &str| {
+        new_incident(
+            "Falla del hospedaje",
+            "Nube",
+            at(declared),
+            "luisa@ingressio.com",
+        )
     };
     let first = incident("2026-11-24T16:00:00Z");
     std::thread::sleep(std::time::Duration::from_millis(2));
@@ -290,21 +285,11 @@ pub async fn incidents_and_notices_written_once(store: Store) {
 /// the others with it.
 pub async fn one_outage_declared_at_once_is_one_incident(store: Store) {
     use chrono::{DateTime, Utc};
-    use mesa::model::{Audience, Incident, Resolution, TicketId};
+    use mesa::model::{Incident, Resolution};
 
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-    let declaration = |cause: &str, service: &str| Incident {
-        id: TicketId::new().as_str().to_string(),
-        declared_at: at("2026-11-24T16:00:00Z"),
-        declared_by: "rules".into(),
-        cause: cause.into(),
-        service: service.into(),
-        actions: "Conmutamos a la región de respaldo.".into(),
-        estimated_resolution: None,
-        symptoms: vec!["caído".into()],
-        audience: Audience::Subscribed,
-        updates: Vec::new(),
-        resolved: None,
+    let declaration = |cause: &str, service: &str| {
+        new_incident(cause, service, at("2026-11-24T16:00:00Z"), "rules")
     };
     // Declares each at the same moment; the one written and what each was answered.
     let declare_together = |tries: Vec<Incident>| {
@@ -382,4 +367,26 @@ pub async fn one_outage_declared_at_once_is_one_incident(store: Store) {
         Some(false),
         "the first outage stays resolved"
     );
+}
+
+/// An open incident of `cause` and `service`, with a fresh id.
+fn new_incident(
+    cause: &str,
+    service: &str,
+    declared_at: chrono::DateTime<chrono::Utc>,
+    declared_by: &str,
+) -> mesa::model::Incident {
+    mesa::model::Incident {
+        id: mesa::model::TicketId::new().as_str().to_string(),
+        declared_at,
+        declared_by: declared_by.into(),
+        cause: cause.into(),
+        service: service.into(),
+        actions: "Conmutamos a la región de respaldo.".into(),
+        estimated_resolution: None,
+        symptoms: vec!["caído".into()],
+        audience: mesa::model::Audience::Subscribed,
+        updates: Vec::new(),
+        resolved: None,
+    }
 }
